@@ -1,0 +1,1 @@
+"""Command line: a thin click layer over ``gridmap.services``."""

@@ -1,0 +1,155 @@
+"""Settings: one frozen dataclass, built once from defaults < TOML file < ``GRIDMAP_*`` env, passed down.
+
+Nothing reads the environment after :func:`load_settings`; every component receives the
+``Settings`` it needs. That keeps tests independent and avoids global mutable state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from gridmap.errors import ValidationError
+
+DEFAULT_STORE_URL = "gpkg://./data/gridmap.gpkg"
+
+
+@dataclass(frozen=True)
+class HouseholdBand:
+    """A target size band for grids, in households (户)."""
+
+    name: str
+    min_households: int
+    max_households: int
+    target_households: int
+
+    def __post_init__(self) -> None:
+        if self.min_households <= 0 or self.max_households <= 0:
+            raise ValidationError(f"band {self.name!r}: households must be positive")
+        if self.min_households > self.max_households:
+            raise ValidationError(
+                f"band {self.name!r}: min ({self.min_households}) is greater than max ({self.max_households})"
+            )
+
+
+#: Presets named after the settings in the requirements (P-1…P-5).
+BAND_PRESETS: dict[str, HouseholdBand] = {
+    "urban": HouseholdBand("urban", 300, 500, 400),  # P-1, 300–500户 (default)
+    "urban-hebi": HouseholdBand("urban-hebi", 200, 500, 350),  # P-5, 鹤壁 社区每200-500户
+    "urban-taian": HouseholdBand("urban-taian", 150, 300, 225),  # P-3, 泰安 150–300户
+    "rural": HouseholdBand("rural", 100, 300, 200),  # P-5, 农村每100-300户
+    "rural-150": HouseholdBand("rural-150", 120, 180, 150),  # P-2, 每个基础网格150户左右
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration of a gridmap process. Units are in the names."""
+
+    store_url: str = DEFAULT_STORE_URL
+    #: Storage CRS of every layer: 4326 (WGS84) or 4490 (CGCS2000).
+    storage_epsg: int = 4326
+    #: A child area may stick out of its parent by this much (digitising noise), metres.
+    within_tolerance_m: float = 1.0
+    #: Household estimate from footprints: gross floor area / this = dwellings (m² per dwelling).
+    dwelling_area_m2: float = 90.0
+    #: Share of gross floor area that is dwellings (rest: stairs, walls, shops).
+    residential_floor_ratio: float = 0.75
+    #: Floors assumed when a building has no levels attribute.
+    default_floors: int = 3
+    #: Persons per household, for population estimates where no count is given.
+    persons_per_household: float = 2.8
+    band: str = "urban"
+    #: Blocks smaller than this are merged into the neighbour with the longest shared edge (m²).
+    sliver_area_m2: float = 200.0
+    # Portal
+    secret_key: str = ""
+    basemap: str = "none"  # none | osm | tianditu | amap
+    tianditu_key: str = ""
+    tile_url_osm: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    allow_anonymous_reports: bool = False
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Tracking
+    position_retention_days: int = 90
+    stale_position_minutes: int = 10
+    outside_grid_alert_minutes: int = 30
+    # Extra free-form settings for plug-ins.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def household_band(self) -> HouseholdBand:
+        try:
+            return BAND_PRESETS[self.band]
+        except KeyError:
+            raise ValidationError(
+                f"unknown band preset {self.band!r}; choose one of {', '.join(sorted(BAND_PRESETS))}"
+            ) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (the dataclass stays frozen)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, raw: Any, typ: Any) -> Any:
+    if typ is bool or typ == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValidationError(f"setting {name}: expected true/false, got {raw!r}")
+    try:
+        if typ is int or typ == "int":
+            return int(raw)
+        if typ is float or typ == "float":
+            return float(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(f"setting {name}: expected a number, got {raw!r}") from None
+    return raw if not isinstance(raw, str) or typ is not str else str(raw)
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from defaults < TOML file (``[gridmap]`` table or top level) < env < overrides.
+
+    Environment variables are ``GRIDMAP_<FIELD>`` in upper case, e.g. ``GRIDMAP_STORE_URL``.
+    ``config_file`` defaults to ``$GRIDMAP_CONFIG`` when set.
+    """
+    env = os.environ if env is None else env
+    hints = get_type_hints(Settings)
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    values: dict[str, Any] = {}
+    path = config_file or env.get("GRIDMAP_CONFIG")
+    if path:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValidationError(f"config file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationError(f"config file {p} is not valid TOML: {exc}") from None
+        table = data.get("gridmap", data)
+        unknown = set(table) - fields
+        if unknown:
+            raise ValidationError(f"config file {p}: unknown settings {', '.join(sorted(unknown))}")
+        values.update(table)
+    for name in fields:
+        key = f"GRIDMAP_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    coerced = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
+    settings = Settings(**coerced)
+    settings.household_band  # noqa: B018 - validates the preset name early
+    return settings

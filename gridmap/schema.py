@@ -1,0 +1,300 @@
+"""Layer names and columns, in one place, for every store.
+
+Each :class:`LayerSpec` is the contract between the stores (GeoPackage and PostGIS create exactly
+these columns in their migrations; a contract test checks it), the importers and the services.
+Never scatter layer or column names as string literals elsewhere: import them from here.
+
+Column types are logical: ``text``, ``int``, ``float``, ``bool``, ``datetime`` (ISO 8601 UTC in
+GeoPackage, timestamptz in PostGIS), ``json`` (text in GeoPackage, jsonb in PostGIS).
+Geometry is stored in EPSG:4326 (or the configured 4490) as lon/lat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["text", "int", "float", "bool", "datetime", "json"]
+GeometryType = Literal["MULTIPOLYGON", "LINESTRING", "MULTILINESTRING", "POINT", "GEOMETRY"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    columns: tuple[Column, ...]
+    geometry_type: GeometryType | None  # None = attribute table (no geometry)
+    #: Column(s) that identify a row; ``fid`` is the integer primary key every layer also has.
+    key: tuple[str, ...] = ()
+    #: Unique constraints besides the key, enforced by both stores.
+    unique: tuple[tuple[str, ...], ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"layer {self.name} has no column {name}")
+
+
+GEOMETRY = "geometry"
+FID = "fid"
+
+# Layer names
+AREAS = "areas"
+GRIDS = "grids"
+GENERATIONS = "generations"
+ROADS = "roads"
+BUILDINGS = "buildings"
+ESTATES = "estates"
+UNITS = "units"
+SERVICE_CENTRES = "service_centres"
+WORKERS = "workers"
+INCIDENTS = "incidents"
+AUDIT_LOG = "audit_log"
+
+C = Column
+
+AREAS_SPEC = LayerSpec(
+    AREAS,
+    (
+        C("code", "text", False),
+        C("name", "text", False),
+        C("level", "text", False),  # district | street | community (model.AreaLevel)
+        C("parent_code", "text"),
+        C("households", "int"),
+        C("population", "int"),
+        C("valid_from", "datetime"),
+        C("valid_to", "datetime"),
+        C("synthetic", "bool"),
+        C("source", "text"),
+    ),
+    "MULTIPOLYGON",
+    key=("code",),
+    description="Administrative hierarchy: districts, streets (街道/乡镇) and communities (社区/村).",
+)
+
+GRIDS_SPEC = LayerSpec(
+    GRIDS,
+    (
+        C("code", "text", False),  # 15 digits: 6 county + 3 street + 3 community + 3 sequence
+        C("name", "text", False),
+        C("kind", "text", False),  # model.GridKind
+        C("subtype", "text"),  # professional grid subtype or dedicated unit type
+        C("community_code", "text", False),
+        C("generation_id", "int", False),
+        C("households", "int"),
+        C("population", "int"),
+        C("area_m2", "float"),
+        C("flags", "json"),  # list of {"code": ..., "message": ...}: out of band, disconnected part...
+        C("valid_from", "datetime"),
+        C("valid_to", "datetime"),
+        C("synthetic", "bool"),
+    ),
+    "MULTIPOLYGON",
+    key=("generation_id", "code"),
+    description="Grids (网格), one set per generation; exactly one generation per community is active.",
+)
+
+GENERATIONS_SPEC = LayerSpec(
+    GENERATIONS,
+    (
+        C("generation_id", "int", False),
+        C("community_code", "text", False),
+        C("status", "text", False),  # model.GenerationStatus
+        C("version", "int", False),  # bumped on every save; optimistic concurrency
+        C("created_at", "datetime", False),
+        C("created_by", "text"),
+        C("approved_at", "datetime"),
+        C("approved_by", "text"),
+        C("activated_at", "datetime"),
+        C("retired_at", "datetime"),
+        C("note", "text"),
+        C("certificate", "json"),
+    ),
+    None,
+    key=("generation_id",),
+    description="Boundary generations (版本): staged, validated, approved, activated, retired.",
+)
+
+ROADS_SPEC = LayerSpec(
+    ROADS,
+    (
+        C("road_id", "text"),
+        C("name", "text"),
+        C("road_class", "text", False),  # model.RoadClass
+        C("synthetic", "bool"),
+        C("source", "text"),
+    ),
+    "LINESTRING",
+    description="Road centre lines with class; grid edges follow them.",
+)
+
+BUILDINGS_SPEC = LayerSpec(
+    BUILDINGS,
+    (
+        C("building_id", "text"),
+        C("name", "text"),
+        C("road_name", "text"),
+        C("house_number", "text"),
+        C("estate_id", "text"),
+        C("estate_name", "text"),
+        C("building_no", "text"),  # 楼栋号 inside an estate
+        C("floors", "int"),
+        C("footprint_m2", "float"),
+        C("households", "int"),
+        C("households_estimated", "bool"),
+        C("population", "int"),
+        C("community_code", "text"),
+        C("synthetic", "bool"),
+        C("source", "text"),
+    ),
+    "GEOMETRY",  # footprints (polygons) or points
+    description="Buildings (楼栋) with floors and households; polygons or points.",
+)
+
+ESTATES_SPEC = LayerSpec(
+    ESTATES,
+    (
+        C("estate_id", "text", False),
+        C("name", "text", False),
+        C("kind", "text"),  # managed | self_managed | work_unit
+        C("community_code", "text"),
+        C("synthetic", "bool"),
+        C("source", "text"),
+    ),
+    "MULTIPOLYGON",
+    key=("estate_id",),
+    description="Residential estates (小区), kept whole by the partition where the band allows.",
+)
+
+UNITS_SPEC = LayerSpec(
+    UNITS,
+    (
+        C("unit_id", "text", False),
+        C("name", "text", False),
+        C("unit_type", "text", False),  # model.UnitType
+        C("persons", "int"),
+        C("households", "int"),
+        C("community_code", "text"),
+        C("responsible_person", "text"),
+        C("key_unit", "bool"),  # 重点单位 / 危险源
+        C("synthetic", "bool"),
+        C("source", "text"),
+    ),
+    "GEOMETRY",
+    key=("unit_id",),
+    description="Units: schools, hospitals, markets, enterprises, parks, office towers (专属网格 candidates).",
+)
+
+SERVICE_CENTRES_SPEC = LayerSpec(
+    SERVICE_CENTRES,
+    (
+        C("centre_id", "text", False),
+        C("name", "text", False),
+        C("area_code", "text", False),
+        C("address", "text"),
+        C("phone", "text"),
+        C("opening_hours", "text"),
+        C("synthetic", "bool"),
+    ),
+    "POINT",
+    key=("centre_id",),
+    description="Service centres (网格化服务管理中心 / 党群服务中心) per area.",
+)
+
+WORKERS_SPEC = LayerSpec(
+    WORKERS,
+    (
+        C("worker_id", "text", False),
+        C("name", "text", False),
+        C("phone", "text"),
+        C("photo", "text"),  # path or URL of the photo
+        C("role", "text", False),  # model.WorkerRole
+        C("grid_code", "text"),  # main grid; more in extra_grid_codes
+        C("extra_grid_codes", "json"),
+        C("partner_worker_id", "text"),  # A/B post partner in an adjacent grid (P-54)
+        C("device_id", "text"),
+        C("duties", "text"),
+        C("active", "bool"),
+        C("synthetic", "bool"),
+    ),
+    None,
+    key=("worker_id",),
+    description="Grid workers (网格员) and leaders (网格长).",
+)
+
+INCIDENTS_SPEC = LayerSpec(
+    INCIDENTS,
+    (
+        C("incident_id", "text", False),
+        C("category", "text", False),
+        C("description", "text"),
+        C("status", "text", False),
+        C("reported_at", "datetime", False),
+        C("updated_at", "datetime"),
+        C("closed_at", "datetime"),
+        C("grid_code", "text"),
+        C("community_code", "text"),
+        C("street_code", "text"),
+        C("level", "text"),  # where the case sits now: grid | community | street | district | command
+        C("weight", "float"),
+        C("address", "text"),
+        C("reporter", "text"),
+        C("synthetic", "bool"),
+        C("source", "text"),
+    ),
+    "POINT",
+    key=("incident_id",),
+    description="Incidents (事件) with their place in the hierarchy.",
+)
+
+AUDIT_LOG_SPEC = LayerSpec(
+    AUDIT_LOG,
+    (
+        C("at", "datetime", False),
+        C("actor", "text"),
+        C("action", "text", False),
+        C("target", "text"),
+        C("detail", "json"),
+    ),
+    None,
+    description="Append-only log of logins and data changes.",
+)
+
+LAYERS: dict[str, LayerSpec] = {
+    s.name: s
+    for s in (
+        AREAS_SPEC,
+        GRIDS_SPEC,
+        GENERATIONS_SPEC,
+        ROADS_SPEC,
+        BUILDINGS_SPEC,
+        ESTATES_SPEC,
+        UNITS_SPEC,
+        SERVICE_CENTRES_SPEC,
+        WORKERS_SPEC,
+        INCIDENTS_SPEC,
+        AUDIT_LOG_SPEC,
+    )
+}
+
+
+def layer_spec(name: str) -> LayerSpec:
+    """The spec of a layer by name, with an error listing the known layers."""
+    from gridmap.errors import ValidationError
+
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise ValidationError(f"unknown layer {name!r}; known layers: {', '.join(LAYERS)}") from None
