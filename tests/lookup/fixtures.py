@@ -5,7 +5,7 @@ point, so midpoints of edges lie *exactly* on the edges and shapely (GEOS) and P
 "covered" for them. Layout, in lattice units of STEP (~180 m x 220 m):
 
     community A 410611001001: x 0..8, y 0..6, four grids 001 NW, 002 NE, 003 SW, 004 SE (dedicated)
-    community B 410611001002: x 8..16, two grids split by a zig-zag line of 81 vertices (> 64, so
+    community B 410611001002: x 8..16, two grids split by a zig-zag line of 97 vertices (> 64, so
                               PostGIS subdivides them)
     community C 410611001003: x 16..20, no grids at all
     overlays: a police grid (professional) over x 2..10, y 2..4; a micro grid x 1..2, y 4..5
@@ -38,8 +38,8 @@ def box(i0: float, j0: float, i1: float, j1: float) -> shapely.Polygon:
 
 
 def zigzag() -> list[tuple[float, float]]:
-    """Cut line of community B from north to south: x = 12 +/- 0.5, 81 vertices."""
-    return [xy(12 + (0.5 if k % 2 else 0.0), 6 - k * 6 / 80) for k in range(81)]
+    """Cut line of community B from north to south: x = 12 or 12.5, y steps of 1/16, 97 vertices."""
+    return [xy(12 + (0.5 if k % 2 else 0.0), 6 - k / 16) for k in range(97)]
 
 
 def grids_frame() -> gpd.GeoDataFrame:
