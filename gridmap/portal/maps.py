@@ -1,0 +1,253 @@
+"""Pure Folium map builders: frames in, ``folium.Map`` out (no Flask, no store, no request).
+
+Security rule: every string that comes from data (names, codes...) is ``html.escape``-d before it
+enters a feature's properties, because Folium's GeoJsonTooltip/GeoJsonPopup insert property values
+into the page as HTML. The raw value never reaches the page, so a name like
+``<img src=x onerror=alert(1)>`` shows as text.
+
+Coordinates: frames come from the store in lon/lat (EPSG:4326, or 4490 which equals it at metre
+level). Overlays are drawn in the basemap's datum (GCJ-02 for AMap, see ``basemaps``) and rounded
+to 1e-6 degrees (about 0.1 m) to keep the embedded GeoJSON small.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import mapping
+
+from gridmap.config import HouseholdBand
+from gridmap.errors import ValidationError
+from gridmap.model import ADMIN_LEVELS, AreaLevel, GridKind
+from gridmap.portal.basemaps import Basemap, add_basemap
+from gridmap.portal.i18n import Translator
+from gridmap.portal.mapstyle import LEVEL_STYLES, Legend, grid_style, legend_html, scale_from_households
+from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
+
+# Column names, checked against the schema contract at import time.
+CODE, NAME, LEVEL, HOUSEHOLDS = (AREAS_SPEC.column(c).name for c in ("code", "name", "level", "households"))
+KIND = GRIDS_SPEC.column("kind").name
+#: CSS class of every SVG path of a layer, so pages and browser tests can find them.
+LAYER_CLASS = {**{level: f"gm-area gm-{level.value}" for level in ADMIN_LEVELS}, AreaLevel.GRID: "gm-grid"}
+PROFESSIONAL_CLASS = "gm-grid-professional"
+#: Rounding of displayed coordinates, degrees (1e-6 degrees is about 0.1 m).
+DISPLAY_PRECISION_DEG = 1e-6
+#: Centre and zoom of an empty map (mainland China).
+EMPTY_CENTRE_LATLON = (35.0, 105.0)
+EMPTY_ZOOM = 4
+_ID = "__gm_id"
+
+
+def escape_text(value: Any, *, unknown: str = "—") -> str:
+    """A data value as escaped HTML text; None, NaN and pandas NA become ``unknown``."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return unknown
+    if isinstance(value, float) and math.isnan(value):
+        return unknown
+    return html.escape(str(value), quote=True)
+
+
+def _households(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _lonlat_frame(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    """The frame in lon/lat degrees; 4490 (CGCS2000) is taken as equal to 4326 (metre level)."""
+    if frame.crs is None:
+        raise ValidationError(f"{what}: the frame has no CRS; the portal needs lon/lat (EPSG:4326 or 4490)")
+    epsg = frame.crs.to_epsg()
+    if epsg in (4326, 4490):
+        return frame
+    return frame.to_crs(4326)
+
+
+def display_geometries(geoms: Sequence[Any] | np.ndarray, basemap: Basemap) -> np.ndarray:
+    """Stored lon/lat geometries as drawn on ``basemap``: shifted to GCJ-02 for AMap, rounded."""
+    arr = np.asarray(geoms, dtype=object)
+    if basemap.overlay_crs != "EPSG:4326" and len(arr):
+        from gridmap.crs import transform_geometries  # only the AMap basemap needs it
+
+        arr = np.asarray(transform_geometries(arr, "EPSG:4326", basemap.overlay_crs), dtype=object)
+    return np.asarray(shapely.set_precision(arr, DISPLAY_PRECISION_DEG, mode="pointwise"), dtype=object)
+
+
+def _feature_collection(geoms: np.ndarray, props: list[dict[str, Any]]) -> dict[str, Any]:
+    features = [
+        {"type": "Feature", "id": f"f{i}", "properties": p, "geometry": mapping(g)}
+        for i, (g, p) in enumerate(zip(geoms, props, strict=True))
+        if g is not None and not g.is_empty
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _style_by_id(styles: dict[str, dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda feature: styles[feature["id"]]
+
+
+def _area_layer(
+    frame: gpd.GeoDataFrame, level: AreaLevel, basemap: Basemap, tr: Translator
+) -> folium.GeoJson:
+    geoms = display_geometries(frame.geometry.values, basemap)
+    unknown = tr("value.unknown")
+    props = [
+        {
+            CODE: escape_text(row.get(CODE), unknown=unknown),
+            NAME: escape_text(row.get(NAME), unknown=unknown),
+            HOUSEHOLDS: tr.number(_households(row.get(HOUSEHOLDS))),
+        }
+        for row in frame.drop(columns=frame.geometry.name).to_dict("records")
+    ]
+    fields = [NAME, CODE, HOUSEHOLDS]
+    aliases = [html.escape(tr(f"field.{f}")) for f in fields]
+    return folium.GeoJson(
+        _feature_collection(geoms, props),
+        name=html.escape(tr(f"layer.{level.value}")),
+        style_function=lambda _f, s=LEVEL_STYLES[level]: s,
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+        className=LAYER_CLASS[level],
+        interactive=True,
+        smooth_factor=0.5,
+    )
+
+
+def _grid_layer(
+    frame: gpd.GeoDataFrame,
+    basemap: Basemap,
+    tr: Translator,
+    *,
+    band: HouseholdBand | None,
+    professional: bool,
+) -> tuple[folium.GeoJson, bool]:
+    """The grid layer; also says whether it holds dedicated grids (for the legend)."""
+    households = [_households(v) for v in frame.get(HOUSEHOLDS, [None] * len(frame))]
+    scale = scale_from_households(households, band=band)
+    kinds = [str(k) for k in frame.get(KIND, [GridKind.BASE.value] * len(frame))]
+    geoms = display_geometries(frame.geometry.values, basemap)
+    unknown = tr("value.unknown")
+    props: list[dict[str, Any]] = []
+    styles: dict[str, dict[str, Any]] = {}
+    records = frame.drop(columns=frame.geometry.name).to_dict("records")
+    for i, (row, hh, kind) in enumerate(zip(records, households, kinds, strict=True)):
+        dedicated = kind == GridKind.DEDICATED.value
+        violation = None if dedicated or professional else scale.violation(hh)
+        styles[f"f{i}"] = grid_style(scale.colour(hh), dedicated=dedicated, violation=violation is not None,
+                                     professional=professional)
+        props.append(
+            {
+                CODE: escape_text(row.get(CODE), unknown=unknown),
+                NAME: escape_text(row.get(NAME), unknown=unknown),
+                HOUSEHOLDS: tr.number(hh),
+                KIND: html.escape(tr(f"kind.{kind}") if kind in GridKind._value2member_map_ else kind),
+                "band": html.escape(_band_text(tr, band, violation, dedicated=dedicated or professional)),
+            }
+        )
+    fields = [NAME, CODE, HOUSEHOLDS, KIND, "band"]
+    aliases = [html.escape(tr(f"field.{f}")) for f in fields]
+    tooltip_fields = [NAME, HOUSEHOLDS]
+    tooltip_aliases = [html.escape(tr(f"field.{f}")) for f in tooltip_fields]
+    layer = folium.GeoJson(
+        _feature_collection(geoms, props),
+        name=html.escape(tr("layer.professional" if professional else "layer.grid")),
+        style_function=_style_by_id(styles),
+        highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.75},
+        tooltip=folium.GeoJsonTooltip(fields=tooltip_fields, aliases=tooltip_aliases, sticky=True),
+        popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
+        className=PROFESSIONAL_CLASS if professional else LAYER_CLASS[AreaLevel.GRID],
+        show=not professional,
+        smooth_factor=0.5,
+    )
+    return layer, any(k == GridKind.DEDICATED.value for k in kinds)
+
+
+def _band_text(tr: Translator, band: HouseholdBand | None, violation: str | None, *, dedicated: bool) -> str:
+    if band is None or dedicated:
+        return tr("band.none")
+    params = {"min": tr.number(band.min_households), "max": tr.number(band.max_households)}
+    return tr(f"band.{violation}" if violation else "band.in", **params)
+
+
+def _bounds(frames: Sequence[gpd.GeoDataFrame], basemap: Basemap) -> list[list[float]] | None:
+    boxes = [f.total_bounds for f in frames if len(f) and not f.geometry.is_empty.all()]
+    if not boxes:
+        return None
+    arr = np.array(boxes)
+    corners = shapely.box(arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())
+    minx, miny, maxx, maxy = display_geometries([corners], basemap)[0].bounds
+    return [[miny, minx], [maxy, maxx]]
+
+
+def hierarchy_map(
+    areas_gdf: gpd.GeoDataFrame,
+    grids_gdf: gpd.GeoDataFrame | None = None,
+    *,
+    basemap: Basemap,
+    lang: str,
+    band: HouseholdBand | None = None,
+) -> folium.Map:
+    """A map with a layer per level (district, streets, communities, grids) and a legend.
+
+    ``areas_gdf`` has the ``areas`` layer columns (code, name, level, households); ``grids_gdf`` the
+    ``grids`` columns (code, name, kind, households). Grids are coloured by households, and with a
+    ``band`` the grids outside it are outlined in red dashes; professional grids (sector overlays)
+    go to their own layer, hidden at first because they overlap the base grids by design.
+    The map fits the data's bounds; with no data it shows mainland China.
+    """
+    tr = Translator(lang)
+    areas = _lonlat_frame(areas_gdf, "areas")
+    grids = _lonlat_frame(grids_gdf, "grids") if grids_gdf is not None else None
+    m = folium.Map(location=EMPTY_CENTRE_LATLON, zoom_start=EMPTY_ZOOM, tiles=None, control_scale=True)
+    add_basemap(m, basemap)
+    for level in ADMIN_LEVELS:
+        part = areas[areas[LEVEL] == level.value] if len(areas) else areas
+        if len(part):
+            _area_layer(part, level, basemap, tr).add_to(m)
+    has_dedicated = False
+    if grids is not None and len(grids):
+        is_prof = grids.get(KIND, gpd.pd.Series("", index=grids.index)) == GridKind.PROFESSIONAL.value
+        base_layer, has_dedicated = _grid_layer(grids[~is_prof], basemap, tr, band=band, professional=False)
+        base_layer.add_to(m)
+        if is_prof.any():
+            _grid_layer(grids[is_prof], basemap, tr, band=band, professional=True)[0].add_to(m)
+        scale = scale_from_households([_households(v) for v in grids.get(HOUSEHOLDS, [])], band=band)
+        Legend(legend_html(scale, tr, has_dedicated=has_dedicated)).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    bounds = _bounds([f for f in (areas, grids) if f is not None], basemap)
+    if bounds is not None:
+        m.fit_bounds(bounds)
+    _set_background(m, basemap)
+    return m
+
+
+class _Background(folium.MacroElement):
+    """The map container's background colour: what shows where no tiles are (offline, or none)."""
+
+    def __init__(self, map_name: str, colour: str) -> None:
+        from jinja2 import Template
+
+        super().__init__()
+        self._name = "GridmapBackground"
+        self._template = Template(
+            "{% macro header(this, kwargs) %}<style>#{{ this.map_name }} { background: {{ this.colour }}; }"
+            "</style>{% endmacro %}"
+        )
+        self.map_name = map_name
+        self.colour = colour
+
+
+def _set_background(m: folium.Map, basemap: Basemap) -> None:
+    _Background(m.get_name(), basemap.background).add_to(m)
+

@@ -1,0 +1,143 @@
+"""hierarchy_map: layers per level, escaping, band styling, legend, bounds, CRS handling."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import folium
+import geopandas as gpd
+import pytest
+import shapely
+from portal_sample import AREAS, GRIDS, HOSTILE, OUT_OF_BAND
+
+from gridmap.config import BAND_PRESETS, Settings
+from gridmap.errors import ValidationError
+from gridmap.model import AreaLevel
+from gridmap.portal.assets import html_from_map
+from gridmap.portal.basemaps import basemap_from_settings
+from gridmap.portal.maps import LAYER_CLASS, hierarchy_map
+from gridmap.portal.mapstyle import DEDICATED_COLOUR, VIOLATION_OUTLINE
+
+NONE = basemap_from_settings(Settings())
+URBAN = BAND_PRESETS["urban"]
+
+
+def _geojson_layers(m: folium.Map) -> dict[str, folium.GeoJson]:
+    return {child.layer_name: child for child in m._children.values() if isinstance(child, folium.GeoJson)}
+
+
+def _by_code(layer: folium.GeoJson) -> dict[str, dict]:
+    return {html.unescape(f["properties"]["code"]): f for f in layer.data["features"]}
+
+
+def test_one_layer_per_level_with_the_right_features(areas_gdf, grids_gdf) -> None:
+    m = hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="zh", band=URBAN)
+    layers = _geojson_layers(m)
+    assert list(layers) == ["区县边界", "街道边界", "社区边界", "网格", "专业网格"]
+    for name, level in zip(layers, ("district", "street", "community"), strict=False):
+        expected = {a[0] for a in AREAS if a[2] == level}
+        assert set(_by_code(layers[name])) == expected
+        assert layers[name].options["className"] == LAYER_CLASS[AreaLevel(level)]
+    base = {g[0] for g in GRIDS if g[2] != "professional"}
+    assert set(_by_code(layers["网格"])) == base
+    assert set(_by_code(layers["专业网格"])) == {g[0] for g in GRIDS if g[2] == "professional"}
+    assert layers["网格"].show and not layers["专业网格"].show  # overlay hidden until asked for
+
+
+def test_user_strings_are_escaped_everywhere(areas_gdf, grids_gdf) -> None:
+    m = hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="en", band=URBAN)
+    grid = _by_code(_geojson_layers(m)["Grids"])["410611001001001"]
+    assert grid["properties"]["name"] == html.escape(HOSTILE)
+    page = html_from_map(m)
+    assert HOSTILE not in page
+    assert "<img" not in page
+    # JSON in the page spells <, & and CJK as \uXXXX: decode, then the raw name must still be absent
+    # (popups insert these strings as HTML) and the escaped one present.
+    decoded = re.sub(r"\\u([0-9a-fA-F]{4})", lambda mt: chr(int(mt.group(1), 16)), page)
+    assert HOSTILE not in decoded
+    assert "&lt;img src=x onerror=alert(1)&gt;" in decoded
+    assert f"九州路街道{html.escape(HOSTILE)}" in decoded
+
+
+def test_out_of_band_and_dedicated_grids_are_styled_distinctly(areas_gdf, grids_gdf) -> None:
+    m = hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="zh", band=URBAN)
+    layer = _geojson_layers(m)["网格"]
+    for code, feature in _by_code(layer).items():
+        style = layer.style_function(feature)
+        kind = next(g[2] for g in GRIDS if g[0] == code)
+        households = next(g[4] for g in GRIDS if g[0] == code)
+        if kind == "dedicated":
+            assert style["fillColor"] == DEDICATED_COLOUR
+            assert style["color"] != VIOLATION_OUTLINE  # the band does not apply to dedicated grids
+        elif code in OUT_OF_BAND:
+            assert style["color"] == VIOLATION_OUTLINE and style.get("dashArray"), code
+            assert ("低于" if households < URBAN.min_households else "高于") in feature["properties"]["band"]
+        else:
+            assert URBAN.min_households <= households <= URBAN.max_households
+            assert style["color"] != VIOLATION_OUTLINE, code
+            assert "在区间内" in feature["properties"]["band"]
+
+
+def test_households_colour_grows_with_households(areas_gdf, grids_gdf) -> None:
+    m = hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="zh", band=URBAN)
+    layer = _geojson_layers(m)["网格"]
+    feats = _by_code(layer)
+    fill_420 = layer.style_function(feats["410611001001001"])["fillColor"]
+    fill_480 = layer.style_function(feats["410611002001001"])["fillColor"]
+    fill_450 = layer.style_function(feats["410611001001002"])["fillColor"]
+    # 420 and 450 sit in the same quarter of 300-500 (400-450]; 480 in the top quarter.
+    assert fill_420 == fill_450 and fill_480 != fill_420
+
+
+def test_legend_lists_band_violations_and_dedicated(areas_gdf, grids_gdf) -> None:
+    page = html_from_map(hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="en", band=URBAN))
+    legend = json.loads(re.search(r"div\.innerHTML = (\".*?\");", page).group(1))
+    for text in ("Households per grid", "Below band (&lt;300)", "Above band (&gt;500)", "Dedicated grid",
+                 "300–350 households", "450–500 households", "red dashes"):
+        assert text in legend, text
+
+
+def test_map_fits_the_data_bounds(areas_gdf, grids_gdf) -> None:
+    m = hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="zh")
+    fit = next(c for c in m._children.values() if type(c).__name__ == "FitBounds")
+    assert fit.bounds == [[pytest.approx(35.70), pytest.approx(114.00)], [pytest.approx(35.78), pytest.approx(114.12)]]
+
+
+def test_empty_frames_give_an_empty_map_without_error(areas_gdf) -> None:
+    m = hierarchy_map(areas_gdf.iloc[0:0], None, basemap=NONE, lang="zh")
+    assert _geojson_layers(m) == {}
+    assert not any(type(c).__name__ == "FitBounds" for c in m._children.values())
+
+
+def test_frames_without_crs_are_rejected(areas_gdf) -> None:
+    with pytest.raises(ValidationError, match="areas: the frame has no CRS"):
+        hierarchy_map(areas_gdf.set_crs(None, allow_override=True), None, basemap=NONE, lang="zh")
+
+
+def test_projected_frames_are_drawn_in_lon_lat(areas_gdf) -> None:
+    m = hierarchy_map(areas_gdf.to_crs(3857), None, basemap=NONE, lang="zh")
+    district = _by_code(_geojson_layers(m)["区县边界"])["410611"]
+    minx, miny, maxx, maxy = shapely.geometry.shape(district["geometry"]).bounds
+    assert (minx, miny, maxx, maxy) == pytest.approx((114.00, 35.70, 114.12, 35.78), abs=1e-6)
+
+
+def test_amap_basemap_shifts_overlays_to_gcj02(areas_gdf) -> None:
+    crs = pytest.importorskip("gridmap.crs")
+    amap = basemap_from_settings(Settings(basemap="amap"))
+    m = hierarchy_map(areas_gdf, None, basemap=amap, lang="zh")
+    district = _by_code(_geojson_layers(m)["区县边界"])["410611"]
+    drawn = shapely.geometry.shape(district["geometry"]).bounds
+    lon, lat = crs.from_wgs84(114.00, 35.70, "gcj02")
+    assert (drawn[0], drawn[1]) == pytest.approx((lon, lat), abs=2e-6)
+    # GCJ-02 near 鹤壁 is a few hundred metres off WGS84: the shift really happened.
+    assert abs(drawn[0] - 114.00) + abs(drawn[1] - 35.70) > 1e-3
+
+
+def test_grids_without_band_use_the_data_range(grids_gdf) -> None:
+    empty_areas = gpd.GeoDataFrame({"code": [], "name": [], "level": []}, geometry=[], crs=4326)
+    m = hierarchy_map(empty_areas, grids_gdf, basemap=NONE, lang="zh", band=None)
+    layer = _geojson_layers(m)["网格"]
+    styles = [layer.style_function(f) for f in layer.data["features"]]
+    assert not any(s["color"] == VIOLATION_OUTLINE for s in styles)
