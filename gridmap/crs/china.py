@@ -151,9 +151,12 @@ def wgs84_from_china_offset(x: FloatArray, y: FloatArray, offset: ChinaOffset) -
     """Exact inverse of the masked forward transform.
 
     The iterative solution p is used when p itself lies in mainland China (then forward(p) = q
-    exactly); otherwise q had no offset applied and is returned unchanged. Only within ~700 m of
-    the outline's edge (5 km out at sea or across a land border) can both or neither hold; there
-    the mainland reading wins.
+    exactly); otherwise q had no offset applied and is returned unchanged. Within one offset
+    distance (GCJ-02 up to ~0.7 km, BD-09 up to ~1.5 km) of the outline's edge both readings can be
+    valid: then the mainland reading wins, because gridmap serves mainland grids and a mainland
+    point must round-trip exactly. The price: BD-09 coordinates in Macau (at most ~1.5 km from
+    Zhuhai) and in a thin strip of Hong Kong along the Shenzhen border are read as shifted Zhuhai /
+    Shenzhen points. Where neither holds (no preimage), q is returned unchanged.
     """
     out_x, out_y = x.copy(), y.copy()
     near = _near_mainland(x, y)
