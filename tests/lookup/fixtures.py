@@ -125,3 +125,67 @@ def centres_frame() -> gpd.GeoDataFrame:
         geometry=[shapely.Point(r[5]) for r in rows],
         crs=4326,
     )
+
+
+def fill_store(store, *, with_addresses: bool = True) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Write the synthetic district into an empty store; activate one generation per community.
+
+    Returns community code -> active generation id.
+    """
+    from gridmap import schema
+    from gridmap.services.generations import activate_generation, stage_generation
+
+    grids = grids_frame()
+    with store.transaction() as tx:
+        tx.insert(schema.AREAS, areas_frame())
+        tx.insert(schema.WORKERS, workers_frame())
+        tx.insert(schema.SERVICE_CENTRES, centres_frame())
+        if with_addresses:
+            tx.insert(schema.BUILDINGS, buildings_frame())
+            tx.insert(schema.ESTATES, estates_frame())
+        gens = {
+            comm: stage_generation(tx, comm, grids.loc[grids["community_code"] == comm].drop(columns="generation_id"))
+            for comm in (COMM_A, COMM_B)
+        }
+    for gen in gens.values():
+        activate_generation(store, gen, actor="test")
+    return gens
+
+
+def buildings_frame() -> gpd.GeoDataFrame:
+    """Two addressed buildings in grid A1 and one estate building in grid B2."""
+    rows = [
+        {"building_id": "b1", "road_name": "淇河路", "house_number": "12号", "community_code": COMM_A,
+         "geometry": box(1, 4.25, 1.5, 4.75)},
+        {"building_id": "b2", "road_name": "淇河路", "house_number": "14号", "community_code": COMM_A,
+         "geometry": box(2.5, 4.25, 3, 4.75)},
+        {"building_id": "b3", "estate_name": "翠苑小区", "building_no": "3号楼", "community_code": COMM_B,
+         "geometry": box(14, 4, 14.5, 4.5)},
+        {"building_id": "b4", "road_name": "黎阳路", "house_number": "1号", "community_code": COMM_C,
+         "geometry": box(18, 1, 18.5, 1.5)},
+    ]
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+
+
+def estates_frame() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"estate_id": ["e1"], "name": ["翠苑小区"], "community_code": [COMM_B]},
+        geometry=[shapely.MultiPolygon([box(13.5, 3.5, 15.5, 5.5)])],
+        crs=4326,
+    )
+
+
+def roads_frame() -> gpd.GeoDataFrame:
+    """Roads along the lattice: two arterials and a few local roads and lanes."""
+    rows = [
+        ("淇河路", "arterial", [xy(-1, 3), xy(21, 3)]),
+        ("黎阳路", "arterial", [xy(8, -1), xy(8, 7)]),
+        ("兴业街", "local", [xy(4, -1), xy(4, 7)]),
+        ("朝阳巷", "lane", [xy(0, 4.5), xy(4, 4.5)]),
+        (None, "service", [xy(1, 3), xy(1, 6)]),
+    ]
+    return gpd.GeoDataFrame(
+        {"name": [r[0] for r in rows], "road_class": [r[1] for r in rows], "synthetic": True},
+        geometry=[shapely.LineString(r[2]) for r in rows],
+        crs=4326,
+    )
