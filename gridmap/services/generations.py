@@ -68,8 +68,9 @@ def stage_generation(
     )
     frame = grids.copy()
     frame["generation_id"] = gen_id
-    frame["valid_from"] = pd.NaT
-    frame["valid_to"] = pd.NaT
+    # tz-aware NaT: the stores reject naive datetime columns (set on activation)
+    frame["valid_from"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    frame["valid_to"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     columns = [c for c in schema.GRIDS_SPEC.column_names if c in frame.columns] + [schema.GEOMETRY]
     tx.insert(schema.GRIDS, gpd.GeoDataFrame(frame[columns], geometry=schema.GEOMETRY, crs=grids.crs))
     return gen_id
