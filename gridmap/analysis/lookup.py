@@ -294,6 +294,13 @@ class LookupIndex:
             geometry=shapely.geometry.mapping(self._geoms[i]),
         )
 
+    def grid_info(self, code: str) -> GridInfo:
+        """Code, name, kind of any active grid (tiling or overlay)."""
+        try:
+            return self._grid_info[code]
+        except KeyError:
+            raise NotFoundError(f"grid {code} is not an active grid", details={"grid": code}) from None
+
     def grid_geometry(self, code: str) -> BaseGeometry:
         """The boundary (lon/lat) of an active tiling grid, for maps and cards."""
         hits = np.flatnonzero(self._codes == code)
