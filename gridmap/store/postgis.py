@@ -268,6 +268,18 @@ class PostGISStore:
         with self._connection() as conn, _pg_errors(spec):
             return int(conn.execute(query, params).fetchone()[0])  # type: ignore[index]
 
+    def query(
+        self, statement: sql.SQL | sql.Composed, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run ONE parameterised statement in its own transaction and return its rows ([] if none).
+
+        For spatial SQL the Store protocol has no verb for (lookup_sql's ST_Covers queries, side
+        tables). Compose names with ``psycopg.sql.Identifier`` and pass values as ``params``.
+        """
+        with self._connection() as conn, conn.transaction():
+            cur = conn.execute(statement, params)
+            return cur.fetchall() if cur.description is not None else []
+
     @contextmanager
     def transaction(self) -> Iterator[PostGISTransaction]:
         """BEGIN ... COMMIT on one pooled connection; any exception rolls back every write of the block."""
