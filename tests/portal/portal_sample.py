@@ -10,7 +10,12 @@ one is a professional overlay (police grid) that overlaps base grids.
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import shapely
+
+from gridmap import schema
+from gridmap.model import GenerationStatus
+from gridmap.store.base import Store
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -66,3 +71,31 @@ def grids_frame() -> gpd.GeoDataFrame:
         geometry=[shapely.MultiPolygon([shapely.box(*g[5])]) for g in GRIDS],
         crs=4326,
     )
+
+
+def populate_store(store: Store) -> None:
+    """Write the sample areas and one active grid generation per community (ids 1, 2, 3).
+
+    Written directly rather than through services.generations so these fixtures depend only on
+    the Store contract.
+    """
+    now = pd.Timestamp.now(tz="UTC")
+    grids = grids_frame()
+    communities = sorted(grids["community_code"].unique())
+    generation_of = {c: i + 1 for i, c in enumerate(communities)}
+    generations = pd.DataFrame(
+        {
+            "generation_id": list(generation_of.values()),
+            "community_code": communities,
+            "status": GenerationStatus.ACTIVE.value,
+            "version": 1,
+            "created_at": now,
+            "activated_at": now,
+        }
+    )
+    grids["generation_id"] = grids["community_code"].map(generation_of)
+    grids["valid_from"] = now
+    with store.transaction() as tx:
+        tx.insert(schema.AREAS, areas_frame())
+        tx.insert(schema.GENERATIONS, generations)
+        tx.insert(schema.GRIDS, grids)

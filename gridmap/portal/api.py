@@ -1,0 +1,72 @@
+"""JSON / GeoJSON API, version 1 (``/api/v1``). Errors come back as ``{"ok": false, "error": ...}``.
+
+Geometry is returned as stored: lon/lat, EPSG:4326 (or 4490, equal at metre level), per RFC 7946.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+from flask import Blueprint, Response, current_app, request
+
+from gridmap import schema
+from gridmap.errors import ValidationError
+from gridmap.model import AreaLevel
+from gridmap.portal.app import portal_state
+from gridmap.portal.data import current_areas
+from gridmap.services.generations import active_grids
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: Properties returned per level; names come from the schema contract.
+AREA_PROPERTIES = tuple(
+    schema.AREAS_SPEC.column(c).name for c in ("code", "name", "level", "parent_code", "households", "population")
+)
+GRID_PROPERTIES = tuple(
+    schema.GRIDS_SPEC.column(c).name
+    for c in ("code", "name", "kind", "subtype", "community_code", "households", "population", "area_m2")
+)
+
+
+@bp.get("/health")
+def health() -> dict[str, Any]:
+    """Is the store reachable, and at which schema version? 503 (store_unavailable) when not."""
+    state = portal_state()
+    version = state.store.schema_version()
+    scheme = state.store.url.partition("://")[0]
+    return {"ok": True, "store": {"reachable": True, "backend": scheme, "schema_version": version}}
+
+
+def _level_from_request() -> AreaLevel | None:
+    raw = request.args.get("level")
+    if raw is None or raw == "":
+        return None
+    try:
+        return AreaLevel(raw.strip().lower())
+    except ValueError:
+        raise ValidationError(
+            f"query parameter level={raw!r} is not a level; use one of {', '.join(lv.value for lv in AreaLevel)}"
+        ) from None
+
+
+def _feature_collection(frame: gpd.GeoDataFrame, properties: tuple[str, ...]) -> str:
+    columns = [c for c in properties if c in frame.columns]
+    out = gpd.GeoDataFrame(frame[columns], geometry=frame.geometry.values, crs=frame.crs)
+    return str(out.to_json(drop_id=True, na="null", ensure_ascii=False))
+
+
+@bp.get("/areas")
+def areas() -> Response:
+    """GeoJSON FeatureCollection of areas in force; ``?level=district|street|community|grid``.
+
+    Without ``level`` every administrative level is returned; ``level=grid`` returns the grids of
+    every community's active generation.
+    """
+    state = portal_state()
+    level = _level_from_request()
+    if level is AreaLevel.GRID:
+        body = _feature_collection(active_grids(state.store), GRID_PROPERTIES)
+    else:
+        body = _feature_collection(current_areas(state.store, level=level), AREA_PROPERTIES)
+    return current_app.response_class(body, mimetype="application/geo+json")

@@ -1,0 +1,152 @@
+"""The Flask application factory of the portal.
+
+No module-level app and no global state: everything an app needs (settings, the open store) lives
+in ``app.extensions["gridmap"]``, so tests can build as many apps as they like side by side.
+
+Security defaults:
+
+* A Content-Security-Policy that allows scripts only from 'self' plus the inline scripts of this
+  response that carry its nonce (Folium's map code; see ``assets.add_nonce``), images from 'self'
+  and the configured basemap's tile servers, and nothing else from anywhere. Inline *styles* are
+  allowed because Folium and Leaflet write style attributes.
+* ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: strict-origin-when-cross-origin``
+  (tile servers such as OSM ask for a referrer; the path stays private), frame-ancestors 'self'.
+* Session cookie HttpOnly, SameSite=Lax, and Secure when the portal is served over https
+  (``settings.public_base_url``); the secret key comes from settings or, if empty, a random key
+  per process with a warning (sessions then do not survive a restart or span workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g
+
+from gridmap.config import Settings
+from gridmap.portal.assets import web_root
+from gridmap.portal.basemaps import basemap_from_settings
+from gridmap.portal.errors import register_error_handlers
+from gridmap.portal.i18n import init_i18n
+from gridmap.store.base import Store, open_store
+
+log = logging.getLogger("gridmap.portal")
+
+EXTENSION_KEY = "gridmap"
+#: Largest request body accepted, bytes (uploads of boundary files come later; 32 MiB is plenty).
+MAX_CONTENT_LENGTH_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PortalState:
+    """What every request of one app needs; kept in ``app.extensions["gridmap"]``."""
+
+    settings: Settings
+    store: Store
+    #: True when create_app opened the store (and so may close it); False when it was passed in.
+    owns_store: bool
+    #: ``scheme://host`` of the basemap's tile servers: the only foreign origins in the CSP.
+    tile_origins: tuple[str, ...] = ()
+
+
+def portal_state() -> PortalState:
+    """The state of the app handling the current request."""
+    state = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(state, PortalState)
+    return state
+
+
+def csp_nonce() -> str:
+    """This response's CSP nonce, for ``<script nonce=...>`` in templates."""
+    return str(g.csp_nonce)
+
+
+def content_security_policy(nonce: str, tile_origins: tuple[str, ...] = ()) -> str:
+    """The CSP header value; the basemap's tile origins are the only foreign sources allowed."""
+    tiles = " ".join(tile_origins)
+    directives = [
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src 'self' data: blob:{' ' + tiles if tiles else ''}",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+    return "; ".join(directives)
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    log.warning(
+        "settings.secret_key is empty: using a random key for this process only; sessions will not"
+        " survive a restart or be shared between processes (set GRIDMAP_SECRET_KEY)"
+    )
+    return secrets.token_hex(32)
+
+
+def _make_nonce() -> None:
+    g.csp_nonce = secrets.token_urlsafe(18)
+
+
+def _security_headers(response: Response) -> Response:
+    state = portal_state()
+    nonce = g.get("csp_nonce") or secrets.token_urlsafe(18)
+    response.headers["Content-Security-Policy"] = content_security_policy(nonce, state.tile_origins)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), payment=()"
+    if state.settings.public_base_url.startswith("https://"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
+    """Build a portal app for ``settings``; opens ``settings.store_url`` unless ``store`` is given."""
+    basemap = basemap_from_settings(settings)  # a bad basemap setting fails at start-up, not on first request
+    root = web_root()
+    app = Flask(
+        "gridmap.portal",
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        SESSION_COOKIE_NAME="gridmap_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH_BYTES,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese names stay readable in JSON
+    owns = store is None
+    opened = open_store(settings.store_url, settings) if store is None else store
+    app.extensions[EXTENSION_KEY] = PortalState(
+        settings=settings, store=opened, owns_store=owns, tile_origins=basemap.origins
+    )
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.before_request(_make_nonce)
+    app.after_request(_security_headers)
+    init_i18n(app)
+    register_error_handlers(app)
+    from gridmap.portal import api, pages  # the blueprints import app helpers; import them late
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Close the store if create_app opened it (call when the server stops)."""
+    state = app.extensions.get(EXTENSION_KEY)
+    if isinstance(state, PortalState) and state.owns_store:
+        state.store.close()

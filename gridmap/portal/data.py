@@ -1,0 +1,74 @@
+"""What the portal pages read from the store: current areas, active grids, and their counts.
+
+Kept apart from the blueprints so pages and the API read the hierarchy the same way, and so the
+reading can be tested without a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import pandas as pd
+
+from gridmap import schema
+from gridmap.model import AreaLevel, GridKind
+from gridmap.services.generations import active_grids
+from gridmap.store.base import Store
+
+_LEVEL = schema.AREAS_SPEC.column("level").name
+_VALID_TO = schema.AREAS_SPEC.column("valid_to").name
+_HOUSEHOLDS = schema.AREAS_SPEC.column("households").name
+_KIND = schema.GRIDS_SPEC.column("kind").name
+
+
+@dataclass(frozen=True)
+class HierarchyCounts:
+    """Numbers for the page header. ``grids`` excludes professional overlays (they double-count)."""
+
+    districts: int
+    streets: int
+    communities: int
+    grids: int
+    #: Households (户): the communities' counts where known, else the sum over the grids; None if neither.
+    households: int | None
+
+
+def current_areas(store: Store, *, level: AreaLevel | None = None) -> gpd.GeoDataFrame:
+    """Areas in force now (``valid_to`` empty or in the future), optionally one level."""
+    where = {_LEVEL: level.value} if level is not None else None
+    areas = store.read(schema.AREAS, where=where)
+    if not isinstance(areas, gpd.GeoDataFrame):  # a store must return geometry layers as GeoDataFrames
+        raise TypeError(f"store {store!r} returned {type(areas).__name__} for layer {schema.AREAS}")
+    if _VALID_TO in areas.columns and len(areas):
+        now = pd.Timestamp(datetime.now(UTC))
+        areas = areas[areas[_VALID_TO].isna() | (areas[_VALID_TO] > now)]
+    return areas.reset_index(drop=True)
+
+
+def hierarchy_frames(store: Store) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """(current areas of every level, grids of every community's active generation)."""
+    return current_areas(store), active_grids(store).reset_index(drop=True)
+
+
+def _sum_known(values: pd.Series) -> int | None:
+    known = pd.to_numeric(values, errors="coerce").dropna()
+    return int(known.sum()) if len(known) else None
+
+
+def hierarchy_counts(areas: pd.DataFrame, grids: pd.DataFrame) -> HierarchyCounts:
+    """Counts per level and the household total shown in the header."""
+    levels = areas[_LEVEL].value_counts() if len(areas) else pd.Series(dtype=int)
+    base = grids[grids[_KIND] != GridKind.PROFESSIONAL.value] if len(grids) else grids
+    communities = areas[areas[_LEVEL] == AreaLevel.COMMUNITY.value] if len(areas) else areas
+    households = _sum_known(communities[_HOUSEHOLDS]) if len(communities) else None
+    if households is None and len(base):
+        households = _sum_known(base[_HOUSEHOLDS])
+    return HierarchyCounts(
+        districts=int(levels.get(AreaLevel.DISTRICT.value, 0)),
+        streets=int(levels.get(AreaLevel.STREET.value, 0)),
+        communities=int(levels.get(AreaLevel.COMMUNITY.value, 0)),
+        grids=len(base),
+        households=households,
+    )

@@ -1,0 +1,45 @@
+"""HTML pages. For now the home page: the whole hierarchy on one full-height map.
+
+Pages stay thin: read through ``gridmap.portal.data``, build the map with the pure builders in
+``gridmap.portal.maps``, render a template that extends ``base.html``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, url_for
+
+from gridmap.portal.app import csp_nonce, portal_state
+from gridmap.portal.assets import fragments_from_map
+from gridmap.portal.basemaps import basemap_from_settings
+from gridmap.portal.data import hierarchy_counts, hierarchy_frames
+from gridmap.portal.i18n import current_language
+from gridmap.portal.maps import hierarchy_map
+
+bp = Blueprint("pages", __name__)
+
+
+def static_root() -> str:
+    """The URL prefix of /static for this request (honours a SCRIPT_NAME mount point)."""
+    return url_for("static", filename="").rstrip("/")
+
+
+@bp.get("/")
+def home() -> str:
+    """The hierarchy map (districts, streets, communities, active grids) with counts in the header."""
+    state = portal_state()
+    lang = current_language()
+    areas, grids = hierarchy_frames(state.store)
+    m = hierarchy_map(
+        areas,
+        grids,
+        basemap=basemap_from_settings(state.settings, lang=lang),
+        lang=lang,
+        band=state.settings.household_band,
+    )
+    fragments = fragments_from_map(m, static_url=static_root(), nonce=csp_nonce())
+    return render_template(
+        "index.html",
+        map=fragments,
+        counts=hierarchy_counts(areas, grids),
+        empty=len(areas) == 0 and len(grids) == 0,
+    )
