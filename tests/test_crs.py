@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 
@@ -282,6 +283,19 @@ def test_packaged_outline_matches_generator_script():
     assert shapely.symmetric_difference(rebuilt, packaged).area < 1e-6 * packaged.area
     size = len(files("gridmap").joinpath("data/china_mainland.wkb").read_bytes())
     assert size < 200_000
+
+
+def test_concurrent_first_use_from_threads_agrees_with_serial():
+    lon, lat = mainland_sample(2000, seed=SEED + 1)
+    lon = np.concatenate([lon, [114.1722, 126.978, 121.5654]])
+    lat = np.concatenate([lat, [22.2940, 37.5665, 25.0330]])
+    crs.mainland_outline.cache_clear()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: crs.to_wgs84(*crs.from_wgs84(lon, lat, "gcj02"), "gcj02"), range(8)))
+    serial = crs.to_wgs84(*crs.from_wgs84(lon, lat, "gcj02"), "gcj02")
+    for x, y in results:
+        assert np.array_equal(x, serial[0]) and np.array_equal(y, serial[1])
+    assert metres(lon, lat, *serial).max() < 0.001
 
 
 def test_in_mainland_china_shapes_and_nan():

