@@ -1,0 +1,116 @@
+"""Run the portal: waitress in production (threads = workers), Flask's debug server with ``dev``.
+
+Why waitress: a pure-Python production WSGI server that runs the same on Linux and on the Windows
+desktops many district offices use, with no C build. Threads (not processes) share one app and
+one store; the GeoPackage store opens a connection per call, so that is safe.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from typing import TextIO
+
+from flask import Flask
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+
+from gridmap.config import Settings
+from gridmap.errors import ValidationError
+from gridmap.portal.app import close_app, create_app
+from gridmap.store.base import Store
+
+log = logging.getLogger("gridmap.portal")
+
+#: Upper bound on waitress threads: more only queue on the store and the 2 cores of a small server.
+MAX_WORKERS = 64
+
+
+def url_for_host(host: str, port: int) -> str:
+    """The URL a person should open for a server bound to ``host:port`` (0.0.0.0 -> 127.0.0.1)."""
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)  # noqa: S104 - display only
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (the only hosts the debug server may bind)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def make_server(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 4,
+    store: Store | None = None,
+) -> tuple[BaseWSGIServer | MultiSocketServer, Flask]:
+    """A bound (not yet running) waitress server for a new portal app; port 0 picks a free port."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValidationError(f"workers={workers}: the portal needs 1..{MAX_WORKERS} waitress threads")
+    app = create_app(settings, store=store)
+    server = create_server(app, host=host, port=port, threads=workers, ident="gridmap")
+    return server, app
+
+
+def bound_port(server: BaseWSGIServer | MultiSocketServer) -> int:
+    """The TCP port the server listens on (the real one when asked for port 0)."""
+    if isinstance(server, BaseWSGIServer):
+        return int(server.effective_port)
+    return int(server.effective_listen[0][1])
+
+
+def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
+    """Close the listening socket(s) and stop the worker threads; ``run()`` then returns."""
+    if isinstance(server, BaseWSGIServer):
+        server.task_dispatcher.shutdown()
+        server.close()
+    else:
+        server.close()
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 4,
+    dev: bool = False,
+    out: TextIO | None = None,
+) -> None:
+    """Serve the portal until interrupted (Ctrl+C); prints the URL to open first.
+
+    ``dev=True`` runs Flask's debug server (templates reload, debug logging). Its interactive
+    debugger would run code for anyone who reaches it, so it binds loopback addresses only.
+    """
+    stream = out or sys.stdout
+    if dev:
+        if not is_loopback(host):
+            raise ValidationError(
+                f"--dev with host {host!r}: the debug server must only listen on 127.0.0.1/localhost"
+                " (it can run code for whoever reaches it); drop --dev to serve on the network"
+            )
+        app = create_app(settings)
+        print(f"gridmap portal (dev): {url_for_host(host, port)}", file=stream, flush=True)
+        try:
+            app.run(host=host, port=port, debug=True, use_reloader=False, threaded=True)
+        finally:
+            close_app(app)
+        return
+    server, app = make_server(settings, host=host, port=port, workers=workers)
+    print(f"gridmap portal: {url_for_host(host, bound_port(server))} (waitress, {workers} threads)", file=stream,
+          flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("portal stopped by keyboard interrupt")
+    finally:
+        stop_server(server)
+        close_app(app)
