@@ -1,0 +1,300 @@
+"""The coverage certificate: does a grids layer tile its communities, hold whole buildings, fit the band?
+
+``check_partition`` runs on ANY grids layer: the output of a partition strategy, or grids drawn by
+hand and imported from a file. It works in a metric CRS (areas in m²) and checks, per community:
+
+* ``geometry_valid``: every grid is a non-empty, valid polygon;
+* ``coverage_valid``: grids meet edge to edge without overlaps (``shapely.coverage_is_valid``),
+  with the offending edges as GeoJSON;
+* ``no_overlaps``: area (m²) and shape of every overlap between two grids;
+* ``covers_parent``: the union of the grids equals the community: gap and outside areas (m²) with
+  the gap polygons. A valid coverage may still have holes; this is the check that catches them;
+* ``contiguous``: each grid is one polygon, unless flagged ``disconnected_part`` (or ``multipart``
+  for a dedicated grid of separate unit sites);
+* ``within_one_community``: each grid lies inside exactly one community;
+* ``buildings_assigned``: each building's representative point is in exactly one grid;
+* ``households_in_band``: base grids hold band.min..band.max households (others are exempt);
+* ``households_match_buildings``: a grid's households column equals its buildings' sum.
+
+Pieces smaller than ``tolerance_m2`` (digitising noise) do not fail a check, but their total area
+is still reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.crs import working_crs_for
+from gridmap.errors import ValidationError
+from gridmap.partition import checks_rules as rules
+from gridmap.partition.checks_report import Certificate, CheckResult, GeoJsonWriter
+from gridmap.partition.problem import Band
+from gridmap.schema import AREAS_SPEC, BUILDINGS_SPEC, GRIDS_SPEC
+
+CODE = GRIDS_SPEC.column("code").name
+NAME = GRIDS_SPEC.column("name").name
+KIND = GRIDS_SPEC.column("kind").name
+FLAGS = GRIDS_SPEC.column("flags").name
+COMMUNITY_CODE = GRIDS_SPEC.column("community_code").name
+HOUSEHOLDS = GRIDS_SPEC.column("households").name
+AREA_CODE = AREAS_SPEC.column("code").name
+BUILDING_ID = BUILDINGS_SPEC.column("building_id").name
+
+#: Default tolerance: pieces (gaps, overlaps, slivers) below 1 m² are digitising noise.
+DEFAULT_TOLERANCE_M2 = 1.0
+
+Parent: TypeAlias = BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Everything the rules need, in the metric working CRS. Built once by :func:`layers_from_input`."""
+
+    grids: npt.NDArray[np.object_]  # shapely polygons/multipolygons per grid
+    grid_ids: list[str]
+    kinds: list[str]
+    flags: list[set[str]]
+    grid_households: npt.NDArray[np.float64] | None  # from the grids' own column, if any
+    communities: npt.NDArray[np.object_]  # community polygons
+    community_codes: list[str]
+    grid_community: npt.NDArray[np.int64]  # community index per grid (-1: matched to none)
+    building_points: npt.NDArray[np.object_] | None
+    building_ids: list[str]
+    building_households: npt.NDArray[np.float64] | None
+    tolerance_m2: float
+    geojson: GeoJsonWriter
+    crs: pyproj.CRS
+
+
+def check_partition(
+    grids: gpd.GeoDataFrame,
+    parent: Parent,
+    *,
+    buildings: gpd.GeoDataFrame | None = None,
+    band: Band | None = None,
+    households_column: str = HOUSEHOLDS,
+    tolerance_m2: float = DEFAULT_TOLERANCE_M2,
+    parent_code_column: str | None = None,
+    source: str = "grids",
+) -> Certificate:
+    """The coverage certificate of ``grids`` against ``parent`` (one polygon or a layer of communities).
+
+    A shapely ``parent`` is taken to be in the grids' CRS. With a layer of several communities,
+    grids are matched by their ``community_code`` column when it names the communities (given by
+    ``parent_code_column``, default ``code``), otherwise by largest overlap. Households per grid come
+    from ``households_column`` of the grids, or else from the buildings' ``households_column``.
+    """
+    layers = layers_from_input(grids, parent, buildings=buildings, households_column=households_column,
+                               tolerance_m2=tolerance_m2, parent_code_column=parent_code_column,
+                               source=source)  # fmt: skip
+    assignment = rules.building_assignment(layers)
+    checks: list[CheckResult] = [
+        rules.geometry_valid(layers),
+        rules.coverage_valid(layers),
+        rules.no_overlaps(layers),
+        rules.covers_parent(layers),
+        rules.contiguous(layers),
+        rules.within_one_community(layers),
+        rules.buildings_assigned(layers, assignment),
+        rules.households_in_band(layers, assignment, band),
+        rules.households_match_buildings(layers, assignment),
+    ]
+    return Certificate(
+        checks=tuple(checks),
+        communities=tuple(layers.community_codes),
+        working_crs=layers.crs.to_string(),
+        tolerance_m2=tolerance_m2,
+        n_grids=len(layers.grid_ids),
+    )
+
+
+def validate_community(
+    grids: gpd.GeoDataFrame,
+    community_row: pd.Series | gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame | None,
+    band: Band | None,
+    *,
+    tolerance_m2: float = DEFAULT_TOLERANCE_M2,
+) -> Certificate:
+    """Certificate of one community's grids, for store mode (``gridmap validate --community CODE``).
+
+    ``community_row`` is a row of the ``areas`` layer (a Series with ``code`` and ``geometry``, in
+    the grids' CRS, which is the storage CRS in a store) or a one-row GeoDataFrame.
+    """
+    if isinstance(community_row, gpd.GeoDataFrame):
+        parent = community_row
+    else:
+        row = community_row.to_dict()
+        geom_keys = [k for k, v in row.items() if isinstance(v, BaseGeometry)]
+        if not geom_keys:
+            raise ValidationError(f"community {row.get(AREA_CODE, '?')}: the row has no geometry to validate against")
+        geom = row.pop(geom_keys[0])
+        parent = gpd.GeoDataFrame([row], geometry=[geom], crs=grids.crs)
+    return check_partition(grids, parent, buildings=buildings, band=band, tolerance_m2=tolerance_m2,
+                           parent_code_column=AREA_CODE if AREA_CODE in parent.columns else None,
+                           source=f"community {_first_code(parent)}")  # fmt: skip
+
+
+def _first_code(parent: gpd.GeoDataFrame) -> str:
+    return str(parent[AREA_CODE].iloc[0]) if AREA_CODE in parent.columns and len(parent) else "(no code)"
+
+
+def layers_from_input(
+    grids: gpd.GeoDataFrame,
+    parent: Parent,
+    *,
+    buildings: gpd.GeoDataFrame | None,
+    households_column: str,
+    tolerance_m2: float,
+    parent_code_column: str | None,
+    source: str,
+) -> Layers:
+    """Validate and project the inputs once; raise ValidationError naming the input and the rule."""
+    if not isinstance(grids, gpd.GeoDataFrame):
+        raise ValidationError(f"{source}: expected a layer of grid polygons, got {type(grids).__name__}")
+    if grids.crs is None:
+        raise ValidationError(f"{source}: the grids layer has no CRS; declare it (e.g. EPSG:4326) before validating")
+    if tolerance_m2 < 0:
+        raise ValidationError(f"{source}: tolerance_m2 must be >= 0, got {tolerance_m2}")
+    parents = _parent_frame(parent, grids.crs, source)
+    crs = _metric_crs(grids, parents)
+    grids_m = grids.to_crs(crs)
+    parents_m = parents.to_crs(crs)
+    geoms = np.asarray(grids_m.geometry.values, dtype=object)
+    community_geoms = np.asarray(parents_m.geometry.values, dtype=object)
+    codes = _community_codes(parents_m, parent_code_column)
+    ids = _grid_ids(grids_m)
+    points, b_ids, b_households = _buildings(buildings, crs, households_column, source)
+    return Layers(
+        grids=geoms,
+        grid_ids=ids,
+        kinds=[str(k) for k in grids_m[KIND]] if KIND in grids_m.columns else ["base"] * len(ids),
+        flags=[_flag_codes(f) for f in grids_m[FLAGS]] if FLAGS in grids_m.columns else [set() for _ in ids],
+        grid_households=_numeric(grids_m, households_column),
+        communities=community_geoms,
+        community_codes=codes,
+        grid_community=_match_communities(grids_m, geoms, community_geoms, codes),
+        building_points=points,
+        building_ids=b_ids,
+        building_households=b_households,
+        tolerance_m2=tolerance_m2,
+        geojson=GeoJsonWriter(crs),
+        crs=crs,
+    )
+
+
+def _parent_frame(parent: Parent, grids_crs: Any, source: str) -> gpd.GeoDataFrame:
+    if isinstance(parent, gpd.GeoDataFrame):
+        frame = parent
+    elif isinstance(parent, gpd.GeoSeries):
+        frame = gpd.GeoDataFrame(geometry=parent)
+    elif isinstance(parent, BaseGeometry):
+        frame = gpd.GeoDataFrame(geometry=[parent], crs=grids_crs)
+    else:
+        raise ValidationError(f"{source}: the parent must be a polygon or a layer of communities")
+    if frame.crs is None:
+        raise ValidationError(f"{source}: the parent (community) layer has no CRS; declare it before validating")
+    if len(frame) == 0:
+        raise ValidationError(f"{source}: the parent layer has no community polygon")
+    bad = [i for i, g in enumerate(frame.geometry) if g is None or g.is_empty or g.geom_type not in _POLYGONAL]
+    if bad:
+        raise ValidationError(f"{source}: parent feature(s) {bad[:10]} are not polygons; a community must be an area")
+    return frame.reset_index(drop=True)
+
+
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def _metric_crs(grids: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> pyproj.CRS:
+    """The grids' own CRS if it is projected in metres, else the working CRS for the communities."""
+    crs = pyproj.CRS.from_user_input(grids.crs)
+    if crs.is_projected and all(a.unit_name in ("metre", "meter") for a in crs.axis_info[:2]):
+        return crs
+    return working_crs_for(parents)
+
+
+def _community_codes(parents: gpd.GeoDataFrame, column: str | None) -> list[str]:
+    col = column or (AREA_CODE if AREA_CODE in parents.columns else None)
+    if col is None:
+        return [f"#{i}" for i in range(len(parents))] if len(parents) > 1 else ["parent"]
+    if col not in parents.columns:
+        raise ValidationError(f"parent layer has no column {col!r}; columns: {', '.join(map(str, parents.columns))}")
+    return [str(v) for v in parents[col]]
+
+
+def _grid_ids(grids: gpd.GeoDataFrame) -> list[str]:
+    for col in (CODE, NAME):
+        if col in grids.columns and grids[col].notna().all() and grids[col].astype(str).is_unique:
+            return [str(v) for v in grids[col]]
+    return [f"#{i}" for i in range(len(grids))]
+
+
+def _flag_codes(value: Any) -> set[str]:
+    """Flag codes of a grid: a list of {"code", "message"} dicts, or its JSON text (from a file)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {value}
+    if isinstance(value, list | tuple | np.ndarray):
+        return {str(f.get("code", "")) if isinstance(f, dict) else str(f) for f in value}
+    return set()
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> npt.NDArray[np.float64] | None:
+    if column not in frame.columns or frame[column].isna().all():
+        return None
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+
+
+def _match_communities(
+    grids: gpd.GeoDataFrame, geoms: npt.NDArray[np.object_], communities: npt.NDArray[np.object_], codes: list[str]
+) -> npt.NDArray[np.int64]:
+    """Community index per grid: by ``community_code`` when it names known communities, else by overlap."""
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    if len(communities) == 1:
+        out[:] = 0
+        return out
+    if COMMUNITY_CODE in grids.columns:
+        index = {c: i for i, c in enumerate(codes)}
+        by_code = [index.get(str(v), -1) for v in grids[COMMUNITY_CODE]]
+        if any(i >= 0 for i in by_code):
+            return np.asarray(by_code, dtype=np.int64)
+    tree = shapely.STRtree(communities)
+    g_idx, c_idx = tree.query(geoms, predicate="intersects")
+    if len(g_idx):
+        areas = shapely.area(shapely.intersection(geoms[g_idx], communities[c_idx]))
+        best: dict[int, tuple[float, int]] = {}
+        for g, c, a in zip(g_idx.tolist(), c_idx.tolist(), areas.tolist(), strict=True):
+            if a > best.get(g, (-1.0, -1))[0]:
+                best[g] = (a, c)
+        for g, (_, c) in best.items():
+            out[g] = c
+    return out
+
+
+def _buildings(
+    buildings: gpd.GeoDataFrame | None, crs: pyproj.CRS, households_column: str, source: str
+) -> tuple[npt.NDArray[np.object_] | None, list[str], npt.NDArray[np.float64] | None]:
+    """Representative points (a point inside each footprint), ids and households of the buildings."""
+    if buildings is None:
+        return None, [], None
+    if buildings.crs is None:
+        raise ValidationError(f"{source}: the buildings layer has no CRS; declare it before validating")
+    frame = buildings[~(buildings.geometry.isna() | buildings.geometry.is_empty)].to_crs(crs)
+    points = np.asarray(shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)), dtype=object)
+    if BUILDING_ID in frame.columns and frame[BUILDING_ID].notna().all():
+        ids = [str(v) for v in frame[BUILDING_ID]]
+    else:
+        ids = [f"#{i}" for i in frame.index]
+    return points, ids, _numeric(frame, households_column)
