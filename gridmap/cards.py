@@ -246,8 +246,8 @@ def card_data_from_store(
     minx, miny, maxx, maxy = boundary.bounds
     dx, dy = (maxx - minx) * 0.15 + 1e-4, (maxy - miny) * 0.15 + 1e-4
     bbox = (minx - dx, miny - dy, maxx + dx, maxy + dy)
-    roads = store.read(schema.ROADS, bbox=bbox, columns=["name", "road_class"])
-    buildings = store.read(schema.BUILDINGS, bbox=bbox, columns=["building_id"])
+    roads = store.read(schema.ROADS, bbox=bbox, columns=["name", "road_class", schema.GEOMETRY])
+    buildings = store.read(schema.BUILDINGS, bbox=bbox, columns=["building_id", schema.GEOMETRY])
     phone = supervision_phone or settings.extra.get("supervision_phone") or _centre_phone(result)
     return CardData(result, boundary, roads, buildings, resident_url_for(settings, result.grid.code), phone,
                     photo_dir)

@@ -1,0 +1,48 @@
+"""``gridmap card GRID_CODE --out FILE.pdf|.png``: the printable grid card (公示牌) of one active grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from gridmap.cli.main import CliContext
+
+
+def register(group: click.Group) -> None:
+    """Add the ``card`` command to the gridmap group."""
+
+    @group.command("card")
+    @click.argument("grid_code")
+    @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="Output file, .pdf (vector, for print) or .png (150 dpi).")
+    @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
+    @click.option("--photo-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Folder that relative worker photo paths are resolved against (default: current folder).")
+    @click.option("--supervision-phone", default=None,
+                  help="Supervision phone (监督电话); default settings.extra supervision_phone, else the centre's.")
+    @click.pass_obj
+    def card_command(obj: CliContext, grid_code: str, out: Path, store_url: str | None, photo_dir: Path | None,
+                     supervision_phone: str | None) -> None:
+        """Draw the grid card: map with roads and buildings, workers, phones, duties and a QR code."""
+        from gridmap.analysis.lookup import LookupIndex
+        from gridmap.cards import card_data_from_store, write_card
+        from gridmap.store.base import open_store
+
+        store = open_store(obj.store_url(store_url), obj.settings)
+        try:
+            index = LookupIndex.from_store(store)
+            data = card_data_from_store(
+                store,
+                obj.settings,
+                index.result_for_grid(grid_code),
+                index.grid_geometry(grid_code),
+                supervision_phone=supervision_phone,
+                photo_dir=photo_dir or Path.cwd(),
+            )
+            path = write_card(data, out)
+        finally:
+            store.close()
+        click.echo(str(path))
