@@ -215,3 +215,48 @@ def test_validate_community_takes_a_store_row():
     assert summary.startswith("FAIL") and "covers_parent" in summary and "gap_area" not in summary
     assert np.isclose(validate_community(grids.iloc[:2], areas, None, None).check(COVERS_PARENT).metrics["gap_area_m2"],
                       20000.0)  # fmt: skip
+
+
+def write_layer(path, geoms, crs=GK, **columns):
+    gpd.GeoDataFrame(columns, geometry=list(geoms), crs=crs).to_crs(4326).to_file(path)
+    return str(path)
+
+
+def run_validate(*args):
+    from click.testing import CliRunner
+
+    from gridmap.cli.main import cli
+
+    return CliRunner().invoke(cli, ["validate", *args], catch_exceptions=False)
+
+
+def test_cli_validate_passes_and_fails_with_exit_status(tmp_path):
+    parent = write_layer(tmp_path / "parent.geojson", [PARENT], code=["410611001002"])
+    good = write_layer(tmp_path / "good.geojson", three_columns(), code=["a", "b", "c"], households=[350, 400, 450])
+    buildings = tmp_path / "buildings.geojson"
+    BUILDINGS.to_crs(4326).to_file(buildings)
+    result = run_validate("--grids", good, "--parent", parent, "--buildings", str(buildings), "--min", "300",
+                          "--max", "500")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "PASS: 3 grids in 1 community" in result.output
+
+    holed = three_columns()
+    holed[1] = Polygon(holed[1].exterior.coords, [rect(140, 90, 160, 110).exterior.coords])
+    bad = write_layer(tmp_path / "bad.geojson", holed, code=["a", "b", "c"], households=[350, 400, 450])
+    result = run_validate("--grids", bad, "--parent", parent, "--min", "300", "--max", "500", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["ok"] is False and report["inputs"]["band"] == {"min": 300, "max": 500, "target": 400}
+    covers = next(c for c in report["checks"] if c["name"] == COVERS_PARENT)
+    assert covers["issues"][0]["kind"] == "hole"
+    assert covers["issues"][0]["area_m2"] == pytest.approx(400.0, rel=1e-3)
+
+
+def test_cli_validate_reports_unusable_input(tmp_path):
+    parent = write_layer(tmp_path / "parent.geojson", [PARENT])
+    result = run_validate("--grids", parent, "--parent", parent, "--min", "300")
+    assert result.exit_code == 2 and "both --min and --max" in result.output
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a map")
+    result = run_validate("--grids", str(notes), "--parent", parent)
+    assert result.exit_code == 2 and "notes.txt" in result.output
