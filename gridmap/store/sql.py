@@ -133,7 +133,8 @@ def canonical_column(spec: LayerSpec, col: Column, series: pd.Series) -> list[An
         return [None if pd.isna(v) else v.to_pydatetime() for v in utc]
     if col.type == "datetime" and pd.api.types.is_datetime64_dtype(series.dtype):
         raise ValidationError(
-            f"layer {spec.name!r} column {col.name!r}: naive datetimes; localise them (e.g. tz_localize('UTC'))"
+            f"layer {spec.name!r} column {col.name!r}: naive datetimes (no time zone); "
+            "localise them, e.g. tz_localize('UTC')"
         )
     return [canonical_value(spec, col, v, row=i) for i, v in zip(series.index, series.tolist(), strict=True)]
 

@@ -5,6 +5,10 @@ each step must run exactly once. A file is ``NNNN_name.sql`` (NNNN = version, 1,
 gaps); each store records applied versions in its own table (``gridmap_migrations`` in a
 GeoPackage, ``schema_migrations`` in PostGIS) and runs the missing ones in one transaction.
 
+PostGIS files are composed with ``psycopg.sql.SQL(text).format(srid=...)``: write ``{srid}`` where
+the storage SRID goes and double any other brace. GeoPackage files are split into statements
+and may bind ``:srs_id``.
+
 Never edit a migration that has shipped: add the next number. The store contract suite compares
 the migrated database with ``gridmap.schema.LAYERS``, so a schema change without a migration
 fails the tests of both stores.
