@@ -62,6 +62,8 @@ SERVICE_CENTRES = "service_centres"
 WORKERS = "workers"
 INCIDENTS = "incidents"
 AUDIT_LOG = "audit_log"
+ACCOUNTS = "accounts"
+API_TOKENS = "api_tokens"
 
 C = Column
 
@@ -272,6 +274,41 @@ AUDIT_LOG_SPEC = LayerSpec(
     description="Append-only log of logins and data changes.",
 )
 
+ACCOUNTS_SPEC = LayerSpec(
+    ACCOUNTS,
+    (
+        C("username", "text", False),
+        C("display_name", "text"),
+        C("role", "text", False),  # model.Role
+        C("area_code", "text", False),  # the area the account may read and change (code prefix scope)
+        C("password_hash", "text", False),  # scrypt, see gridmap.auth.passwords
+        C("active", "bool", False),
+        C("lang", "text"),
+        C("created_at", "datetime", False),
+    ),
+    None,
+    key=("username",),
+    description="Portal accounts, each bound to a role and an area.",
+)
+
+API_TOKENS_SPEC = LayerSpec(
+    API_TOKENS,
+    (
+        C("token_id", "text", False),  # public id shown in listings
+        C("token_hash", "text", False),  # sha256 of the secret; the secret itself is never stored
+        C("role", "text", False),
+        C("area_code", "text", False),
+        C("label", "text"),
+        C("created_at", "datetime", False),
+        C("created_by", "text"),
+        C("revoked_at", "datetime"),
+    ),
+    None,
+    key=("token_id",),
+    unique=(("token_hash",),),
+    description="API keys for machine clients (Open311 api_key, trackers, integrations).",
+)
+
 LAYERS: dict[str, LayerSpec] = {
     s.name: s
     for s in (
@@ -286,6 +323,8 @@ LAYERS: dict[str, LayerSpec] = {
         WORKERS_SPEC,
         INCIDENTS_SPEC,
         AUDIT_LOG_SPEC,
+        ACCOUNTS_SPEC,
+        API_TOKENS_SPEC,
     )
 }
 

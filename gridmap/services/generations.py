@@ -16,7 +16,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gridmap import schema
+from gridmap import audit, schema
 from gridmap.errors import ConflictError, NotFoundError, ValidationError
 from gridmap.model import GenerationStatus
 from gridmap.store.base import Store, StoreTransaction
@@ -151,19 +151,8 @@ def activate_generation(
         if changed != 1:
             raise ConflictError(f"generation {generation_id} changed since version {version}; reload and retry")
         tx.update(schema.GRIDS, {"generation_id": generation_id}, {"valid_from": now})
-        tx.insert(
-            schema.AUDIT_LOG,
-            pd.DataFrame(
-                [
-                    {
-                        "at": now,
-                        "actor": actor,
-                        "action": "generation.activate",
-                        "target": f"{community}#{generation_id}",
-                        "detail": {"retired": retired},
-                    }
-                ]
-            ),
+        audit.record(
+            tx, "generation.activate", actor=actor, target=f"{community}#{generation_id}", detail={"retired": retired}
         )
         return retired
 
