@@ -1,0 +1,193 @@
+"""Partition in store mode: read a community's inputs, fan out the work, stage generations.
+
+Reading and writing happen in this process (a store connection is not picklable); only the pure
+``partition_community`` computation is sent through the executor, so a city-wide ``--all`` run
+moves to local processes or a Dask cluster without code changes. Results are dry runs unless
+``commit=True``, in which case each community's grids become a new *staged* generation
+(see ``services.generations``), never directly the active one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
+
+from gridmap import schema
+from gridmap.config import Settings
+from gridmap.errors import NotFoundError, ValidationError
+from gridmap.executors import Executor, make_executor
+from gridmap.model import AreaLevel
+from gridmap.partition.engine import PartitionResult, partition_community
+from gridmap.partition.problem import Band
+from gridmap.services.generations import stage_generation
+from gridmap.store.base import Store
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CommunityInputs:
+    """Everything ``partition_community`` needs for one community, picklable for executors."""
+
+    code: str
+    name: str
+    boundary: BaseGeometry
+    roads: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    estates: gpd.GeoDataFrame | None
+    units: gpd.GeoDataFrame | None
+
+
+@dataclass
+class CommunityOutcome:
+    code: str
+    name: str
+    result: PartitionResult
+    generation_id: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        grids = self.result.grids
+        return {
+            "community_code": self.code,
+            "community_name": self.name,
+            "grids": len(grids),
+            "households": int(grids["households"].fillna(0).sum()),
+            "certificate_ok": bool(self.result.certificate.ok),
+            "generation_id": self.generation_id,
+            "report": self.result.report,
+        }
+
+
+@dataclass
+class PartitionRun:
+    outcomes: list[CommunityOutcome] = field(default_factory=list)
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(o.result.certificate.ok for o in self.outcomes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"committed": self.committed, "ok": self.ok, "communities": [o.summary() for o in self.outcomes]}
+
+
+def community_codes(store: Store, *, street_code: str | None = None) -> list[str]:
+    """Codes of every community in the store (optionally of one street), sorted."""
+    where: dict[str, Any] = {"level": AreaLevel.COMMUNITY.value}
+    if street_code is not None:
+        where["parent_code"] = street_code
+    areas = store.read(schema.AREAS, where=where, columns=["code"])
+    return sorted(str(c) for c in areas["code"])
+
+
+def _clip_to(frame: pd.DataFrame, boundary: BaseGeometry) -> gpd.GeoDataFrame:
+    gdf = gpd.GeoDataFrame(frame, geometry=schema.GEOMETRY, crs=getattr(frame, "crs", None))
+    return gdf.loc[gdf.intersects(boundary)].reset_index(drop=True)
+
+
+def inputs_from_store(store: Store, community_code: str) -> CommunityInputs:
+    """Read one community's boundary, roads, buildings, estates and units (bbox query, then exact filter)."""
+    rows = store.read(schema.AREAS, where={"code": community_code, "level": AreaLevel.COMMUNITY.value})
+    if rows.empty:
+        raise NotFoundError(f"community {community_code} is not in the store")
+    row = rows.iloc[0]
+    boundary: BaseGeometry = row[schema.GEOMETRY]
+    bbox = tuple(float(v) for v in boundary.bounds)
+    assert len(bbox) == 4
+    roads = _clip_to(store.read(schema.ROADS, bbox=bbox), boundary)
+    buildings = store.read(schema.BUILDINGS, bbox=bbox)
+    buildings = gpd.GeoDataFrame(buildings, geometry=schema.GEOMETRY, crs=getattr(buildings, "crs", None))
+    # a building belongs to the community that holds its representative point (never split)
+    buildings = buildings.loc[buildings.representative_point().within(boundary)].reset_index(drop=True)
+    estates = _clip_to(store.read(schema.ESTATES, bbox=bbox), boundary)
+    units = _clip_to(store.read(schema.UNITS, bbox=bbox), boundary)
+    return CommunityInputs(
+        code=community_code,
+        name=str(row["name"]),
+        boundary=boundary,
+        roads=roads,
+        buildings=buildings,
+        estates=estates if len(estates) else None,
+        units=units if len(units) else None,
+    )
+
+
+@dataclass(frozen=True)
+class PartitionJob:
+    """A picklable callable: partition one community's inputs with fixed options."""
+
+    band: Band
+    settings: Settings
+    n_grids: int | None = None
+    seed: int = 0
+
+    def __call__(self, inputs: CommunityInputs) -> CommunityOutcome:
+        result = partition_community(
+            inputs.boundary,
+            inputs.roads,
+            inputs.buildings,
+            community_code=inputs.code,
+            community_name=inputs.name,
+            band=self.band,
+            estates=inputs.estates,
+            units=inputs.units,
+            n_grids=self.n_grids,
+            seed=self.seed,
+            settings=self.settings,
+        )
+        return CommunityOutcome(code=inputs.code, name=inputs.name, result=result)
+
+
+def band_from_settings(settings: Settings, *, min_households: int | None, max_households: int | None) -> Band:
+    preset = settings.household_band
+    lo = preset.min_households if min_households is None else min_households
+    hi = preset.max_households if max_households is None else max_households
+    if lo > hi:
+        raise ValidationError(f"--min ({lo}) is greater than --max ({hi})")
+    target = preset.target_households if lo <= preset.target_households <= hi else (lo + hi) // 2
+    return Band(lo, hi, target)
+
+
+def partition_store(
+    store: Store,
+    settings: Settings,
+    codes: Sequence[str],
+    *,
+    band: Band,
+    n_grids: int | None = None,
+    seed: int = 0,
+    commit: bool = False,
+    executor: Executor | str = "serial",
+    actor: str | None = None,
+    progress: ProgressFn | None = None,
+) -> PartitionRun:
+    """Partition the given communities; with ``commit`` stage one generation per community."""
+    if not codes:
+        raise ValidationError("no community to partition: the store has no communities (import them first)")
+    if n_grids is not None and len(codes) > 1:
+        raise ValidationError("--grids N applies to one community; do not combine it with --all")
+    inputs = [inputs_from_store(store, code) for code in codes]
+    job = PartitionJob(band=band, settings=settings, n_grids=n_grids, seed=seed)
+    if isinstance(executor, str):
+        with make_executor(executor) as runner:
+            outcomes: list[CommunityOutcome] = runner.map(job, inputs, progress=progress)
+    else:
+        outcomes = executor.map(job, inputs, progress=progress)
+    run = PartitionRun(outcomes=outcomes, committed=commit)
+    if commit:
+        for outcome in outcomes:
+            with store.transaction() as tx:
+                outcome.generation_id = stage_generation(
+                    tx,
+                    outcome.code,
+                    outcome.result.grids,
+                    created_by=actor,
+                    note=f"partition seed={seed} band={band.min}-{band.max}",
+                    certificate=outcome.result.certificate.to_dict(),
+                )
+    return run

@@ -1,0 +1,117 @@
+"""Store mode of the partition: read a community from a store, stage, activate, query."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPolygon, box
+
+from gridmap import schema
+from gridmap.errors import NotFoundError, ValidationError
+from gridmap.model import GenerationStatus
+from gridmap.partition.problem import Band
+from gridmap.services.generations import activate_generation, active_grids, grids_as_of
+from gridmap.services.partitioning import band_from_settings, community_codes, partition_store
+
+# A 1.2 km x 0.9 km community near Hebi, in degrees (about 0.0133 deg lon and 0.0081 deg lat).
+W, S = 114.28, 35.74
+DX, DY = 0.0133, 0.0081
+COMMUNITY = "410611001001"
+
+
+def _seed_store(store, *, households_per_building: int = 30) -> int:
+    rng = np.random.default_rng(7)
+    outline = box(W, S, W + DX, S + DY)
+    areas = gpd.GeoDataFrame(
+        {
+            "code": ["410611", "410611001", COMMUNITY],
+            "name": ["淇滨区", "金山街道", "黎阳社区"],
+            "level": ["district", "street", "community"],
+            "parent_code": [None, "410611", "410611001"],
+        },
+        geometry=[
+            MultiPolygon([outline.buffer(0.001, join_style="mitre")]),
+            MultiPolygon([outline.buffer(0.0005, join_style="mitre")]),
+            MultiPolygon([outline]),
+        ],
+        crs=4326,
+    )
+    roads = []
+    classes = []
+    for i in range(1, 6):  # north-south roads, every ~200 m; the middle one an arterial
+        x = W + DX * i / 6
+        roads.append(LineString([(x, S - 0.001), (x, S + DY + 0.001)]))
+        classes.append("arterial" if i == 3 else "local")
+    for j in range(1, 4):  # east-west roads
+        y = S + DY * j / 4
+        roads.append(LineString([(W - 0.001, y), (W + DX + 0.001, y)]))
+        classes.append("local")
+    road_frame = gpd.GeoDataFrame({"road_class": classes, "name": [f"路{i}" for i in range(len(roads))]},
+                                  geometry=roads, crs=4326)
+    # buildings: small squares placed away from the roads, inside each block
+    blocks = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(
+        [*roads, outline.exterior]))))
+    blocks = [b for b in blocks if b.representative_point().within(outline)]
+    footprints = []
+    for block in blocks:
+        inner = block.buffer(-0.0004)
+        minx, miny, maxx, maxy = inner.bounds
+        for _ in range(4):
+            x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+            footprints.append(box(x - 0.0001, y - 0.0001, x + 0.0001, y + 0.0001))
+    buildings = gpd.GeoDataFrame(
+        {"households": [households_per_building] * len(footprints), "community_code": COMMUNITY},
+        geometry=footprints, crs=4326,
+    )
+    with store.transaction() as tx:
+        tx.insert(schema.AREAS, areas)
+        tx.insert(schema.ROADS, road_frame)
+        tx.insert(schema.BUILDINGS, buildings)
+    return int(buildings["households"].sum())
+
+
+def test_dry_run_then_commit_then_activate(store, settings):
+    total = _seed_store(store)
+    assert community_codes(store) == [COMMUNITY]
+    band = Band(300, 500, 400)
+    dry = partition_store(store, settings, [COMMUNITY], band=band, seed=1)
+    assert not dry.committed and store.count(schema.GRIDS) == 0 and store.count(schema.GENERATIONS) == 0
+    outcome = dry.outcomes[0]
+    grids = outcome.result.grids
+    assert outcome.result.certificate.ok, outcome.result.certificate.to_dict()
+    assert int(grids["households"].sum()) == total  # every household in exactly one grid
+    assert grids["households"].between(300, 500).all()
+    assert all(len(c) == 15 and c.startswith(COMMUNITY) for c in grids["code"])
+
+    run = partition_store(store, settings, [COMMUNITY], band=band, seed=1, commit=True, actor="planner1")
+    gen_id = run.outcomes[0].generation_id
+    assert gen_id == 1
+    gens = store.read(schema.GENERATIONS)
+    assert gens.iloc[0]["status"] == GenerationStatus.STAGED.value
+    assert len(active_grids(store)) == 0  # staged is not active
+    assert store.count(schema.GRIDS, where={"generation_id": gen_id}) == len(grids)
+
+    activate_generation(store, gen_id, actor="planner1")
+    live = active_grids(store)
+    assert sorted(live["code"]) == sorted(grids["code"])
+    # a second partition with another seed, activated, retires the first; the first stays queryable as of before
+    before = gens.iloc[0]["created_at"]
+    run2 = partition_store(store, settings, [COMMUNITY], band=band, seed=2, commit=True)
+    activate_generation(store, run2.outcomes[0].generation_id)
+    statuses = dict(zip(*[store.read(schema.GENERATIONS)[c] for c in ("generation_id", "status")], strict=True))
+    assert statuses == {1: "retired", 2: "active"}
+    now_grids = grids_as_of(store, __import__("pandas").Timestamp.now(tz="UTC"))
+    assert set(now_grids["generation_id"]) == {2}
+    assert len(grids_as_of(store, before)) == 0  # nothing was in force before the first activation
+
+
+def test_errors_name_the_problem(store, settings):
+    with pytest.raises(ValidationError, match="no community"):
+        partition_store(store, settings, [], band=Band(300, 500, 400))
+    with pytest.raises(NotFoundError, match="410611001009"):
+        partition_store(store, settings, ["410611001009"], band=Band(300, 500, 400))
+    with pytest.raises(ValidationError, match="greater than"):
+        band_from_settings(settings, min_households=600, max_households=500)
+    assert band_from_settings(settings, min_households=None, max_households=None) == Band(300, 500, 400)
