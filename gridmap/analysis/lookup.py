@@ -212,6 +212,14 @@ class LookupIndex:
         return len(self._codes)
 
     @property
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """(min_lon, min_lat, max_lon, max_lat) of the active base/dedicated grids; None without grids."""
+        if not len(self._geoms):
+            return None
+        return (float(self._bounds[:, 0].min()), float(self._bounds[:, 1].min()),
+                float(self._bounds[:, 2].max()), float(self._bounds[:, 3].max()))
+
+    @property
     def codes(self) -> tuple[str, ...]:
         """Codes of the tiling grids, sorted (the order of ``indices_many``)."""
         return tuple(str(c) for c in self._codes)

@@ -142,6 +142,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    from gridmap.portal import lookup_api, openapi, resident
+
+    app.register_blueprint(lookup_api.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(resident.bp)
     return app
 
 

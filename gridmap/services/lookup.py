@@ -63,7 +63,7 @@ def _check_degrees(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], crs: 
 
 @dataclass(frozen=True)
 class AddressAnswer:
-    """Ranked address candidates with the grid of each; ``result`` is the full answer for the best one."""
+    """Ranked address candidates with the grid of each; ``result`` answers the best one (None if outside grids)."""
 
     query: str
     candidates: tuple[tuple[AddressCandidate, str | None, str | None], ...]  # candidate, grid code, grid name
@@ -242,14 +242,12 @@ class LookupService:
                                 details={"address": text.strip()})
         codes = snap.index.lookup_many([c.lon for c in candidates], [c.lat for c in candidates])
         rows = []
-        result: LookupResult | None = None
         for cand, code in zip(candidates, codes, strict=True):
-            name = None
-            if code is not None:
-                if result is None:
-                    result = snap.index.lookup(cand.lon, cand.lat)
-                name = snap.index.grid_info(str(code)).name
+            name = None if code is None else snap.index.grid_info(str(code)).name
             rows.append((cand, None if code is None else str(code), name))
+        # The full answer is for the best candidate only: a lower-ranked building's grid would mislead.
+        best = candidates[0]
+        result = snap.index.lookup(best.lon, best.lat) if codes[0] is not None else None
         return AddressAnswer(text.strip(), tuple(rows), result)
 
     def result_for_grid(self, code: str) -> LookupResult:
