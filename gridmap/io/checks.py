@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -93,6 +93,25 @@ class GeometryCheck:
     geometries: np.ndarray
     problems: list[FeatureProblem]
     repairs: list[Repair]
+    #: Rows ``--fix`` removed because nothing of the right type was left (0-based, sorted).
+    dropped: list[int] = field(default_factory=list)
+
+
+def _invalid(row: int, geom: BaseGeometry, label: str, out: GeometryCheck, *, geometry_type: str, fix: bool) -> None:
+    """An invalid geometry: repaired (or dropped when it collapses to nothing) with fix, else a problem."""
+    reason = shapely.is_valid_reason(geom)
+    if not fix:
+        msg = f"{label}: {reason}; run again with --fix to repair it"
+        out.problems.append(FeatureProblem("invalid_geometry", row, label, msg, _location(reason)))
+        return
+    fixed = repaired_geometry(geom, geometry_type=geometry_type)
+    if fixed is None:
+        out.geometries[row] = None
+        out.dropped.append(row)
+        out.repairs.append(Repair(row, label, reason, "dropped: nothing valid of the layer's type remains"))
+        return
+    out.geometries[row] = fixed
+    out.repairs.append(Repair(row, label, reason, "made valid (shapely.make_valid, polygonal parts kept)"))
 
 
 def check_geometries(
@@ -107,43 +126,33 @@ def check_geometries(
     """Undecodable, empty, wrongly typed and invalid geometries; repaired where ``fix`` allows.
 
     ``geometry_type`` is the storage type of the target layer (schema.LayerSpec.geometry_type).
+    With ``fix``, a geometry that make_valid reduces to nothing of the layer's type (a building
+    ring with two distinct points, say) is dropped, and the drop is listed with the repairs.
     """
-    geoms = np.array(geometries, dtype=object, copy=True)
-    problems: list[FeatureProblem] = []
-    repairs: list[Repair] = []
+    out = GeometryCheck(np.array(geometries, dtype=object, copy=True), [], [])
     accepted = ACCEPTED_TYPES[geometry_type]
     for row, issue in (issues or {}).items():
         if fix and issue.repaired is not None:
-            geoms[row] = issue.repaired
-            repairs.append(Repair(row, labels[row], issue.reason, "rebuilt from the stored coordinates"))
+            out.geometries[row] = issue.repaired
+            out.repairs.append(Repair(row, labels[row], issue.reason, "rebuilt from the stored coordinates"))
         else:
-            problems.append(FeatureProblem("unreadable_geometry", row, labels[row], f"{labels[row]}: {issue.reason}"))
-    bad_rows = {p.row for p in problems}
-    for row, geom in enumerate(geoms):
+            msg = f"{labels[row]}: {issue.reason}"
+            out.problems.append(FeatureProblem("unreadable_geometry", row, labels[row], msg))
+    bad_rows = {p.row for p in out.problems}
+    for row, geom in enumerate(out.geometries):
         if row in bad_rows:
             continue
         if geom is None or geom.is_empty:
-            problems.append(FeatureProblem("empty_geometry", row, labels[row], f"{labels[row]}: geometry is empty"))
+            msg = f"{labels[row]}: geometry is empty"
+            out.problems.append(FeatureProblem("empty_geometry", row, labels[row], msg))
         elif geom.geom_type not in accepted:
             msg = f"{labels[row]}: is a {geom.geom_type} but the {layer} layer needs {_WHAT[geometry_type]}"
-            problems.append(FeatureProblem("wrong_geometry_type", row, labels[row], msg))
+            out.problems.append(FeatureProblem("wrong_geometry_type", row, labels[row], msg))
         elif not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            fixed = repaired_geometry(geom, geometry_type=geometry_type) if fix else None
-            if fixed is not None:
-                geoms[row] = fixed
-                repairs.append(
-                    Repair(row, labels[row], reason, "made valid (shapely.make_valid, polygonal parts kept)")
-                )
-                continue
-            tail = " (and --fix cannot repair it)" if fix else "; run again with --fix to repair it"
-            problems.append(
-                FeatureProblem(
-                    "invalid_geometry", row, labels[row], f"{labels[row]}: {reason}{tail}", _location(reason)
-                )
-            )
-    problems.sort(key=lambda p: p.row)
-    return GeometryCheck(geoms, problems, repairs)
+            _invalid(row, geom, labels[row], out, geometry_type=geometry_type, fix=fix)
+    out.problems.sort(key=lambda p: p.row)
+    out.dropped.sort()
+    return out
 
 
 def _bounds_each(geometries: np.ndarray) -> np.ndarray:

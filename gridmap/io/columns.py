@@ -32,7 +32,7 @@ AUX_FIELDS: dict[str, tuple[str, ...]] = {
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "code": ("code", "adcode", "areacode", "area_code", "gb", "dm", "区划代码", "代码", "编码", "编号"),
-    "name": ("name", "mc", "名称", "名字"),
+    "name": ("name", "mc", "名称", "名字", "姓名"),
     "parent_code": ("parent_code", "parent", "pcode", "上级代码", "上级编码"),
     "households": ("households", "hh", "hhs", "户数"),
     "population": ("population", "pop", "人口", "人数"),

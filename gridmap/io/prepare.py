@@ -98,6 +98,9 @@ def crs_of_source(source: SourceData, crs_text: str | None) -> tuple[CrsSpec, li
     return parse_crs(f"EPSG:{epsg}"), []
 
 
+_ROAD_CLASSES_TEXT = ", ".join(c.value for c in RoadClass) + " (or an OSM highway=* value such as primary, residential)"
+
+
 def _layer_rules(layer: columns.ImportLayer, frame: pd.DataFrame, labels: Sequence[str]) -> list[FeatureProblem]:
     """Values that must come from a fixed list (road class, unit type, worker role)."""
     allowed: dict[str, tuple[str, set[str]]] = {
@@ -111,20 +114,26 @@ def _layer_rules(layer: columns.ImportLayer, frame: pd.DataFrame, labels: Sequen
     problems = []
     for row, value in enumerate(frame[col]):
         if value is not None and not pd.isna(value) and str(value).lower() not in values:
-            shown = ", ".join(sorted(v for v in values if v not in osm.HIGHWAY_CLASSES)) + (
-                " (or an OSM highway value)" if layer.name == "roads" else ""
-            )
+            shown = ", ".join(sorted(values)) if layer.name != "roads" else _ROAD_CLASSES_TEXT
             problems.append(
                 FeatureProblem(
                     f"unknown_{col}", row, labels[row], f"{labels[row]}: {col} {value!r} is not one of: {shown}"
                 )
             )
     if layer.name == "roads":
-        frame[col] = [
-            None if v is None or pd.isna(v) else str(osm.road_class_from_highway(v) or RoadClass(str(v).lower()))
-            for v in frame[col]
-        ]
+        frame[col] = pd.Series([_road_class(v) for v in frame[col]], dtype=object)
     return problems
+
+
+def _road_class(value: object) -> str | None:
+    """A RoadClass value from a class name or an OSM highway tag; None when neither (reported apart)."""
+    if value is None or pd.isna(value):
+        return None
+    text = str(value).strip().lower()
+    cls = osm.road_class_from_highway(text)
+    if cls is None and text in {c.value for c in RoadClass}:
+        cls = RoadClass(text)
+    return None if cls is None else cls.value
 
 
 def _non_finite_problems(geoms: np.ndarray, labels: Sequence[str], crs: CrsSpec) -> list[FeatureProblem]:
@@ -184,6 +193,11 @@ def prepare_features(
     prepared.problems += _non_finite_problems(moved, labels, spec_crs)
     prepared.problems.sort(key=lambda p: (p.row, p.rule))
     prepared.frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(moved), crs=f"EPSG:{target.epsg}")
+    if checked.dropped and not prepared.problems:
+        keep = np.ones(len(frame), dtype=bool)
+        keep[checked.dropped] = False
+        prepared.frame = prepared.frame[keep].reset_index(drop=True)
+        prepared.labels = [label for label, k in zip(labels, keep, strict=True) if k]
     return prepared
 
 

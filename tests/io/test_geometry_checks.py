@@ -101,3 +101,13 @@ def test_explode_and_multipolygon_helpers() -> None:
     assert list(rows) == [0, 1, 1] and [p.geom_type for p in parts] == ["LineString"] * 3
     out = to_multipolygons(np.array([SQUARE, shapely.MultiPolygon([SQUARE])], dtype=object))
     assert [g.geom_type for g in out] == ["MultiPolygon", "MultiPolygon"] and out[0].equals(SQUARE)
+
+
+def test_fix_drops_collapsed_polygons_and_lists_them() -> None:
+    collapsed = shapely.Polygon([(114.0, 35.0), (114.01, 35.0), (114.0, 35.0), (114.0, 35.0)])  # 2 distinct points
+    geoms = np.array([SQUARE, collapsed], dtype=object)
+    kept = check_geometries(geoms, _labels(2), geometry_type="GEOMETRY", layer="buildings")
+    assert [(p.row, p.rule) for p in kept.problems] == [(1, "invalid_geometry")] and kept.dropped == []
+    fixed = check_geometries(geoms, _labels(2), geometry_type="GEOMETRY", layer="buildings", fix=True)
+    assert fixed.problems == [] and fixed.dropped == [1] and fixed.geometries[1] is None
+    assert [(r.row, r.action.split(":")[0]) for r in fixed.repairs] == [(1, "dropped")]
