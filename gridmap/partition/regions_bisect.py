@@ -226,7 +226,10 @@ def _cut_of_tree(
     s = sub[cand]
     rest = total - s
     ideal = total / k
-    k_sub, feasible = _k_sub_choice(s, rest, k, band, margin=margin, balanced_only=balanced_only)
+    sizes = cnt[cand].astype(np.float64)
+    k_lo = np.maximum(1, k - (len(order) - sizes))  # every part needs at least one atom
+    k_hi = np.minimum(k - 1, sizes)
+    k_sub, feasible = _k_sub_choice(s, rest, k, band, margin=margin, balanced_only=balanced_only, k_range=(k_lo, k_hi))
     dev = np.maximum(np.abs(s / k_sub - ideal), np.abs(rest / (k - k_sub) - ideal))
     violation = _range_violation(s, k_sub, band) + _range_violation(rest, k - k_sub, band)
     violation = np.where(feasible, 0.0, np.maximum(violation, 1e-9))
@@ -248,13 +251,21 @@ def _cut_of_tree(
 
 
 def _k_sub_choice(
-    s: FloatArray, rest: FloatArray, k: int, band: Band, *, margin: float, balanced_only: bool
+    s: FloatArray,
+    rest: FloatArray,
+    k: int,
+    band: Band,
+    *,
+    margin: float,
+    balanced_only: bool,
+    k_range: tuple[FloatArray, FloatArray],
 ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
     """Parts ``j`` for the subtree side of each candidate cut (``k - j`` for the rest) and feasibility.
 
     A side of one part must be in band. A side of ``j >= 2`` parts will be cut again, which only
     works if its average part is not at the very edge of the band, so for those the band is
     narrowed by ``margin`` households. Among feasible ``j`` the one closest to proportional wins.
+    ``k_range`` bounds ``j`` so that each side has at least as many atoms as parts.
     """
     total = s + rest
     prop = s * k / np.maximum(total, 1e-9)
@@ -266,10 +277,11 @@ def _k_sub_choice(
         lo, hi = np.maximum(lo, 2), np.minimum(hi, k - 2)
         middle = np.clip(np.rint(prop), lo, np.maximum(lo, hi))
         options = [middle, np.ones(len(s)), np.full(len(s), k - 1)]
-    best_j = np.full(len(s), k // 2, dtype=np.int64)
+    k_lo, k_hi = k_range
+    best_j = np.clip(np.full(len(s), k // 2), k_lo, k_hi).astype(np.int64)
     best_gap = np.full(len(s), np.inf)
-    for j in options:
-        j = np.clip(j, 1, k - 1).astype(np.int64)
+    for option in options:
+        j = np.clip(option, k_lo, k_hi).astype(np.int64)
         ok = _side_ok(s, j, band, margin) & _side_ok(rest, k - j, band, margin)
         gap = np.where(ok, np.abs(j - prop), np.inf)
         better = gap < best_gap
