@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from jinja2 import Template
 from shapely.geometry import mapping
 
 from gridmap.config import HouseholdBand
@@ -38,6 +39,10 @@ KIND = GRIDS_SPEC.column("kind").name
 #: CSS class of every SVG path of a layer, so pages and browser tests can find them.
 LAYER_CLASS = {**{level: f"gm-area gm-{level.value}" for level in ADMIN_LEVELS}, AreaLevel.GRID: "gm-grid"}
 PROFESSIONAL_CLASS = "gm-grid-professional"
+#: Leaflet panes: grids under the boundary lines (overlayPane is 400, markers 600). The boundary pane
+#: lets clicks through except on the lines themselves, so a click inside a grid reaches the grid.
+GRID_PANE, BOUNDARY_PANE = "gm-grids", "gm-boundaries"
+PANE_Z_INDEX = {GRID_PANE: 410, BOUNDARY_PANE: 420}
 #: Rounding of displayed coordinates, degrees (1e-6 degrees is about 0.1 m).
 DISPLAY_PRECISION_DEG = 1e-6
 #: Centre and zoom of an empty map (mainland China).
@@ -119,7 +124,7 @@ def _area_layer(
         style_function=lambda _f, s=LEVEL_STYLES[level]: s,
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
         className=LAYER_CLASS[level],
-        interactive=True,
+        pane=BOUNDARY_PANE,
         smooth_factor=0.5,
     )
 
@@ -167,6 +172,7 @@ def _grid_layer(
         tooltip=folium.GeoJsonTooltip(fields=tooltip_fields, aliases=tooltip_aliases, sticky=True),
         popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
         className=PROFESSIONAL_CLASS if professional else LAYER_CLASS[AreaLevel.GRID],
+        pane=GRID_PANE,
         show=not professional,
         smooth_factor=0.5,
     )
@@ -209,8 +215,11 @@ def hierarchy_map(
     tr = Translator(lang)
     areas = _lonlat_frame(areas_gdf, "areas")
     grids = _lonlat_frame(grids_gdf, "grids") if grids_gdf is not None else None
-    m = folium.Map(location=EMPTY_CENTRE_LATLON, zoom_start=EMPTY_ZOOM, tiles=None, control_scale=True)
+    m = folium.Map(location=EMPTY_CENTRE_LATLON, zoom_start=EMPTY_ZOOM, tiles=None)
     add_basemap(m, basemap)
+    for pane, z_index in PANE_Z_INDEX.items():
+        folium.map.CustomPane(pane, z_index=z_index, pointer_events=False).add_to(m)
+    _MapChrome(m.get_name(), basemap.background).add_to(m)
     for level in ADMIN_LEVELS:
         part = areas[areas[LEVEL] == level.value] if len(areas) else areas
         if len(part):
@@ -228,26 +237,25 @@ def hierarchy_map(
     bounds = _bounds([f for f in (areas, grids) if f is not None], basemap)
     if bounds is not None:
         m.fit_bounds(bounds)
-    _set_background(m, basemap)
     return m
 
 
-class _Background(folium.MacroElement):
-    """The map container's background colour: what shows where no tiles are (offline, or none)."""
+class _MapChrome(folium.MacroElement):
+    """Background colour (what shows where no tiles are: offline, or basemap none) and a metric scale."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>#{{ this.map_name }} { background: {{ this.colour }}; }</style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, metric: true}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
 
     def __init__(self, map_name: str, colour: str) -> None:
-        from jinja2 import Template
-
         super().__init__()
-        self._name = "GridmapBackground"
-        self._template = Template(
-            "{% macro header(this, kwargs) %}<style>#{{ this.map_name }} { background: {{ this.colour }}; }"
-            "</style>{% endmacro %}"
-        )
+        self._name = "GridmapChrome"
         self.map_name = map_name
         self.colour = colour
-
-
-def _set_background(m: folium.Map, basemap: Basemap) -> None:
-    _Background(m.get_name(), basemap.background).add_to(m)
-

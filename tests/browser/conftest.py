@@ -1,0 +1,185 @@
+"""Browser-test harness: headless Debian Chromium driven by Playwright against a live portal.
+
+* One Chromium per session, launched from ``/usr/bin/chromium`` (``executable_path``) with a temp
+  user-data-dir and every background-networking feature off; each test gets a fresh page with the
+  cookies cleared.
+* ``live_server``: ``create_app()`` on a GeoPackage store holding the portal sample hierarchy,
+  served by werkzeug on a free loopback port in a background thread.
+* ``browser_page``: a page whose every request is intercepted; anything not addressed to
+  127.0.0.1 is aborted and recorded, and every ``goto`` (and the test's end) asserts there was
+  none. JS errors and console errors (CSP violations land there) fail the test too.
+* A screenshot of every test goes to ``test-artifacts/screenshots/<test>.png``.
+
+Skipped only when Chromium is missing and ``CI`` is not set; on CI a missing Chromium fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from werkzeug.serving import make_server
+
+from gridmap.config import Settings
+from gridmap.portal.app import close_app, create_app
+from gridmap.store.base import open_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+LOOPBACK = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+#: Longest wait for one page or one element, milliseconds (Playwright waits on events, not sleeps).
+TIMEOUT_MS = 20_000
+
+
+def load_portal_sample() -> ModuleType:
+    """tests/portal/portal_sample.py, by path: the test folders are not packages."""
+    path = REPO / "tests" / "portal" / "portal_sample.py"
+    spec = importlib.util.spec_from_file_location("portal_sample_for_browser", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def chromium_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A persistent Chromium context in a temp profile (skips only off CI without Chromium)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {CHROMIUM} is missing: install chromium (scripts/install-sysdeps.sh)")
+        pytest.skip(f"{CHROMIUM} not installed (browser tests run wherever it is, and always on CI)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=VIEWPORT,
+            locale="zh-CN",
+            service_workers="block",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    sample: ModuleType
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The portal on a free loopback port, backed by a GeoPackage with the sample hierarchy."""
+    sample = load_portal_sample()
+    path = tmp_path_factory.mktemp("browser-store") / "portal.gpkg"
+    settings = Settings(store_url=f"gpkg://{path}", secret_key="browser-tests")
+    store = open_store(settings.store_url, settings)
+    sample.populate_store(store)
+    app = create_app(settings, store=store)
+    server = make_server(LOOPBACK, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-portal", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://{LOOPBACK}:{server.server_port}", settings=settings, sample=sample)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        close_app(app)
+        store.close()
+
+
+@dataclass
+class BrowserPage:
+    """A Playwright page bound to the live server, recording anything that should not happen."""
+
+    page: Any
+    base_url: str
+    test_name: str = "test"
+    external_requests: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def goto(self, path: str) -> Any:
+        """Load ``path`` and assert that no request of the load left 127.0.0.1."""
+        response = self.page.goto(self.base_url + path, wait_until="load")
+        self.assert_clean()
+        return response
+
+    def snapshot(self, label: str) -> Path:
+        """Save a screenshot now as ``<test>-<label>.png`` (the fixture also saves one at the end)."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{self.test_name}-{label}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def assert_clean(self) -> None:
+        assert self.external_requests == [], f"requests left {LOOPBACK}: {self.external_requests}"
+        assert self.page_errors == [], f"JavaScript errors: {self.page_errors}"
+        assert self.console_errors == [], f"console errors: {self.console_errors}"
+        assert self.dialogs == [], f"unexpected dialogs (script injection?): {self.dialogs}"
+
+
+def _keep_local(page: BrowserPage) -> Any:
+    def handle(route: Any) -> None:
+        url = route.request.url
+        if urlparse(url).hostname == LOOPBACK:
+            route.continue_()
+        else:
+            page.external_requests.append(url)
+            route.abort()
+
+    return handle
+
+
+@pytest.fixture
+def browser_page(
+    chromium_context: Any, live_server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[BrowserPage]:
+    """A fresh page (no cookies) whose requests may only go to the live server."""
+    chromium_context.clear_cookies()
+    page = chromium_context.new_page()
+    wrapped = BrowserPage(page=page, base_url=live_server.url, test_name=request.node.name)
+    page.route("**/*", _keep_local(wrapped))
+    page.on("pageerror", lambda exc: wrapped.page_errors.append(str(exc)))
+    page.on("console", lambda msg: wrapped.console_errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_dialog(dialog: Any) -> None:
+        wrapped.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    try:
+        yield wrapped
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"))
+        page.close()
+    wrapped.assert_clean()
