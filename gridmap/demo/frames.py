@@ -25,13 +25,20 @@ _DTYPES = {"text": "object", "int": "Int64", "float": "float64", "bool": "boolea
 OPENING_HOURS = "周一至周五 08:30-12:00, 14:30-18:00"
 
 
-def typed_frame(spec: schema.LayerSpec, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """A DataFrame with exactly ``spec``'s columns (missing ones NULL) in the contract's dtypes."""
+def typed_frame(
+    spec: schema.LayerSpec, records: Sequence[dict[str, Any]], *, columns: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """A DataFrame with exactly ``spec``'s columns (missing ones NULL) in the contract's dtypes.
+
+    Give rows as ``records`` (dicts) or, faster for big tables, whole ``columns``.
+    """
     data: dict[str, Any] = {}
+    n = len(next(iter(columns.values()))) if columns else len(records)
     for col in spec.columns:
-        values = [r.get(col.name) for r in records]
+        values = columns.get(col.name, [None] * n) if columns is not None else [r.get(col.name) for r in records]
         if col.type == "datetime":
-            data[col.name] = pd.to_datetime(pd.Series(values, dtype="object"), utc=True)
+            stamps = values if isinstance(values, pd.DatetimeIndex) else pd.Series(values, dtype="object")
+            data[col.name] = pd.Series(pd.to_datetime(stamps, utc=True)).reset_index(drop=True)
         else:
             data[col.name] = pd.Series(values, dtype=_DTYPES[col.type])
     return pd.DataFrame(data)

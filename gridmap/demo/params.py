@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from gridmap.errors import ValidationError
 
+#: China Standard Time (UTC+8, no daylight saving).
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
 #: ``source`` of every synthetic row.
 SYNTHETIC_SOURCE = "gridmap demo (synthetic)"
 #: Centre of the synthetic urban core: the real 淇滨区 new town lies around here (lon, lat).
@@ -66,6 +68,6 @@ class DemoParams:
 
     @property
     def incidents_end(self) -> datetime:
-        """End of the incident window, fixed by the seed (never "today"): midnight UTC of
-        1 January 2025 minus ``seed % 7`` days, so seed 2024 ends on 31 December 2024."""
-        return datetime(2025, 1, 1, tzinfo=UTC) - timedelta(days=self.seed % 7)
+        """End of the incident window, fixed by the seed (never "today"): local midnight (UTC+8) of
+        1 January 2025 minus ``(seed - 2024) % 7`` days, so the default seed 2024 covers the year 2024."""
+        return datetime(2025, 1, 1, tzinfo=CHINA_TZ) - timedelta(days=(self.seed - 2024) % 7)
