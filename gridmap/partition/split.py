@@ -1,0 +1,396 @@
+"""Splitting a block with more households than a grid may hold, without splitting a building.
+
+First choice: cut along the block's internal minor ways (service roads, footpaths) and estate
+boundaries, because people recognise them (P-15). Faces that a building straddles are joined
+again (a cut never runs through a building, P-23), and an estate that fits the band stays whole
+(P-25). Any face still above ``band.max`` is cut by clustering: the buildings are grouped into
+``k = ceil(households / target)`` balanced clusters (k-means on building points, seeded rng,
+capacity-limited by households) and the block is cut along the Voronoi diagram of the clusters'
+buildings; the cut is then moved off buildings by giving every building face to its own cluster,
+and a piece left in several parts hands its stray parts to the neighbour it shares most edge with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import shapely
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix, vstack
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.partition.faces import (
+    GeomArray,
+    components_from_pairs,
+    faces_from_lines,
+    groups_from_slivers,
+    shared_boundaries,
+)
+from gridmap.partition.households import HOUSEHOLDS
+from gridmap.partition.problem import Band
+
+#: Building outlines are sampled at least this often (m) to seed the Voronoi diagram.
+_SAMPLE_SPACING_M = 5.0
+#: A building overlapping a face by less than this (m²) does not tie the face to it (noding noise).
+_TOUCH_AREA_M2 = 0.01
+
+
+@dataclass
+class BlockSplit:
+    """Pieces of one block (metric CRS), their households, and each building's piece index."""
+
+    pieces: list[BaseGeometry]
+    households: list[int]
+    building_piece: npt.NDArray[np.int64]
+    method: str  # "whole" | "minor_ways" | "clusters" | "minor_ways+clusters"
+
+
+def pieces_from_block(
+    block: BaseGeometry,
+    buildings: gpd.GeoDataFrame,
+    *,
+    band: Band,
+    rng: np.random.Generator,
+    minor_ways: Sequence[BaseGeometry] = (),
+    keep_whole: Sequence[BaseGeometry] = (),
+    sliver_area_m2: float = 200.0,
+) -> BlockSplit:
+    """Split ``block`` into pieces of at most ``band.max`` households where buildings allow.
+
+    ``buildings`` are the block's buildings (same metric CRS, ``households`` column); each goes
+    whole to one piece. ``keep_whole`` are estate polygons kept in one piece when they fit.
+    A single building above ``band.max`` cannot be split and ends up alone in a piece.
+    """
+    geoms = np.asarray(buildings.geometry.values, dtype=object)
+    hh = buildings[HOUSEHOLDS].to_numpy(dtype=np.int64)
+    rep = shapely.point_on_surface(geoms)
+    lines = [g for g in shapely.intersection(np.asarray(list(minor_ways), dtype=object), block) if not g.is_empty]
+    lines += [shapely.intersection(shapely.boundary(e), block) for e in keep_whole]
+    lines = [g for g in lines if not g.is_empty]
+    faces = _faces_by_minor_ways(block, lines, geoms, rep, hh, band, keep_whole, sliver_area_m2)
+    method = "minor_ways" if len(faces) > 1 else "whole"
+    pieces: list[BaseGeometry] = []
+    for face in faces:
+        inside = np.asarray(shapely.covered_by(rep, face), dtype=bool)
+        total = int(hh[inside].sum())
+        if total <= band.max:
+            pieces.append(face)
+            continue
+        k = max(2, math.ceil(total / band.target))
+        parts = pieces_from_clusters(face, geoms[inside], hh[inside], k=k, band=band, rng=rng)
+        method = "clusters" if method == "whole" else "minor_ways+clusters"
+        pieces.extend(parts)
+    building_piece = _piece_of_points(pieces, rep)
+    households = [int(hh[building_piece == i].sum()) for i in range(len(pieces))]
+    return BlockSplit(pieces, households, building_piece, method)
+
+
+def _piece_of_points(pieces: Sequence[BaseGeometry], points: GeomArray) -> npt.NDArray[np.int64]:
+    """Index of the first piece covering each point (-1 if none)."""
+    owner = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or not pieces:
+        return owner
+    p_idx, g_idx = shapely.STRtree(np.asarray(pieces, dtype=object)).query(points, predicate="intersects")
+    for p, g in sorted(zip(p_idx.tolist(), g_idx.tolist(), strict=True), reverse=True):
+        owner[p] = g
+    for p in np.flatnonzero(owner < 0):
+        owner[p] = int(np.argmin(shapely.distance(np.asarray(pieces, dtype=object), points[p])))
+    return owner
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = defaultdict(list)
+        for i in range(len(self.parent)):
+            out[self.find(i)].append(i)
+        return [out[k] for k in sorted(out)]
+
+
+def _faces_by_minor_ways(
+    block: BaseGeometry,
+    lines: list[BaseGeometry],
+    buildings: GeomArray,
+    rep: GeomArray,
+    hh: npt.NDArray[np.int64],
+    band: Band,
+    keep_whole: Sequence[BaseGeometry],
+    sliver_area_m2: float,
+) -> list[BaseGeometry]:
+    """Faces of the block cut by minor ways, re-joined where a building or a fitting estate spans them."""
+    if not lines:
+        return [block]
+    faces = faces_from_lines(block, lines)
+    if len(faces) < 2:
+        return [block]
+    uf = _UnionFind(len(faces))
+    polys = np.flatnonzero(np.asarray(shapely.area(buildings), dtype=float) > 0)
+    if len(polys):
+        b_idx, f_idx = shapely.STRtree(faces).query(buildings[polys], predicate="intersects")
+        overlap = np.asarray(shapely.area(shapely.intersection(faces[f_idx], buildings[polys][b_idx])))
+        first: dict[int, int] = {}
+        for bi, fi, ov in zip(b_idx.tolist(), f_idx.tolist(), overlap.tolist(), strict=True):
+            if ov > _TOUCH_AREA_M2:
+                uf.union(first.setdefault(bi, fi), fi)
+    face_rep = shapely.point_on_surface(faces)
+    for estate in keep_whole:
+        if int(hh[np.asarray(shapely.covered_by(rep, estate), dtype=bool)].sum()) > band.max:
+            continue
+        members = np.flatnonzero(shapely.covered_by(face_rep, estate))
+        for m in members[1:]:
+            uf.union(int(members[0]), int(m))
+    joined = np.asarray([shapely.coverage_union_all(faces[g]) for g in uf.groups()], dtype=object)
+    groups = groups_from_slivers(joined, sliver_area_m2=sliver_area_m2)
+    return [shapely.coverage_union_all(joined[g]) for g in groups]
+
+
+def _building_units(buildings: GeomArray) -> npt.NDArray[np.int64]:
+    """Unit label per building: overlapping buildings form one unit that is never separated.
+
+    Buildings that merely touch (terraces, perimeter blocks) stay separate units: a cut along
+    their shared wall crosses neither.
+    """
+    n = len(buildings)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    a, b = shapely.STRtree(buildings).query(buildings, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    overlap = np.asarray(shapely.area(shapely.intersection(buildings[a], buildings[b])), dtype=float) > _TOUCH_AREA_M2
+    return components_from_pairs(n, a[overlap].astype(np.int64), b[overlap].astype(np.int64))
+
+
+def balanced_labels_from_points(
+    xy: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.int64],
+    *,
+    k: int,
+    rng: np.random.Generator,
+    iterations: int = 8,
+    slack: float = 0.05,
+) -> npt.NDArray[np.int64]:
+    """Balanced k-means: compact clusters of points with near-equal total weight (households).
+
+    Weighted k-means++ seeding from ``rng``, then Lloyd rounds whose assignment step is a
+    capacitated transport problem (each cluster may take at most ``(1 + slack)`` times the mean
+    load, plus the heaviest point), solved as a linear programme with HiGHS. Its optimum is a
+    power diagram of the centres, whose cells are convex, so clusters stay spatially separate.
+    """
+    n = len(xy)
+    k = max(1, min(k, n))
+    w = weight.astype(float)
+    centres = _kmeanspp(xy, w + 1.0, k, rng)
+    mean = w.sum() / k
+    labels = np.argmin(_sq_dist(xy, centres), axis=1).astype(np.int64)
+    for it in range(iterations):
+        new = _transport_labels(_sq_dist(xy, centres), w, ((1.0 - slack) * mean, (1.0 + slack) * mean))
+        if it > 0 and np.array_equal(new, labels):
+            break
+        labels = new
+        centres = _weighted_centres(xy, w + 1e-3, labels, centres)
+    return labels
+
+
+def _transport_labels(
+    d2: npt.NDArray[np.float64], w: npt.NDArray[np.float64], load: tuple[float, float]
+) -> npt.NDArray[np.int64]:
+    """Assign points to clusters minimising squared distance with each cluster's weight in ``load``.
+
+    The LP relaxation splits few points (at most about k); each goes to its largest share, which
+    moves a load by at most that point's weight. Falls back to the nearest centre if HiGHS fails.
+    """
+    n, k = d2.shape
+    scale = float(d2.max()) or 1.0
+    rows = np.repeat(np.arange(n), k)
+    cols = np.arange(n * k)
+    a_eq = coo_matrix((np.ones(n * k), (rows, cols)), shape=(n, n * k))
+    a_load = coo_matrix((np.repeat(w, k), (np.tile(np.arange(k), n), cols)), shape=(k, n * k))
+    res = linprog(
+        (d2 / scale).ravel(),
+        A_ub=vstack([a_load, -a_load]),
+        b_ub=np.concatenate([np.full(k, load[1]), np.full(k, -load[0])]),
+        A_eq=a_eq,
+        b_eq=np.ones(n),
+        bounds=(0, 1),
+        method="highs",
+    )
+    if res.status != 0 or res.x is None:
+        return np.asarray(np.argmin(d2, axis=1), dtype=np.int64)
+    return np.asarray(np.argmax(res.x.reshape(n, k), axis=1), dtype=np.int64)
+
+
+def _sq_dist(xy: npt.NDArray[np.float64], centres: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.asarray(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), dtype=float)
+
+
+def _weighted_centres(
+    xy: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    centres: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    out = centres.copy()
+    for c in range(len(centres)):
+        members = labels == c
+        if members.any():
+            out[c] = (xy[members] * w[members, None]).sum(axis=0) / w[members].sum()
+    return out
+
+
+def _kmeanspp(
+    xy: npt.NDArray[np.float64], weight: npt.NDArray[np.float64], k: int, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """k-means++ seeding where a point's chance also grows with its households."""
+    centres = [xy[int(rng.choice(len(xy), p=weight / weight.sum()))]]
+    for _ in range(1, k):
+        d2 = np.min(_sq_dist(xy, np.asarray(centres)), axis=1)
+        p = d2 * weight
+        if p.sum() <= 0:
+            p = weight
+        centres.append(xy[int(rng.choice(len(xy), p=p / p.sum()))])
+    return np.asarray(centres, dtype=float)
+
+
+def pieces_from_clusters(
+    area: BaseGeometry,
+    buildings: GeomArray,
+    households: npt.NDArray[np.int64],
+    *,
+    k: int,
+    band: Band,
+    rng: np.random.Generator,
+) -> list[BaseGeometry]:
+    """Cut ``area`` into up to ``k`` contiguous pieces by balanced clusters of its buildings.
+
+    The cut follows the Voronoi diagram of the clusters' building outlines, then every building
+    face is given to its building's cluster, so no cut line crosses a building.
+    """
+    units = _building_units(buildings)
+    n_units = int(units.max()) + 1 if len(units) else 0
+    if n_units < 2:
+        return [area]
+    unit_hh = np.bincount(units, weights=households, minlength=n_units).astype(np.int64)
+    rep = shapely.point_on_surface(buildings)
+    rep_xy = np.column_stack([shapely.get_x(rep), shapely.get_y(rep)])
+    counts = np.bincount(units).astype(float)
+    unit_xy = np.column_stack([np.bincount(units, weights=rep_xy[:, d]) / counts for d in (0, 1)]).astype(float)
+    unit_label = balanced_labels_from_points(unit_xy, unit_hh, k=k, rng=rng)
+    if len(np.unique(unit_label)) < 2:
+        return [area]
+    regions = _voronoi_regions(area, buildings, unit_label[units])
+    lines = [shapely.intersection(shapely.boundary(r), area) for r in regions.values()]
+    lines += list(shapely.boundary(buildings[np.asarray(shapely.area(buildings)) > 0]))
+    faces = faces_from_lines(area, lines)
+    owner = _face_owner(faces, regions, buildings, unit_label[units])
+    face_hh = np.bincount(_piece_of_points(list(faces), rep), weights=households, minlength=len(faces)).astype(float)
+    _make_contiguous(faces, owner, face_hh)
+    return [shapely.coverage_union_all(faces[owner == c]) for c in sorted(set(owner.tolist()))]
+
+
+def _voronoi_regions(
+    area: BaseGeometry, buildings: GeomArray, label: npt.NDArray[np.int64]
+) -> dict[int, BaseGeometry]:
+    """Per cluster, the union of Voronoi cells of points sampled along its buildings' outlines."""
+    dense = shapely.segmentize(buildings, _SAMPLE_SPACING_M)
+    coords, idx = shapely.get_coordinates(dense, return_index=True)
+    _, first = np.unique(np.round(coords, 6), axis=0, return_index=True)
+    first = np.sort(first)
+    pts, pts_label = coords[first], label[idx[first]]
+    extent = shapely.box(*area.buffer(10.0).bounds)
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=extent, ordered=True)
+    )
+    return {
+        int(c): shapely.intersection(shapely.coverage_union_all(cells[pts_label == c]), extent)
+        for c in np.unique(pts_label)
+    }
+
+
+def _face_owner(
+    faces: GeomArray,
+    regions: dict[int, BaseGeometry],
+    buildings: GeomArray,
+    building_label: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Cluster per face: the building's cluster for a building face, else the Voronoi region's."""
+    frep = shapely.point_on_surface(faces)
+    owner = np.full(len(faces), -1, dtype=np.int64)
+    keys = list(regions)
+    r_idx, f_idx = shapely.STRtree(frep).query(np.asarray([regions[c] for c in keys], dtype=object),
+                                               predicate="contains")
+    for r, f in zip(r_idx.tolist(), f_idx.tolist(), strict=True):
+        owner[f] = keys[r]
+    polys = np.flatnonzero(np.asarray(shapely.area(buildings)) > 0)
+    if len(polys):
+        f2, b2 = shapely.STRtree(buildings[polys]).query(frep, predicate="within")
+        owner[f2] = building_label[polys[b2]]
+    if (owner < 0).any():
+        d = np.asarray([[shapely.distance(regions[c], frep[f]) for c in keys] for f in np.flatnonzero(owner < 0)])
+        owner[owner < 0] = np.asarray(keys)[np.argmin(d, axis=1)]
+    return owner
+
+
+def _make_contiguous(
+    faces: GeomArray, owner: npt.NDArray[np.int64], face_hh: npt.NDArray[np.float64], *, rounds: int = 10
+) -> None:
+    """Give each cluster's stray parts (all but its most populous part) to the neighbour cluster
+    sharing the longest edge with that part; in place, until every cluster is one part."""
+    a, b, _, length = shared_boundaries(faces)
+    for _ in range(rounds):
+        same = owner[a] == owner[b]
+        comp = components_from_pairs(len(faces), a[same], b[same])
+        changed = False
+        for c in np.unique(owner):
+            parts = np.unique(comp[owner == c])
+            if len(parts) < 2:
+                continue
+            score = [(face_hh[comp == p].sum(), shapely.area(faces[comp == p]).sum()) for p in parts]
+            main = parts[max(range(len(parts)), key=lambda i: score[i])]
+            for p in parts:
+                if p == main:
+                    continue
+                target = _best_neighbour(np.flatnonzero(comp == p), owner, a, b, length)
+                if target is not None:
+                    owner[comp == p] = target
+                    changed = True
+        if not changed:
+            return
+
+
+def _best_neighbour(
+    members: npt.NDArray[np.int64],
+    owner: npt.NDArray[np.int64],
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    length: npt.NDArray[np.float64],
+) -> int | None:
+    """The other cluster sharing the longest boundary with a set of faces."""
+    inside = np.zeros(len(owner), dtype=bool)
+    inside[members] = True
+    mine = int(owner[members[0]])
+    shared: dict[int, float] = defaultdict(float)
+    for i, j, le in zip(a.tolist(), b.tolist(), length.tolist(), strict=True):
+        if inside[i] != inside[j]:
+            other = j if inside[i] else i
+            if owner[other] != mine:
+                shared[int(owner[other])] += le
+    return max(shared, key=lambda c: (shared[c], -c)) if shared else None
