@@ -1,0 +1,356 @@
+"""Grids from atom labels: geometry, households, flags, codes and names, in the storage CRS.
+
+Parts of the community too small for a grid of their own (below ``band.min``) join the grid
+they share most boundary with, or else the nearest grid (which is then flagged
+``disconnected_part``: a river or railway separates its pieces). All grids are re-noded together
+(``blocks.coverage_from_polygons``) so that they tile the community with identical shared
+vertices. Base grids are numbered first, west to east, north to south (``codes.reading_order``),
+then dedicated grids in the same order; names follow C-4 (``{社区}第N网格``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gridmap.codes import grid_code, grid_name, reading_order
+from gridmap.model import GridKind
+from gridmap.partition.blocks import BLOCK_ID, block_edges_from_blocks
+from gridmap.partition.dedicated import DedicatedPlan
+from gridmap.partition.estates import EstatePlan
+from gridmap.partition.faces import coverage_from_polygons
+from gridmap.partition.households import BUILDING_ID, HOUSEHOLDS, POPULATION, BuildingAssignment
+from gridmap.partition.problem import Band
+from gridmap.schema import GEOMETRY, GRIDS_SPEC
+
+GRID_CODE = "grid_code"
+_COLUMNS = GRIDS_SPEC.column_names
+
+
+@dataclass
+class Group:
+    """Atoms the strategy partitions together: a connected part, or an oversize estate."""
+
+    key: str
+    atoms: npt.NDArray[np.int64]
+    households: int
+    estate: str | None
+
+
+@dataclass
+class Pipeline:
+    """Everything the engine computed before assembly (working CRS)."""
+
+    blocks: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame  # counted buildings, with block_id (-1: in a dedicated site)
+    assignment: BuildingAssignment
+    atoms: gpd.GeoDataFrame
+    atom_edges: pd.DataFrame
+    building_atom: npt.NDArray[np.int64]  # aligned with base buildings
+    base_buildings: gpd.GeoDataFrame
+    dedicated_buildings: npt.NDArray[np.int64]  # aligned with ``buildings``: dedicated grid index or -1
+    groups: list[Group]
+    labels: npt.NDArray[np.int64]
+    solved: list[int]
+    dedicated: DedicatedPlan
+    estates: EstatePlan
+    splits: list[dict[str, Any]]
+    crs: pyproj.CRS
+
+
+@dataclass(frozen=True)
+class GridMeta:
+    community_code: str
+    community_name: str
+    storage_epsg: int
+
+
+@dataclass
+class Draft:
+    """A grid before numbering: its atoms (base) or dedicated plan index, and its flags."""
+
+    kind: GridKind
+    atoms: list[int] = field(default_factory=list)
+    group: int | None = None
+    dedicated: int | None = None
+    geometry: BaseGeometry = field(default_factory=shapely.Polygon)
+    flags: list[dict[str, str]] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)
+
+    def flag(self, code: str, message: str) -> None:
+        self.flags.append({"code": code, "message": message})
+
+
+@dataclass
+class Assembled:
+    """Grids and companions in the storage CRS, plus the metric grids for measurements."""
+
+    grids: gpd.GeoDataFrame
+    grids_metric: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame
+    atoms: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    grid_edges: gpd.GeoDataFrame
+    grid_edges_metric: pd.DataFrame
+
+
+def polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """Only the polygons of a geometry (an overlay may add stray lines or points)."""
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0]
+    return shapely.union_all(np.asarray(parts, dtype=object)) if parts else shapely.Polygon()
+
+
+def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
+    return shapely.union_all(np.asarray(geoms, dtype=object)) if geoms else shapely.Polygon()
+
+
+def drafts_from_pipeline(p: Pipeline) -> list[Draft]:
+    """Base drafts from labels, small parts joined to neighbours, then dedicated drafts."""
+    atom_geoms = list(p.atoms.geometry)
+    drafts: list[Draft] = []
+    grid_of_label: dict[int, int] = {}
+    for gi in p.solved:
+        for lab in np.unique(p.labels[p.groups[gi].atoms]).tolist():
+            grid_of_label[int(lab)] = len(drafts)
+            members = np.flatnonzero(p.labels == lab).tolist()
+            geom = _union([atom_geoms[i] for i in members])
+            drafts.append(Draft(GridKind.BASE, atoms=members, group=gi, geometry=geom))
+    for k, grid in enumerate(p.dedicated.grids):
+        drafts.append(Draft(GridKind.DEDICATED, dedicated=k, geometry=grid.geometry))
+    small = [gi for gi in range(len(p.groups)) if gi not in p.solved]
+    for gi in sorted(small, key=lambda g: (-p.groups[g].households, g)):
+        _join_small_part(drafts, p.groups[gi], gi, atom_geoms)
+    return drafts
+
+
+def _join_small_part(drafts: list[Draft], group: Group, gi: int, atom_geoms: list[BaseGeometry]) -> None:
+    """Give a part below the band to the base grid sharing most boundary, else the nearest one."""
+    geom = _union([atom_geoms[i] for i in group.atoms])
+    base = [i for i, d in enumerate(drafts) if d.kind is GridKind.BASE]
+    candidates = base if group.households > 0 else list(range(len(drafts)))
+    shared = [float(shapely.intersection(drafts[i].geometry.boundary, geom.boundary).length) for i in candidates]
+    label = f"a separate part of {group.households} households and {geom.area:,.0f} m²"
+    if shared and max(shared) > 1e-6:
+        target = candidates[int(np.argmax(shared))]
+        drafts[target].joined.append(f"{label} joined along a shared edge")
+    else:
+        target = base[int(np.argmin([drafts[i].geometry.distance(geom) for i in base]))]
+        drafts[target].flag(
+            "disconnected_part",
+            f"includes {label}, cut off from the rest (river, railway or a multipart boundary)",
+        )
+    drafts[target].atoms.extend(group.atoms.tolist())
+    drafts[target].geometry = _union([drafts[target].geometry, geom])
+
+
+def assemble_grids(
+    p: Pipeline, area: BaseGeometry, meta: GridMeta, band: Band, *, roads: gpd.GeoDataFrame
+) -> Assembled:
+    """Grids (storage CRS, GRIDS_SPEC columns) and their companions from the engine's pipeline."""
+    drafts = drafts_from_pipeline(p)
+    renoded = coverage_from_polygons([d.geometry for d in drafts], area)
+    for d, geom in zip(drafts, renoded, strict=True):
+        d.geometry = polygonal(geom)
+    grid_of_building = _grid_of_buildings(p, drafts)
+    hh = np.bincount(grid_of_building, weights=p.buildings[HOUSEHOLDS].to_numpy(dtype=float), minlength=len(drafts))
+    households = np.rint(hh).astype(np.int64)
+    _flag_drafts(drafts, p, households, band)
+    order = _numbering(drafts)
+    codes = {d: grid_code(meta.community_code, seq + 1) for seq, d in enumerate(order)}
+    names = {d: _name_of(drafts[d], p, meta.community_name, seq + 1) for seq, d in enumerate(order)}
+    metric = _grids_frame(drafts, order, codes, names, households, p, meta)
+    edges_metric = _grid_edges(metric, roads)
+    store_crs = pyproj.CRS.from_epsg(meta.storage_epsg)
+    code_of_draft = np.asarray([codes[i] for i in range(len(drafts))], dtype=object)
+    buildings = p.buildings.copy()
+    buildings[GRID_CODE] = code_of_draft[grid_of_building]
+    return Assembled(
+        grids=_storage_grids(metric, store_crs),
+        grids_metric=metric,
+        blocks=_blocks_frame(p, drafts, code_of_draft).to_crs(store_crs),
+        atoms=_atoms_frame(p, drafts, code_of_draft).to_crs(store_crs),
+        buildings=buildings.to_crs(store_crs),
+        grid_edges=gpd.GeoDataFrame(edges_metric.drop(columns=[GEOMETRY]), geometry=list(edges_metric[GEOMETRY]),
+                                    crs=p.crs).to_crs(store_crs),
+        grid_edges_metric=edges_metric,
+    )
+
+
+def _grid_of_buildings(p: Pipeline, drafts: list[Draft]) -> npt.NDArray[np.int64]:
+    """Draft index per counted building: through its atom, or its dedicated site."""
+    draft_of_atom = np.full(len(p.atoms), -1, dtype=np.int64)
+    for i, d in enumerate(drafts):
+        draft_of_atom[d.atoms] = i
+    draft_of_dedicated = {d.dedicated: i for i, d in enumerate(drafts) if d.dedicated is not None}
+    out = np.full(len(p.buildings), -1, dtype=np.int64)
+    base_rows = np.flatnonzero(p.dedicated_buildings < 0)
+    out[base_rows] = draft_of_atom[p.building_atom]
+    for row in np.flatnonzero(p.dedicated_buildings >= 0):
+        out[row] = draft_of_dedicated[int(p.dedicated_buildings[row])]
+    return out
+
+
+def _flag_drafts(drafts: list[Draft], p: Pipeline, households: npt.NDArray[np.int64], band: Band) -> None:
+    """Flags for estate grids, split blocks, multipart shapes and every base grid out of band."""
+    split_atoms = set(np.flatnonzero(p.atoms["atom_kind"].to_numpy() == "piece").tolist())
+    n_base = sum(d.kind is GridKind.BASE for d in drafts)
+    for i, d in enumerate(drafts):
+        if d.kind is not GridKind.BASE:
+            if d.geometry.geom_type == "MultiPolygon":
+                d.flag("multipart", "a cluster of separate unit sites (P-29) forms this dedicated grid")
+            continue
+        group = p.groups[d.group] if d.group is not None else None
+        if group is not None and group.estate is not None:
+            d.flag("estate_split", f"estate {group.estate.split('#')[0]} has {group.households} households, more than"
+                   f" {band.max}: it is split into grids of its own")
+        if split_atoms.intersection(d.atoms):
+            d.flag("block_split", "contains part of a block that held more households than one grid may")
+        if d.geometry.geom_type == "MultiPolygon" and not any(f["code"] == "disconnected_part" for f in d.flags):
+            d.flag("not_contiguous", "the grid is in several pieces")
+        h = int(households[i])
+        if h < band.min:
+            d.flag("under_min", f"{h} households, below the band minimum {band.min}: {_reason(d, p, h, band, n_base)}")
+        elif h > band.max:
+            d.flag("over_max", f"{h} households, above the band maximum {band.max}: {_reason(d, p, h, band, n_base)}")
+
+
+def _reason(d: Draft, p: Pipeline, h: int, band: Band, n_base: int) -> str:
+    """Why a base grid is out of band, in words a planner can act on."""
+    group = p.groups[d.group] if d.group is not None else None
+    total = int(sum(g.households for g in p.groups))
+    if n_base == 1 and total < band.min:
+        return f"the community has only {total} households outside dedicated grids, too few for one full grid"
+    if len(d.atoms) == 1 and h > band.max:
+        return "it is one block or estate whose buildings cannot be separated without splitting a building or estate"
+    if group is not None and group.estate is not None:
+        estate = group.estate.split("#")[0]
+        return f"estate {estate} ({group.households} households) cannot be split evenly within the band"
+    if group is not None and group.households < band.min:
+        return f"its connected part has only {group.households} households"
+    return "the partition strategy found no better balance for this part of the community"
+
+
+def _numbering(drafts: list[Draft]) -> list[int]:
+    """Draft indices in numbering order: base grids then dedicated, each west->east, north->south."""
+    out: list[int] = []
+    for kind in (GridKind.BASE, GridKind.DEDICATED):
+        idx = [i for i, d in enumerate(drafts) if d.kind is kind]
+        if not idx:
+            continue
+        pts = shapely.point_on_surface(np.asarray([drafts[i].geometry for i in idx], dtype=object))
+        order = reading_order(shapely.get_x(pts), shapely.get_y(pts))
+        out.extend(idx[j] for j in order.tolist())
+    return out
+
+
+def _name_of(d: Draft, p: Pipeline, community_name: str, sequence: int) -> str:
+    if d.dedicated is None:
+        return grid_name(community_name, sequence)
+    units = p.dedicated.grids[d.dedicated].unit_names
+    return f"{community_name}{units[0]}{'等' if len(units) > 1 else ''}专属网格"
+
+
+def _grids_frame(
+    drafts: list[Draft],
+    order: list[int],
+    codes: dict[int, str],
+    names: dict[int, str],
+    households: npt.NDArray[np.int64],
+    p: Pipeline,
+    meta: GridMeta,
+) -> gpd.GeoDataFrame:
+    """The grids in numbering order in the working CRS, with GRIDS_SPEC columns."""
+    rows = []
+    for i in order:
+        d = drafts[i]
+        unit = p.dedicated.grids[d.dedicated] if d.dedicated is not None else None
+        rows.append(
+            {
+                "code": codes[i],
+                "name": names[i],
+                "kind": d.kind.value,
+                "subtype": unit.subtype if unit else None,
+                "community_code": meta.community_code,
+                "generation_id": 0,
+                "households": int(households[i]),
+                "population": _population(p, i, drafts),
+                "area_m2": round(float(d.geometry.area), 1),
+                "flags": list(d.flags),
+                "valid_from": None,
+                "valid_to": None,
+                "synthetic": False,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+    geoms = [shapely.MultiPolygon(list(shapely.get_parts(drafts[i].geometry))) for i in order]
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=p.crs)
+
+
+def _population(p: Pipeline, draft: int, drafts: list[Draft]) -> int | None:
+    """Persons in the grid's buildings plus its units' persons; None when no counts are known."""
+    d = drafts[draft]
+    units = p.dedicated.grids[d.dedicated].persons if d.dedicated is not None else 0
+    if POPULATION not in p.atoms.columns:
+        return units or None
+    return int(p.atoms[POPULATION].to_numpy()[d.atoms].sum()) + units
+
+
+def _storage_grids(metric: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+    out = metric.to_crs(crs)
+    out["households"] = out["households"].astype("Int64")
+    out["generation_id"] = out["generation_id"].astype("Int64")
+    return out
+
+
+def _grid_edges(grids: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Lines between neighbouring grids with the road class they follow (metric CRS)."""
+    frame = grids[["code", GEOMETRY]].copy()
+    frame[BLOCK_ID] = np.arange(len(frame))
+    edges = block_edges_from_blocks(frame, roads, with_geometry=True)
+    codes = grids["code"].to_numpy()
+    a = edges["block_a"].to_numpy(dtype=np.int64)
+    b = edges["block_b"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "grid_a": codes[a],
+            "grid_b": codes[b],
+            "length_m": edges["shared_length_m"].to_numpy(),
+            "road_length_m": edges["road_length_m"].to_numpy(),
+            "road_class": pd.Series(list(edges["road_class"]), dtype=object),
+            GEOMETRY: list(edges[GEOMETRY]),
+        }
+    )
+
+
+def _atoms_frame(p: Pipeline, drafts: list[Draft], code_of_draft: npt.NDArray[np.object_]) -> gpd.GeoDataFrame:
+    draft_of_atom = np.full(len(p.atoms), -1, dtype=np.int64)
+    for i, d in enumerate(drafts):
+        draft_of_atom[d.atoms] = i
+    atoms = p.atoms.copy()
+    atoms[GRID_CODE] = code_of_draft[draft_of_atom] if len(atoms) else []
+    return atoms
+
+
+def _blocks_frame(p: Pipeline, drafts: list[Draft], code_of_draft: npt.NDArray[np.object_]) -> gpd.GeoDataFrame:
+    """Road blocks with households and the grid holding them (None if split between grids)."""
+    blocks = p.blocks.copy()
+    atoms = _atoms_frame(p, drafts, code_of_draft)
+    codes_of_block: dict[int, set[str]] = {}
+    for ids, code in zip(atoms["block_ids"], atoms[GRID_CODE], strict=True):
+        for b in ids:
+            codes_of_block.setdefault(int(b), set()).add(str(code))
+    blocks[GRID_CODE] = [next(iter(c)) if len(c) == 1 else None for c in
+                         (codes_of_block.get(int(b), set()) for b in blocks[BLOCK_ID])]
+    blocks["split"] = [len(codes_of_block.get(int(b), set())) > 1 for b in blocks[BLOCK_ID]]
+    return blocks
+
+
+__all__ = ["BUILDING_ID", "Assembled", "Draft", "GridMeta", "Group", "Pipeline", "assemble_grids", "polygonal"]
