@@ -19,6 +19,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -94,12 +95,9 @@ class LiveServer:
     sample: ModuleType
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The portal on a free loopback port, backed by a GeoPackage with the sample hierarchy."""
-    sample = load_portal_sample()
-    path = tmp_path_factory.mktemp("browser-store") / "portal.gpkg"
-    settings = Settings(store_url=f"gpkg://{path}", secret_key="browser-tests")
+@contextmanager
+def serve_portal(settings: Settings, sample: ModuleType) -> Iterator[LiveServer]:
+    """Serve create_app(settings) (store filled with the sample) on a free loopback port."""
     store = open_store(settings.store_url, settings)
     sample.populate_store(store)
     app = create_app(settings, store=store)
@@ -115,14 +113,29 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         store.close()
 
 
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The portal (basemap none) with the sample hierarchy in a GeoPackage."""
+    path = tmp_path_factory.mktemp("browser-store") / "portal.gpkg"
+    settings = Settings(store_url=f"gpkg://{path}", secret_key="browser-tests")
+    with serve_portal(settings, load_portal_sample()) as live:
+        yield live
+
+
 @dataclass
 class BrowserPage:
-    """A Playwright page bound to the live server, recording anything that should not happen."""
+    """A Playwright page bound to a live server, recording anything that should not happen.
+
+    ``offline_origins``: origins (tile servers) the page may *try* to reach; those requests are
+    aborted as if there were no internet and recorded in ``blocked``, not counted as leaks.
+    """
 
     page: Any
     base_url: str
     test_name: str = "test"
+    offline_origins: tuple[str, ...] = ()
     external_requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
@@ -146,30 +159,36 @@ class BrowserPage:
         assert self.console_errors == [], f"console errors: {self.console_errors}"
         assert self.dialogs == [], f"unexpected dialogs (script injection?): {self.dialogs}"
 
-
-def _keep_local(page: BrowserPage) -> Any:
-    def handle(route: Any) -> None:
+    def _route(self, route: Any) -> None:
         url = route.request.url
         if urlparse(url).hostname == LOOPBACK:
             route.continue_()
+            return
+        if url.startswith(self.offline_origins):
+            self.blocked.append(url)
         else:
-            page.external_requests.append(url)
-            route.abort()
+            self.external_requests.append(url)
+        route.abort("internetdisconnected")
 
-    return handle
+    def _console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        source = str(message.location.get("url", ""))
+        if self.offline_origins and source.startswith(self.offline_origins):
+            return  # the aborted tile itself: the "fail quietly" we simulate
+        self.console_errors.append(message.text)
 
 
-@pytest.fixture
-def browser_page(
-    chromium_context: Any, live_server: LiveServer, request: pytest.FixtureRequest
-) -> Iterator[BrowserPage]:
-    """A fresh page (no cookies) whose requests may only go to the live server."""
-    chromium_context.clear_cookies()
-    page = chromium_context.new_page()
-    wrapped = BrowserPage(page=page, base_url=live_server.url, test_name=request.node.name)
-    page.route("**/*", _keep_local(wrapped))
+@contextmanager
+def open_page(context: Any, base_url: str, test_name: str, *, offline_origins: tuple[str, ...] = ()
+              ) -> Iterator[BrowserPage]:
+    """A fresh page (cookies cleared) on ``base_url``; screenshot at the end, then the clean check."""
+    context.clear_cookies()
+    page = context.new_page()
+    wrapped = BrowserPage(page=page, base_url=base_url, test_name=test_name, offline_origins=offline_origins)
+    page.route("**/*", wrapped._route)
     page.on("pageerror", lambda exc: wrapped.page_errors.append(str(exc)))
-    page.on("console", lambda msg: wrapped.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", wrapped._console)
 
     def on_dialog(dialog: Any) -> None:
         wrapped.dialogs.append(dialog.message)
@@ -180,6 +199,30 @@ def browser_page(
         yield wrapped
     finally:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"))
+        page.screenshot(path=str(SCREENSHOTS / f"{test_name}.png"))
         page.close()
     wrapped.assert_clean()
+
+
+@pytest.fixture
+def browser_page(
+    chromium_context: Any, live_server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[BrowserPage]:
+    """A fresh page whose requests may only go to the live server."""
+    with open_page(chromium_context, live_server.url, request.node.name) as page:
+        yield page
+
+
+@pytest.fixture
+def portal_server() -> Any:
+    """``serve_portal`` for tests that need a portal with other settings (a context manager)."""
+    return serve_portal
+
+
+@pytest.fixture
+def page_opener(chromium_context: Any) -> Any:
+    """``open_page`` bound to the session's Chromium, for pages on another live server."""
+    def opener(base_url: str, test_name: str, *, offline_origins: tuple[str, ...] = ()) -> Any:
+        return open_page(chromium_context, base_url, test_name, offline_origins=offline_origins)
+
+    return opener

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from gridmap.portal.basemaps import basemap_from_settings
+
 pytestmark = pytest.mark.browser
 
 #: Screen position of a grid's centre, found through Leaflet (the map is a global ``var`` named
@@ -83,3 +85,24 @@ def test_language_switch_changes_the_ui_text(browser_page) -> None:
     page.get_by_test_id("lang-zh").click()
     page.wait_for_url("**/?lang=zh")
     expect(page.get_by_test_id("product-name")).to_have_text("网格化服务管理 · gridmap")
+
+
+def test_without_internet_a_tile_basemap_fails_quietly(
+    portal_server, page_opener, live_server, tmp_path, request
+) -> None:
+    """basemap=osm with every tile request aborted: all layers still drawn, no JS error."""
+    settings = live_server.settings.replace(store_url=f"gpkg://{tmp_path / 'osm.gpkg'}", basemap="osm")
+    origins = basemap_from_settings(settings).origins
+    assert origins == ("https://tile.openstreetmap.org",)
+    with portal_server(settings, live_server.sample) as osm_server, page_opener(
+        osm_server.url, request.node.name, offline_origins=origins
+    ) as browser_page:
+        browser_page.goto("/")
+        page = browser_page.page
+        base_grids = [g for g in live_server.sample.GRIDS if g[2] != "professional"]
+        expect(page.locator("path.gm-grid")).to_have_count(len(base_grids))
+        expect(page.locator("img.leaflet-tile").first).to_be_attached()
+        assert browser_page.blocked, "the map never asked for a tile"
+        assert all(url.startswith("https://tile.openstreetmap.org/") for url in browser_page.blocked)
+        background = page.evaluate("getComputedStyle(document.querySelector('.folium-map')).backgroundColor")
+        assert background == "rgb(238, 241, 244)"  # PLAIN_BACKGROUND shows where the tiles are missing
