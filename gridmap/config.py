@@ -73,6 +73,11 @@ class Settings:
     tianditu_key: str = ""
     tile_url_osm: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     allow_anonymous_reports: bool = False
+    # Incidents (gridmap.incidents)
+    #: TOML or JSON file with incident categories, deadlines, card and score rules ("" = built-in defaults).
+    incidents_config: str = ""
+    #: Seconds between escalation sweeps inside the portal server; 0 = off (use ``gridmap escalate`` from cron).
+    escalation_interval_s: float = 0.0
     public_base_url: str = "http://127.0.0.1:8000"
     # Tracking
     position_retention_days: int = 90
