@@ -198,6 +198,8 @@ _FALSE = {"0", "false", "f", "no", "n", "否", "假"}
 
 def _convert_one(value: Any, typ: str) -> Any:
     """One value to its logical type; raises ValueError with a short reason when it cannot be."""
+    if typ == "json" and isinstance(value, list | tuple | dict | np.ndarray):
+        return value.tolist() if isinstance(value, np.ndarray) else value  # GDAL StringList / JSON field
     text = _text(value)
     if text is None:
         return None
@@ -220,8 +222,6 @@ def _convert_one(value: Any, typ: str) -> Any:
         stamp = pd.Timestamp(text)
         return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     if typ == "json":
-        if isinstance(value, list | dict):
-            return value
         if text[:1] in "[{":
             return json.loads(text)
         return [part.strip() for part in re.split(r"[;,|、]", text) if part.strip()]

@@ -111,11 +111,9 @@ def _geometry_type_for(spec: schema.LayerSpec, geoms: gpd.GeoSeries, fmt: str, o
             "export it as gpkg or geojson",
             code="unsupported_export",
         )
-    if families == {"Polygon"}:
-        return "MultiPolygon"
-    if families == {"Point"}:
-        return "Point"
-    return "Unknown"
+    if fmt == "shp" and families:
+        return families.pop()  # the shapefile Polygon type holds multi-polygons too
+    return "Unknown"  # keep each feature's own type (Polygon stays Polygon, Point stays Point)
 
 
 def write_frame(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, out: str | Path) -> int:
