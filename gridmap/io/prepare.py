@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -125,7 +126,7 @@ def _layer_rules(layer: columns.ImportLayer, frame: pd.DataFrame, labels: Sequen
     return problems
 
 
-def _road_class(value: object) -> str | None:
+def _road_class(value: Any) -> str | None:
     """A RoadClass value from a class name or an OSM highway tag; None when neither (reported apart)."""
     if value is None or pd.isna(value):
         return None
