@@ -1,0 +1,167 @@
+"""``gridmap partition`` (file mode): partition one community from files into grids.
+
+Reads the community boundary, roads and buildings (and optionally estates and units) from any file
+gridmap reads (GeoJSON, GeoPackage, Shapefile, zipped Shapefile, CSV with geometry), runs
+``partition.engine.partition_community`` and writes the grids (format from the --out suffix), the
+JSON report (--report) and a Folium preview (--map). The exit status is 0 when the coverage
+certificate holds, 1 when the grids were written but a check failed (e.g. a grid out of band),
+2 when the input is unusable. Store mode (--community/--all/--commit) is added by the lead on top
+of ``gridmap.services.partitioning``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import geopandas as gpd
+import pyproj
+
+from gridmap.config import BAND_PRESETS, Settings
+from gridmap.errors import ValidationError
+from gridmap.io.readers import read_source
+from gridmap.io.writers import write_frame
+from gridmap.partition.engine import PartitionResult, partition_community
+from gridmap.partition.households import HOUSEHOLDS
+from gridmap.partition.problem import Band
+from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_OUT = click.Path(dir_okay=False, path_type=Path)
+_FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shp", ".csv": "csv"}
+CODE = AREAS_SPEC.column("code").name
+NAME = AREAS_SPEC.column("name").name
+
+
+def layer_from_file(path: Path, *, what: str) -> gpd.GeoDataFrame:
+    """A GeoDataFrame from any file gridmap reads; the file must declare its CRS."""
+    source = read_source(path)
+    if source.geometries is None:
+        raise ValidationError(f"{path}: the {what} file has no geometry column")
+    if source.crs is None:
+        raise ValidationError(f"{path}: the {what} file declares no CRS (save it with one, e.g. EPSG:4326)")
+    try:
+        crs = pyproj.CRS.from_user_input(source.crs)
+    except pyproj.exceptions.CRSError:
+        raise ValidationError(f"{path}: {source.crs!r} is not a CRS pyproj understands") from None
+    missing = [i for i, g in enumerate(source.geometries) if g is None]
+    if missing:
+        raise ValidationError(
+            f"{path}: {len(missing)} {what} feature(s) have no readable geometry (rows {missing[:10]});"
+            " fix them with `gridmap import --fix` or in QGIS"
+        )
+    return gpd.GeoDataFrame(source.frame, geometry=list(source.geometries), crs=crs)
+
+
+def band_from_options(settings: Settings, preset: str | None, band_min: int | None, band_max: int | None) -> Band:
+    """The preset's band (``--band`` or the configured one) with --min/--max overriding its bounds;
+    the target stays the preset's when it lies inside, else halfway."""
+    chosen = BAND_PRESETS[preset] if preset else settings.household_band
+    lo = chosen.min_households if band_min is None else band_min
+    hi = chosen.max_households if band_max is None else band_max
+    if lo > hi:
+        raise ValidationError(f"--min ({lo}) is greater than --max ({hi}): the band must satisfy min <= max")
+    target = chosen.target_households if lo <= chosen.target_households <= hi else (lo + hi) // 2
+    return Band(lo, hi, target)
+
+
+def _community_identity(boundary: gpd.GeoDataFrame, path: Path, code: str | None, name: str | None) -> tuple[str, str]:
+    """Community code and name from the options, else from the boundary's code/name columns."""
+    if code is None and CODE in boundary.columns and boundary[CODE].nunique() == 1:
+        code = str(boundary[CODE].iloc[0])
+    if name is None and NAME in boundary.columns and boundary[NAME].nunique() == 1:
+        name = str(boundary[NAME].iloc[0])
+    if code is None:
+        raise ValidationError(
+            f"{path}: no community code: give --code (12 digits: county+street+community) or a single"
+            f" '{CODE}' value in the boundary file"
+        )
+    return code, name or code
+
+
+def _write_outputs(result: PartitionResult, out: Path, report: Path | None, map_path: Path | None, title: str) -> None:
+    fmt = _FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValidationError(f"{out}: unknown output type {out.suffix!r}; use .gpkg, .geojson, .shp or .csv")
+    write_frame(result.grids, GRIDS_SPEC, fmt, out)
+    if report is not None:
+        body = {"certificate": result.certificate.to_dict(), "report": result.report}
+        report.write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    if map_path is not None:
+        from gridmap.partition.preview import map_from_result
+        from gridmap.portal.assets import html_from_map, web_root
+
+        html = html_from_map(map_from_result(result, title=title), static_url=(web_root() / "static").as_uri())
+        map_path.write_text(html, encoding="utf-8")
+
+
+def _summary(result: PartitionResult, out: Path) -> str:
+    rep = result.report
+    lines = [
+        f"{rep['grids']['total']} grids ({rep['grids']['base']} base, {rep['grids']['dedicated']} dedicated),"
+        f" {rep['households']} households, written to {out}",
+        f"in band {result.band.min}..{result.band.max}: {rep['share_in_band']}; certificate: "
+        + ("ok" if result.ok else "FAILED"),
+    ]
+    lines += [f"  {g['code']} {g['name']}: {g['reason']}" for g in rep["out_of_band"]]
+    return "\n".join(lines)
+
+
+@click.command("partition")
+@click.option("--boundary", type=_FILE, required=True, help="Community boundary (one polygon, or parts).")
+@click.option("--roads", type=_FILE, required=True, help="Road lines with road_class (or OSM highway).")
+@click.option("--buildings", type=_FILE, required=True, help="Buildings with a household count each.")
+@click.option("--households-column", default=HOUSEHOLDS, show_default=True, help="Column of household counts.")
+@click.option("--estates", type=_FILE, help="Estate (小区) polygons kept whole where the band allows.")
+@click.option("--units", type=_FILE, help="Units (school, hospital...) that may get dedicated grids.")
+@click.option("--band", "preset", type=click.Choice(sorted(BAND_PRESETS)), help="Household band preset.")
+@click.option("--min", "band_min", type=click.IntRange(min=0), help="Minimum households per grid.")
+@click.option("--max", "band_max", type=click.IntRange(min=1), help="Maximum households per grid.")
+@click.option("--grids", "n_grids", type=click.IntRange(min=1), help="Exact number of base grids (e.g. workers).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random generator.")
+@click.option("--code", "community_code", help="12-digit community code (else the boundary's code column).")
+@click.option("--name", "community_name", help="Community name (else the boundary's name column).")
+@click.option("--out", type=_OUT, required=True, help="Grids file: .gpkg, .geojson, .shp or .csv.")
+@click.option("--report", type=_OUT, help="JSON report with the coverage certificate.")
+@click.option("--map", "map_path", type=_OUT, help="HTML preview map.")
+@click.pass_obj
+def partition_command(obj: Any, **opts: Any) -> None:
+    """Partition one community (file mode) into grids of a household band."""
+    settings: Settings = obj.settings
+    band = band_from_options(settings, opts["preset"], opts["band_min"], opts["band_max"])
+    boundary = layer_from_file(opts["boundary"], what="boundary")
+    code, name = _community_identity(boundary, opts["boundary"], opts["community_code"], opts["community_name"])
+    buildings = layer_from_file(opts["buildings"], what="buildings")
+    column = opts["households_column"]
+    if column not in buildings.columns:
+        raise ValidationError(
+            f"{opts['buildings']}: no households column {column!r} (columns: {', '.join(map(str, buildings.columns))});"
+            " name it with --households-column"
+        )
+    if column != HOUSEHOLDS:
+        buildings = buildings.drop(columns=[HOUSEHOLDS], errors="ignore").rename(columns={column: HOUSEHOLDS})
+    optional = {k: layer_from_file(opts[k], what=k) if opts[k] else None for k in ("estates", "units")}
+    result = partition_community(
+        boundary,
+        layer_from_file(opts["roads"], what="roads"),
+        buildings,
+        community_code=code,
+        community_name=name,
+        band=band,
+        settings=settings,
+        estates=optional["estates"],
+        units=optional["units"],
+        n_grids=opts["n_grids"],
+        seed=opts["seed"],
+        sources={k: str(opts[k]) for k in ("boundary", "roads", "buildings", "estates", "units") if opts[k]},
+    )
+    _write_outputs(result, opts["out"], opts["report"], opts["map_path"], name)
+    click.echo(_summary(result, opts["out"]))
+    sys.exit(0 if result.ok else 1)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(partition_command)
