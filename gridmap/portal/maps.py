@@ -45,6 +45,9 @@ GRID_PANE, BOUNDARY_PANE = "gm-grids", "gm-boundaries"
 PANE_Z_INDEX = {GRID_PANE: 410, BOUNDARY_PANE: 420}
 #: Rounding of displayed coordinates, degrees (1e-6 degrees is about 0.1 m).
 DISPLAY_PRECISION_DEG = 1e-6
+#: Vertices closer than this to the simplified line are dropped for display, degrees (about 0.5 m,
+#: under a pixel up to zoom 18); the embedded GeoJSON is mostly coordinates, so this is its size.
+DISPLAY_SIMPLIFY_DEG = 4.5e-6
 #: Centre and zoom of an empty map (mainland China).
 EMPTY_CENTRE_LATLON = (35.0, 105.0)
 EMPTY_ZOOM = 4
@@ -81,12 +84,13 @@ def _lonlat_frame(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
 
 
 def display_geometries(geoms: Sequence[Any] | np.ndarray, basemap: Basemap) -> np.ndarray:
-    """Stored lon/lat geometries as drawn on ``basemap``: shifted to GCJ-02 for AMap, rounded."""
+    """Stored lon/lat geometries as drawn on ``basemap``: shifted to GCJ-02 for AMap, simplified, rounded."""
     arr = np.asarray(geoms, dtype=object)
     if basemap.overlay_crs != "EPSG:4326" and len(arr):
         from gridmap.crs import transform_geometries  # only the AMap basemap needs it
 
         arr = np.asarray(transform_geometries(arr, "EPSG:4326", basemap.overlay_crs), dtype=object)
+    arr = shapely.simplify(arr, DISPLAY_SIMPLIFY_DEG, preserve_topology=True)
     return np.asarray(shapely.set_precision(arr, DISPLAY_PRECISION_DEG, mode="pointwise"), dtype=object)
 
 

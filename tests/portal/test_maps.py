@@ -8,6 +8,7 @@ import re
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from portal_sample import AREAS, GRIDS, HOSTILE, OUT_OF_BAND
@@ -141,3 +142,19 @@ def test_grids_without_band_use_the_data_range(grids_gdf) -> None:
     layer = _geojson_layers(m)["网格"]
     styles = [layer.style_function(f) for f in layer.data["features"]]
     assert not any(s["color"] == VIOLATION_OUTLINE for s in styles)
+
+
+def test_display_geometries_drop_needless_vertices_but_stay_within_half_a_metre() -> None:
+    from gridmap.portal.maps import DISPLAY_PRECISION_DEG, DISPLAY_SIMPLIFY_DEG, display_geometries
+
+    straight = shapely.segmentize(shapely.box(114.0, 35.7, 114.01, 35.71), 1e-5)  # ~1 m steps, collinear
+    assert shapely.get_num_coordinates(straight) > 1000
+    rng = np.random.default_rng(7)
+    wiggly = shapely.Polygon(
+        [(114.0 + 0.01 * np.cos(t) + rng.uniform(-2e-5, 2e-5), 35.7 + 0.01 * np.sin(t)) for t in
+         np.linspace(0, 2 * np.pi, 400, endpoint=False)]
+    )
+    shown_straight, shown_wiggly = display_geometries([straight, wiggly], NONE)
+    assert shapely.get_num_coordinates(shown_straight) == 5  # only the corners are needed
+    assert shapely.hausdorff_distance(shown_wiggly, wiggly) <= DISPLAY_SIMPLIFY_DEG + DISPLAY_PRECISION_DEG
+    assert 50 < shapely.get_num_coordinates(shown_wiggly) <= 401  # real detail (~2 m) is kept
