@@ -48,6 +48,7 @@ def _map_config(lang: str) -> dict[str, Any]:
         "tiles": tiles,
         "background": basemap.background,
         "lookupUrl": "/api/v1/lookup",
+        "contextUrl": "/api/v1/areas?level=community",
     }
 
 

@@ -38,15 +38,28 @@
 
   // ---- map -------------------------------------------------------------------------------
   var map = L.map("rs-map", { zoomControl: true, attributionControl: true });
+  window.gridmapResidentMap = map;  // for kiosk integrations and the browser tests (pixel <-> lon/lat)
   document.getElementById("rs-map").style.background = config.background || "#eef1f3";
   (config.tiles || []).forEach(function (tile) {
     L.tileLayer(tile.url, { attribution: tile.attribution, subdomains: tile.subdomains, maxZoom: tile.maxZoom })
       .addTo(map);
   });
   if (config.bounds) { map.fitBounds(config.bounds); } else { map.setView([35.75, 114.3], 12); }
-  var gridLayer = L.geoJSON(null, { style: { color: "#b71c1c", weight: 3, fillColor: "#b71c1c", fillOpacity: 0.08 } })
+  var gridLayer = L.geoJSON(null, { style: {
+    color: "#b71c1c", weight: 3, fillColor: "#b71c1c", fillOpacity: 0.08, className: "rs-grid" } })
     .addTo(map);
   var marker = null;
+  // Community outlines for orientation (no tiles by default); not interactive, so taps reach the map.
+  fetch(config.contextUrl, { headers: { Accept: "application/geo+json" } })
+    .then(function (response) { return response.ok ? response.json() : null; })
+    .then(function (data) {
+      if (data) {
+        L.geoJSON(data, { interactive: false, style: { color: "#78909c", weight: 1, dashArray: "4 3", fill: false,
+                                                       className: "rs-context" } }).addTo(map);
+        gridLayer.bringToFront();
+      }
+    })
+    .catch(function () { /* orientation only: the page works without it */ });
 
   function placeMarker(lat, lon) {
     if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.circleMarker([lat, lon], {
@@ -124,7 +137,7 @@
     gridLayer.clearLayers();
     if (result.grid.geometry) {
       gridLayer.addData(result.grid.geometry);
-      map.fitBounds(gridLayer.getBounds(), { maxZoom: 17, padding: [20, 20] });
+      map.fitBounds(gridLayer.getBounds(), { maxZoom: 17, padding: [20, 20], animate: false });
     }
     placeMarker(result.lat, result.lon);
     setStatus("");
