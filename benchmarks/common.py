@@ -46,7 +46,7 @@ def _git_commit() -> str | None:
 
 def machine_info() -> dict[str, Any]:
     """Where the numbers were measured: CPU, cores, memory, Python and library versions, commit."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)

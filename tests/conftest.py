@@ -33,7 +33,7 @@ class PostGISServer:
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
 
-    def _execute(self, query: sql.Composable) -> None:
+    def _execute(self, query: sql.Composed) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(query)
 

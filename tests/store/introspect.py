@@ -104,7 +104,7 @@ def _pg_schema(store: PostGISStore) -> dict[str, Table]:
             for col, typ, notnull in rows:
                 if typ.startswith("geometry"):
                     typ = "geometry"
-                table.columns.append((col, _PG_TYPES.get(typ, typ), bool(notnull)))
+                table.columns.append((str(col), _PG_TYPES.get(str(typ), str(typ)), bool(notnull)))
             for (cols,) in conn.execute(
                 "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
                 "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "

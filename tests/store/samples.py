@@ -55,6 +55,13 @@ def _geometry(kind: str, i: int, rng: np.random.Generator) -> shapely.Geometry:
     return mixed[i % len(mixed)]
 
 
+def sample_geoframe(spec: LayerSpec, n: int, *, seed: int = 0) -> gpd.GeoDataFrame:
+    """:func:`sample_frame` of a layer with geometry."""
+    frame = sample_frame(spec, n, seed=seed)
+    assert isinstance(frame, gpd.GeoDataFrame)
+    return frame
+
+
 def sample_frame(spec: LayerSpec, n: int, *, seed: int = 0) -> pd.DataFrame:
     """``n`` rows for ``spec``: keys unique, every column filled (NULLs in nullable ones)."""
     rng = np.random.default_rng(seed)

@@ -21,7 +21,7 @@ from gridmap.store import gpkg as gpkg_module
 from gridmap.store.base import open_store
 from gridmap.store.gpkg import GeoPackageStore, path_from_url
 from gridmap.store.gpkg_binary import geometries_from_gpkg_blobs, gpkg_blobs_from_geometries
-from tests.store.samples import sample_frame
+from tests.store.samples import sample_frame, sample_geoframe
 
 OGR_NAMES = {"MULTIPOLYGON": "Multi Polygon", "LINESTRING": "Line String", "POINT": "Point",
              "GEOMETRY": "Unknown (any)", "MULTILINESTRING": "Multi Line String"}
@@ -91,7 +91,7 @@ def test_gdal_reads_every_layer(filled: GeoPackageStore) -> None:
     assert gdal.crs.to_epsg() == 4326
 
 
-def _ogrinfo() -> str | None:
+def _ogrinfo() -> str:
     found = shutil.which("ogrinfo")
     if found is None and os.environ.get("CI", "").lower() not in {"1", "true", "yes"}:
         pytest.skip("ogrinfo (gdal-bin) is not installed; run `make sysdeps`")
@@ -169,8 +169,9 @@ def test_gridmap_layers_join_an_existing_gdal_geopackage(tmp_path: Path) -> None
 def test_cgcs2000_storage_and_mismatch(tmp_path: Path) -> None:
     url = f"gpkg://{tmp_path / 'cgcs.gpkg'}"
     store = open_store(url, Settings(storage_epsg=4490))
+    assert isinstance(store, GeoPackageStore)
     with store.transaction() as tx:
-        tx.insert(AREAS, sample_frame(LAYERS[AREAS], 3).set_crs(4490, allow_override=True))
+        tx.insert(AREAS, sample_geoframe(LAYERS[AREAS], 3).set_crs(4490, allow_override=True))
     assert store.read(AREAS).crs.to_epsg() == 4490
     assert pyogrio.read_info(store.path, layer=AREAS)["crs"] == "EPSG:4490"
     with pytest.raises(ValidationError, match=r"EPSG:4490 but settings\.storage_epsg is 4326"):
@@ -179,6 +180,7 @@ def test_cgcs2000_storage_and_mismatch(tmp_path: Path) -> None:
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store = open_store(f"gpkg://{tmp_path / 'new.gpkg'}", Settings())
+    assert isinstance(store, GeoPackageStore)
     conn = _sqlite(store.path)
     conn.execute("INSERT INTO gridmap_migrations VALUES (999, 'future', '2030-01-01T00:00:00.000Z')")
     conn.commit()

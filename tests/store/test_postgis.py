@@ -16,7 +16,7 @@ from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import AREAS, BUILDINGS, LAYERS
 from gridmap.store.base import open_store
 from gridmap.store.postgis import PostGISStore, redact_url
-from tests.store.samples import sample_frame
+from tests.store.samples import sample_frame, sample_geoframe
 
 if TYPE_CHECKING:
     from tests.conftest import PostGISServer
@@ -101,7 +101,7 @@ def test_cgcs2000_storage_and_mismatch(fresh_db: str) -> None:
     store = open_store(fresh_db, Settings(storage_epsg=4490))
     try:
         with store.transaction() as tx:
-            tx.insert(AREAS, sample_frame(LAYERS[AREAS], 3).set_crs(4490, allow_override=True))
+            tx.insert(AREAS, sample_geoframe(LAYERS[AREAS], 3).set_crs(4490, allow_override=True))
         assert store.read(AREAS).crs.to_epsg() == 4490
         with psycopg.connect(fresh_db) as conn:
             srids = {r[0] for r in conn.execute("SELECT DISTINCT ST_SRID(geometry) FROM areas")}
