@@ -135,7 +135,15 @@ class LookupService:
                 snap = _Snapshot(LookupIndex.from_store(self.store), gazetteer)
                 self._snapshot = snap
                 self.rebuilds += 1
+                self._refresh_sql_side_table()
             return snap
+
+    def _refresh_sql_side_table(self) -> None:
+        """On PostGIS, keep the SQL answer's subdivided side table in step with the index."""
+        if hasattr(self.store, "query"):
+            from gridmap.analysis.lookup_sql import refresh_if_stale
+
+            refresh_if_stale(self.store)
 
     def index(self) -> LookupIndex:
         """The index of the active grids, rebuilt first if a generation was activated since."""

@@ -118,3 +118,16 @@ def test_sql_lookup_refuses_a_geopackage(tmp_path) -> None:  # type: ignore[no-u
     store = GeoPackageStore(f"gpkg://{tmp_path}/x.gpkg", Settings())
     with pytest.raises(ValidationError, match="PostGIS"):
         lookup_many_sql(store, [1.0], [2.0])
+
+
+@pytest.mark.postgis
+def test_service_keeps_the_sql_side_table_fresh(postgis_store) -> None:  # type: ignore[no-untyped-def]
+    from gridmap.config import Settings
+    from gridmap.services.lookup import LookupService
+
+    fx.fill_store(postgis_store, with_addresses=False)
+    service = LookupService(postgis_store, Settings(), key_check_interval_s=0.0)
+    pt = fx.xy(9, 1)
+    assert service.lookup_point(*pt).grid.code == fx.COMM_B + "001"
+    assert refresh_if_stale(postgis_store) is False  # the service built the side table with the index
+    assert lookup_many_sql(postgis_store, [pt[0]], [pt[1]]).tolist() == [fx.COMM_B + "001"]
