@@ -36,11 +36,11 @@ class BisectParams:
     #: Spanning trees drawn per split before giving up and taking the least-bad cut.
     max_tree_attempts: int = 40
     #: Trees with a feasible cut compared before choosing (more = better cuts, slower).
-    trees_per_split: int = 2
+    trees_per_split: int = 3
     #: Candidate cuts per tree whose boundary cost is measured.
     max_candidates: int = 6
     #: Imbalance (households) worth one average edge of boundary, as a share of the band width.
-    balance_per_edge: float = 0.05
+    balance_per_edge: float = 0.02
     #: A side that will be cut again keeps its average part this many average atoms inside the band.
     margin_atoms: float = 0.5
 
