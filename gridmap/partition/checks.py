@@ -68,6 +68,9 @@ class Layers:
     communities: npt.NDArray[np.object_]  # community polygons
     community_codes: list[str]
     grid_community: npt.NDArray[np.int64]  # community index per grid (-1: matched to none)
+    #: Community named by each grid's community_code: index, -1 when there is no code, -2 unknown code.
+    code_community: npt.NDArray[np.int64]
+    grid_community_codes: list[str]
     building_points: npt.NDArray[np.object_] | None
     building_ids: list[str]
     building_households: npt.NDArray[np.float64] | None
@@ -172,8 +175,10 @@ def layers_from_input(
     parents_m = parents.to_crs(crs)
     geoms = np.asarray(grids_m.geometry.values, dtype=object)
     community_geoms = np.asarray(parents_m.geometry.values, dtype=object)
-    codes = _community_codes(parents_m, parent_code_column)
+    codes, named = _community_codes(parents_m, parent_code_column)
     ids = _grid_ids(grids_m)
+    by_code, raw_codes = _communities_by_code(grids_m, codes if named else None)
+    by_geometry = _communities_by_geometry(geoms, community_geoms)
     points, b_ids, b_households = _buildings(buildings, crs, households_column, source)
     return Layers(
         grids=geoms,
@@ -183,7 +188,9 @@ def layers_from_input(
         grid_households=_numeric(grids_m, households_column),
         communities=community_geoms,
         community_codes=codes,
-        grid_community=_match_communities(grids_m, geoms, community_geoms, codes),
+        grid_community=np.where(by_code >= 0, by_code, by_geometry),
+        code_community=by_code,
+        grid_community_codes=raw_codes,
         building_points=points,
         building_ids=b_ids,
         building_households=b_households,
@@ -223,13 +230,14 @@ def _metric_crs(grids: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> pyproj.CR
     return working_crs_for(parents)
 
 
-def _community_codes(parents: gpd.GeoDataFrame, column: str | None) -> list[str]:
+def _community_codes(parents: gpd.GeoDataFrame, column: str | None) -> tuple[list[str], bool]:
+    """Codes of the communities, and whether they are real codes (else labels made up for reports)."""
     col = column or (AREA_CODE if AREA_CODE in parents.columns else None)
     if col is None:
-        return [f"#{i}" for i in range(len(parents))] if len(parents) > 1 else ["parent"]
+        return ([f"#{i}" for i in range(len(parents))] if len(parents) > 1 else ["parent"]), False
     if col not in parents.columns:
         raise ValidationError(f"parent layer has no column {col!r}; columns: {', '.join(map(str, parents.columns))}")
-    return [str(v) for v in parents[col]]
+    return [str(v) for v in parents[col]], True
 
 
 def _grid_ids(grids: gpd.GeoDataFrame) -> list[str]:
@@ -257,29 +265,37 @@ def _numeric(frame: pd.DataFrame, column: str) -> npt.NDArray[np.float64] | None
     return pd.to_numeric(frame[column], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
 
 
-def _match_communities(
-    grids: gpd.GeoDataFrame, geoms: npt.NDArray[np.object_], communities: npt.NDArray[np.object_], codes: list[str]
+def _communities_by_code(
+    grids: gpd.GeoDataFrame, codes: list[str] | None
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Community index named by each grid's ``community_code`` (-1: none given, -2: not in the parent layer).
+
+    ``codes`` is None when the parent layer has no code column: then codes cannot be checked.
+    """
+    if COMMUNITY_CODE not in grids.columns or codes is None:
+        return np.full(len(grids), -1, dtype=np.int64), [""] * len(grids)
+    index = {c: i for i, c in enumerate(codes)}
+    raw = ["" if pd.isna(v) else str(v) for v in grids[COMMUNITY_CODE]]
+    return np.asarray([index.get(v, -2) if v else -1 for v in raw], dtype=np.int64), raw
+
+
+def _communities_by_geometry(
+    geoms: npt.NDArray[np.object_], communities: npt.NDArray[np.object_]
 ) -> npt.NDArray[np.int64]:
-    """Community index per grid: by ``community_code`` when it names known communities, else by overlap."""
+    """Index of the community holding the largest part of each grid (-1: touches none)."""
     out = np.full(len(geoms), -1, dtype=np.int64)
-    if len(communities) == 1:
-        out[:] = 0
-        return out
-    if COMMUNITY_CODE in grids.columns:
-        index = {c: i for i, c in enumerate(codes)}
-        by_code = [index.get(str(v), -1) for v in grids[COMMUNITY_CODE]]
-        if any(i >= 0 for i in by_code):
-            return np.asarray(by_code, dtype=np.int64)
+    present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     tree = shapely.STRtree(communities)
-    g_idx, c_idx = tree.query(geoms, predicate="intersects")
-    if len(g_idx):
-        areas = shapely.area(shapely.intersection(geoms[g_idx], communities[c_idx]))
-        best: dict[int, tuple[float, int]] = {}
-        for g, c, a in zip(g_idx.tolist(), c_idx.tolist(), areas.tolist(), strict=True):
-            if a > best.get(g, (-1.0, -1))[0]:
-                best[g] = (a, c)
-        for g, (_, c) in best.items():
-            out[g] = c
+    g_idx, c_idx = tree.query(geoms[present], predicate="intersects")
+    if len(g_idx) == 0:
+        return out
+    areas = shapely.area(shapely.intersection(shapely.make_valid(geoms[present][g_idx]), communities[c_idx]))
+    best: dict[int, tuple[float, int]] = {}
+    for g, c, a in zip(present[g_idx].tolist(), c_idx.tolist(), areas.tolist(), strict=True):
+        if a > best.get(g, (-1.0, -1))[0]:
+            best[g] = (a, c)
+    for g, (_, c) in best.items():
+        out[g] = c
     return out
 
 

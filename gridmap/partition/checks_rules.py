@@ -171,9 +171,13 @@ def within_one_community(layers: Layers) -> CheckResult:
         if a > layers.tolerance_m2:
             inside.setdefault(gi, {})[ci] = a
     issues: list[dict[str, Any]] = []
+    codes = layers.community_codes
+    for gi in np.flatnonzero(layers.code_community == -2).tolist():
+        issues.append({"grid": layers.grid_ids[gi], "problem": f"its community_code "
+                       f"{layers.grid_community_codes[gi]} names no community of the parent layer"})  # fmt: skip
     for gi in good.tolist():
         found = inside.get(gi, {})
-        grid, codes = layers.grid_ids[gi], layers.community_codes
+        grid = layers.grid_ids[gi]
         if not found:
             issues.append({"grid": grid, "problem": "outside every community"})
         elif len(found) > 1:
@@ -184,8 +188,8 @@ def within_one_community(layers: Layers) -> CheckResult:
             out = layers.grids[gi].area - a
             if out > layers.tolerance_m2:
                 issues.append({"grid": grid, "problem": f"sticks out of community {codes[ci]}", "area_m2": _m2(out)})
-            elif layers.grid_community[gi] not in (-1, ci):
-                issues.append({"grid": grid, "problem": f"its community_code is {codes[layers.grid_community[gi]]} "
+            elif layers.code_community[gi] >= 0 and layers.code_community[gi] != ci:
+                issues.append({"grid": grid, "problem": f"its community_code is {codes[layers.code_community[gi]]} "
                                f"but it lies in community {codes[ci]}"})  # fmt: skip
     ok = not issues
     msg = "every grid lies inside exactly one community" if ok else f"{len(issues)} grid(s) break the nesting rule"

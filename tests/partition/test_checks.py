@@ -260,3 +260,19 @@ def test_cli_validate_reports_unusable_input(tmp_path):
     notes.write_text("not a map")
     result = run_validate("--grids", str(notes), "--parent", parent)
     assert result.exit_code == 2 and "notes.txt" in result.output
+
+
+def test_community_codes_are_checked_against_the_parent_layer():
+    communities = gpd.GeoDataFrame(
+        {"code": ["410611001001", "410611001002"]}, geometry=[rect(0, 0, 150, 200), rect(150, 0, 300, 200)], crs=GK
+    )
+    geoms = [rect(0, 0, 150, 200), rect(150, 0, 300, 200)]
+    # The second grid names the wrong community and the first one an unknown code.
+    grids = grids_frame(geoms, community_code=["410611001999", "410611001001"])
+    nesting = check_partition(grids, communities).check(WITHIN_ONE_COMMUNITY)
+    assert [i["problem"] for i in nesting.issues] == [
+        "its community_code 410611001999 names no community of the parent layer",
+        "its community_code is 410611001001 but it lies in community 410611001002",
+    ]
+    # A single parent polygon has no codes to compare with: community_code is then not judged.
+    assert check_partition(grids, PARENT).ok
