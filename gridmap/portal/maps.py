@@ -30,7 +30,14 @@ from gridmap.errors import ValidationError
 from gridmap.model import ADMIN_LEVELS, AreaLevel, GridKind
 from gridmap.portal.basemaps import Basemap, add_basemap
 from gridmap.portal.i18n import Translator
-from gridmap.portal.mapstyle import LEVEL_STYLES, Legend, grid_style, legend_html, scale_from_households
+from gridmap.portal.mapstyle import (
+    LEVEL_STYLES,
+    CompactOnSmallScreens,
+    Legend,
+    grid_style,
+    legend_html,
+    scale_from_households,
+)
 from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
 
 # Column names, checked against the schema contract at import time.
@@ -237,7 +244,9 @@ def hierarchy_map(
             _grid_layer(grids[is_prof], basemap, tr, band=band, professional=True)[0].add_to(m)
         scale = scale_from_households([_households(v) for v in grids.get(HOUSEHOLDS, [])], band=band)
         Legend(legend_html(scale, tr, has_dedicated=has_dedicated)).add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
+    CompactOnSmallScreens(control).add_to(m)
     bounds = _bounds([f for f in (areas, grids) if f is not None], basemap)
     if bounds is not None:
         m.fit_bounds(bounds)

@@ -106,8 +106,11 @@ def _swatch(fill: str, label: str, *, outline: str = GRID_OUTLINE, dashed: bool 
 
 
 def legend_html(scale: HouseholdScale, tr: Translator, *, has_dedicated: bool) -> str:
-    """The legend's inner HTML; every label is escaped (labels may carry formatted numbers)."""
-    rows = [f'<div class="gm-legend-title">{html.escape(tr("legend.title"))}</div>']
+    """The legend's inner HTML; every label is escaped (labels may carry formatted numbers).
+
+    A ``<details>`` element, so a phone user can fold it away without any script of ours.
+    """
+    rows = []
     if scale.band is not None:
         rows.append(_swatch(BELOW_BAND_COLOUR, f'{tr("legend.below")} (<{tr.number(scale.band.min_households)})'))
     for i, colour in enumerate(IN_BAND_COLOURS):
@@ -119,7 +122,8 @@ def legend_html(scale: HouseholdScale, tr: Translator, *, has_dedicated: bool) -
     if has_dedicated:
         rows.append(_swatch(DEDICATED_COLOUR, tr("legend.dedicated"), outline=DEDICATED_OUTLINE))
     rows.append(_swatch(NO_DATA_COLOUR, tr("legend.no_data")))
-    return "".join(rows)
+    title = f'<summary class="gm-legend-title">{html.escape(tr("legend.title"))}</summary>'
+    return f'<details class="gm-legend-details" open>{title}{"".join(rows)}</details>'
 
 
 class Legend(folium.MacroElement):
@@ -131,7 +135,7 @@ class Legend(folium.MacroElement):
         <style>
           .gm-legend { background: rgba(255,255,255,0.92); padding: 6px 10px; border-radius: 4px;
                        box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-size: 12px; line-height: 1.5; }
-          .gm-legend-title { font-weight: 600; margin-bottom: 2px; }
+          .gm-legend-title { font-weight: 600; margin-bottom: 2px; cursor: pointer; }
           .gm-legend-row { display: flex; align-items: center; gap: 6px; }
           .gm-swatch { display: inline-block; width: 16px; height: 12px; box-sizing: border-box; }
         </style>
@@ -154,3 +158,33 @@ class Legend(folium.MacroElement):
         super().__init__()
         self._name = "GridmapLegend"
         self.content = content
+
+
+#: Below this viewport width (CSS px) the layer control and the legend start folded.
+SMALL_SCREEN_PX = 720
+
+
+class CompactOnSmallScreens(folium.MacroElement):
+    """Fold the layer control and the legend on phones so the map itself stays visible.
+
+    Screen width is only known in the browser, hence a few lines of script; add this after the
+    LayerControl it folds.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        if (window.matchMedia("(max-width: {{ this.max_width_px }}px)").matches) {
+            {{ this.control_name }}.collapse();
+            document.querySelectorAll("#{{ this._parent.get_name() }} details.gm-legend-details")
+                .forEach(function (d) { d.open = false; });
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer_control: folium.LayerControl, *, max_width_px: int = SMALL_SCREEN_PX) -> None:
+        super().__init__()
+        self._name = "GridmapCompact"
+        self.control_name = layer_control.get_name()
+        self.max_width_px = int(max_width_px)

@@ -106,3 +106,17 @@ def test_without_internet_a_tile_basemap_fails_quietly(
         assert all(url.startswith("https://tile.openstreetmap.org/") for url in browser_page.blocked)
         background = page.evaluate("getComputedStyle(document.querySelector('.folium-map')).backgroundColor")
         assert background == "rgb(238, 241, 244)"  # PLAIN_BACKGROUND shows where the tiles are missing
+
+
+def test_phone_screen_folds_layer_control_and_legend(browser_page, live_server) -> None:
+    page = browser_page.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_page.goto("/")
+    base_grids = [g for g in live_server.sample.GRIDS if g[2] != "professional"]
+    expect(page.locator("path.gm-grid")).to_have_count(len(base_grids))
+    expect(page.locator(".leaflet-control-layers")).not_to_have_class("leaflet-control-layers-expanded")
+    details = page.locator("details.gm-legend-details")
+    expect(details).not_to_have_attribute("open", "")
+    page.locator(".gm-legend-title").click()  # a tap unfolds the legend again
+    expect(details).to_have_attribute("open", "")
+    expect(page.locator(".gm-legend")).to_contain_text("450–500户")
