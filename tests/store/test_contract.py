@@ -235,6 +235,10 @@ def test_update_delete_truncate_counts(store: Store) -> None:
     assert store.read(AREAS, bbox=inside_moved)["name"].tolist() == ["淇滨区"]
     assert store.read(AREAS, bbox=(LON0, LAT0, LON0 + 0.001, LAT0 + 0.001))["code"].tolist() == []
     with store.transaction() as tx:
+        assert tx.update(AREAS, {"code": "410611"}, {GEOMETRY: None}) == 1
+    assert store.read(AREAS, bbox=inside_moved).empty
+    assert store.read(AREAS, where={"code": "410611"}).geometry.tolist() == [None]
+    with store.transaction() as tx:
         assert tx.delete(AREAS, {"level": "street"}) == 2
         assert tx.delete(AREAS, {}) == 0
         assert tx.delete(AREAS, {"level": "street"}) == 0
@@ -244,7 +248,6 @@ def test_update_delete_truncate_counts(store: Store) -> None:
     with store.transaction() as tx:
         again = tx.insert(AREAS, areas_frame())
     assert min(again) > max(first)  # fids are never reused
-    assert store.read(AREAS, bbox=inside_moved).empty
 
 
 def test_compare_and_set_update_returns_zero_on_stale_version(store: Store) -> None:
@@ -252,12 +255,16 @@ def test_compare_and_set_update_returns_zero_on_stale_version(store: Store) -> N
                         "version": [1], "created_at": [utc("2024-05-01T08:00:00")]})
     with store.transaction() as tx:
         tx.insert(GENERATIONS, row)
+    certificate = {"ok": True, "checks": [{"name": "coverage", "gaps_m2": 0.0}], "note": "全覆盖、无缝隙"}
+    approve = {"version": 2, "status": "validated", "certificate": certificate, "approved_at": utc("2024-05-02T09:30")}
     with store.transaction() as tx:
-        assert tx.update(GENERATIONS, {"generation_id": 7, "version": 1}, {"version": 2, "status": "validated"}) == 1
+        assert tx.update(GENERATIONS, {"generation_id": 7, "version": 1}, approve) == 1
     with store.transaction() as tx:
         assert tx.update(GENERATIONS, {"generation_id": 7, "version": 1}, {"version": 2, "status": "approved"}) == 0
     stored = store.read(GENERATIONS)
     assert stored[["version", "status"]].values.tolist() == [[2, "validated"]]
+    assert stored["certificate"].tolist() == [certificate]
+    assert stored["approved_at"].tolist() == [pd.Timestamp("2024-05-02 09:30", tz="UTC")]
 
 
 def test_rollback_on_exception_leaves_nothing_and_writes_are_private(store: Store) -> None:
