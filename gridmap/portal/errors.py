@@ -13,6 +13,8 @@ business outside the server.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -24,7 +26,7 @@ from gridmap.portal.i18n import current_language, translate
 
 log = logging.getLogger("gridmap.portal")
 
-_TITLE_KEYS = {404: "error.not_found", 405: "error.method_not_allowed"}
+_TITLE_KEYS: Mapping[int, str] = MappingProxyType({404: "error.not_found", 405: "error.method_not_allowed"})
 
 
 def wants_json() -> bool:

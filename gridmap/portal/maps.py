@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import folium
@@ -44,12 +45,14 @@ from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
 CODE, NAME, LEVEL, HOUSEHOLDS = (AREAS_SPEC.column(c).name for c in ("code", "name", "level", "households"))
 KIND = GRIDS_SPEC.column("kind").name
 #: CSS class of every SVG path of a layer, so pages and browser tests can find them.
-LAYER_CLASS = {**{level: f"gm-area gm-{level.value}" for level in ADMIN_LEVELS}, AreaLevel.GRID: "gm-grid"}
+LAYER_CLASS: Mapping[AreaLevel, str] = MappingProxyType(
+    {**{level: f"gm-area gm-{level.value}" for level in ADMIN_LEVELS}, AreaLevel.GRID: "gm-grid"}
+)
 PROFESSIONAL_CLASS = "gm-grid-professional"
 #: Leaflet panes: grids under the boundary lines (overlayPane is 400, markers 600). The boundary pane
 #: lets clicks through except on the lines themselves, so a click inside a grid reaches the grid.
 GRID_PANE, BOUNDARY_PANE = "gm-grids", "gm-boundaries"
-PANE_Z_INDEX = {GRID_PANE: 410, BOUNDARY_PANE: 420}
+PANE_Z_INDEX: Mapping[str, int] = MappingProxyType({GRID_PANE: 410, BOUNDARY_PANE: 420})
 #: Rounding of displayed coordinates, degrees (1e-6 degrees is about 0.1 m).
 DISPLAY_PRECISION_DEG = 1e-6
 #: Vertices closer than this to the simplified line are dropped for display, degrees (about 0.5 m,
@@ -132,7 +135,7 @@ def _area_layer(
     return folium.GeoJson(
         _feature_collection(geoms, props),
         name=html.escape(tr(f"layer.{level.value}")),
-        style_function=lambda _f, s=LEVEL_STYLES[level]: s,
+        style_function=lambda _f, s=LEVEL_STYLES[level]: dict(s),
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
         className=LAYER_CLASS[level],
         pane=BOUNDARY_PANE,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import folium
@@ -22,11 +23,17 @@ from gridmap.model import AreaLevel
 from gridmap.portal.i18n import Translator
 
 #: Boundary line style per administrative level: thick for districts, thin dashes for communities.
-LEVEL_STYLES: dict[AreaLevel, dict[str, Any]] = {
-    AreaLevel.DISTRICT: {"color": "#1b2631", "weight": 4, "fill": False, "opacity": 0.9},
-    AreaLevel.STREET: {"color": "#2e4053", "weight": 2.5, "fill": False, "opacity": 0.9, "dashArray": "10 5"},
-    AreaLevel.COMMUNITY: {"color": "#566573", "weight": 1.5, "fill": False, "opacity": 0.9, "dashArray": "4 4"},
-}
+LEVEL_STYLES: Mapping[AreaLevel, Mapping[str, Any]] = MappingProxyType(
+    {
+        AreaLevel.DISTRICT: MappingProxyType({"color": "#1b2631", "weight": 4, "fill": False, "opacity": 0.9}),
+        AreaLevel.STREET: MappingProxyType(
+            {"color": "#2e4053", "weight": 2.5, "fill": False, "opacity": 0.9, "dashArray": "10 5"}
+        ),
+        AreaLevel.COMMUNITY: MappingProxyType(
+            {"color": "#566573", "weight": 1.5, "fill": False, "opacity": 0.9, "dashArray": "4 4"}
+        ),
+    }
+)
 #: In-band households, few to many (colour-blind safe sequential blues/greens).
 IN_BAND_COLOURS: tuple[str, ...] = ("#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0")
 BELOW_BAND_COLOUR = "#fee391"
