@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from gridmap.errors import ConflictError, ValidationError
-from gridmap.schema import FID, GEOMETRY, Column, ColumnType, LayerSpec, layer_spec
+from gridmap.schema import FID, GEOMETRY, Column, ColumnType, LayerSpec
 
 #: pandas dtype of each logical type in frames read from a store (see gridmap.store.base).
 PANDAS_DTYPES: dict[ColumnType, str] = {
@@ -364,21 +364,3 @@ def frame_from_columns(
         return frame
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=epsg), crs=epsg)
 
-
-__all__ = [
-    "PANDAS_DTYPES",
-    "Condition",
-    "PreparedRows",
-    "canonical_value",
-    "check_bbox",
-    "conditions_from_filters",
-    "conflict_error",
-    "duplicate_keys",
-    "frame_from_columns",
-    "key_sets",
-    "layer_spec",
-    "mask_bbox",
-    "read_columns",
-    "rows_from_frame",
-    "values_for_update",
-]
