@@ -117,7 +117,7 @@ def duplicate_code_violations(
             out.append(
                 Violation(
                     "duplicate_code",
-                    f"{what} {label} already exists in the store (feature {rows[0] + 1})",
+                    f"{what} {label} already exists in the store",
                     (label,),
                     (names[rows[0]],),
                     (rows[0],),

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -173,14 +173,45 @@ def resolve_columns(
     return mapping
 
 
-def feature_labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
-    """``feature 3 (code 410611001, name 朝阳街道)``: 1-based row plus whatever identifies it."""
-    labels = []
-    present = [k for k in keys if k in frame.columns]
-    for i, row in enumerate(frame[present].itertuples(index=False, name=None) if present else [()] * len(frame)):
-        ids = [f"{k} {_text(v)}" for k, v in zip(present, row, strict=True) if _text(v) is not None]
-        labels.append(f"feature {i + 1}" + (f" ({', '.join(ids)})" if ids else ""))
-    return labels
+class FeatureLabels(Sequence[str]):
+    """``feature 3 (code 410611001, name 朝阳街道)`` per row, built only when a message needs one.
+
+    The number is the 1-based position in the file (``rows`` maps positions after rows were
+    dropped or split back to the file). Lazy because a clean 100k-row file needs no label at all.
+    """
+
+    def __init__(self, frame: pd.DataFrame, keys: Sequence[str], *, rows: Sequence[int] | None = None) -> None:
+        self._keys = [k for k in keys if k in frame.columns]
+        self._values = [frame[k].tolist() for k in self._keys]
+        self._rows = list(range(len(frame))) if rows is None else list(rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        row = self._rows[index]
+        ids = [
+            f"{k} {t}" for k, vals in zip(self._keys, self._values, strict=True) if (t := _text(vals[row])) is not None
+        ]
+        return f"feature {row + 1}" + (f" ({', '.join(ids)})" if ids else "")
+
+    def take(self, positions: Sequence[int]) -> FeatureLabels:
+        """Labels of the given positions (after dropping or splitting rows), still numbered as in the file."""
+        out = FeatureLabels.__new__(FeatureLabels)
+        out._keys, out._values = self._keys, self._values
+        out._rows = [self._rows[int(p)] for p in positions]
+        return out
+
+
+def feature_labels(frame: pd.DataFrame, keys: Sequence[str]) -> FeatureLabels:
+    """Lazy labels of ``frame``'s rows, identified by whichever of ``keys`` it has (see FeatureLabels)."""
+    return FeatureLabels(frame, keys)
 
 
 def _text(value: Any) -> str | None:
@@ -249,7 +280,11 @@ def typed_columns(
         known = field in layer.spec.column_names and field not in layer.as_text
         typ = layer.spec.column(field).type if known else "text"
         source = mapping.get(field)
-        raw = frame[source].tolist() if source is not None else [None] * len(frame)
+        if source is None:  # the file lacks it: all empty, no per-value work
+            empty: list[Any] = [None] * len(frame)
+            out[field] = _PANDAS_TYPES[typ](empty) if typ in _PANDAS_TYPES else pd.Series(empty, dtype=object)
+            continue
+        raw = frame[source].tolist()
         values: list[Any] = []
         for row, value in enumerate(raw):
             try:

@@ -44,7 +44,7 @@ class Prepared:
     """Rows for one layer, in the storage CRS, plus what was found on the way."""
 
     frame: pd.DataFrame  # GeoDataFrame for layers with geometry
-    labels: list[str]  # one per row of ``frame``
+    labels: columns.FeatureLabels  # one per row of ``frame``
     crs: CrsSpec
     features_read: int
     problems: list[FeatureProblem] = field(default_factory=list)
@@ -198,7 +198,7 @@ def prepare_features(
         keep = np.ones(len(frame), dtype=bool)
         keep[checked.dropped] = False
         prepared.frame = prepared.frame[keep].reset_index(drop=True)
-        prepared.labels = [label for label, k in zip(labels, keep, strict=True) if k]
+        prepared.labels = labels.take(np.flatnonzero(keep).tolist())
     return prepared
 
 
@@ -214,7 +214,7 @@ def finish_geometries(prepared: Prepared, layer: columns.ImportLayer) -> None:
         parts, rows = checks.explode_lines(geoms)
         exploded = frame.iloc[rows].reset_index(drop=True)
         prepared.frame = gpd.GeoDataFrame(exploded, geometry=gpd.GeoSeries(parts), crs=frame.crs)
-        prepared.labels = [prepared.labels[r] for r in rows]
+        prepared.labels = prepared.labels.take(rows.tolist())
 
 
 def add_households(prepared: Prepared, settings: Settings) -> tuple[int, int]:
