@@ -373,3 +373,37 @@ def test_failure_mid_write_leaves_nothing(store: Store, settings: Settings, monk
     with pytest.raises(RuntimeError, match="disk full"):
         import_layer(store, settings, "streets", DATA / "hebi_streets.geojson", progress=explode)
     assert counts(store) == before
+
+
+def test_estates_and_units(store: Store, settings: Settings, tmp_path: Path) -> None:
+    load_hierarchy(store, settings)
+    estates = gpd.GeoDataFrame(
+        {"estate_id": ["e1"], "name": ["淇滨花园"], "kind": ["managed"]},
+        geometry=[shapely.box(114.25, 35.72, 114.252, 35.722)],
+        crs="EPSG:4326",
+    )
+    report = import_layer(store, settings, "estates", save(estates, tmp_path / "estates.geojson"))
+    got = store.read(schema.ESTATES)
+    assert report.features_written == 1 and got["community_code"].tolist() == ["410611001001"]
+    assert got.geometry.iloc[0].geom_type == "MultiPolygon"
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": ["u1", "u2"],
+            "name": ["实验小学", "航天港"],
+            "type": ["school", "spaceport"],
+            "负责人": ["王五", None],
+        },
+        geometry=[shapely.box(114.35, 35.78, 114.351, 35.781), shapely.Point(114.36, 35.72)],
+        crs="EPSG:4326",
+    )
+    err = rejected(store, settings, "units", save(units, tmp_path / "units.geojson"))
+    assert (
+        "[unknown_unit_type] feature 2 (unit_id u2, name 航天港): unit_type 'spaceport' is not one of:" in err.message
+    )
+    units.loc[1, "type"] = "enterprise"
+    import_layer(store, settings, "units", save(units, tmp_path / "units2.geojson"))
+    got = store.read(schema.UNITS).sort_values("unit_id")
+    assert got["unit_type"].tolist() == ["school", "enterprise"]
+    assert got["responsible_person"].tolist() == ["王五", None]
+    assert got["community_code"].tolist() == ["410611002002", "410611002001"]
+    assert got.geometry.geom_type.tolist() == ["Polygon", "Point"]
