@@ -16,7 +16,7 @@ CRS, in metres.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,11 +29,18 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from gridmap import schema
+from gridmap.analysis.lookup_people import PUBLIC_WORKER_FIELDS as PUBLIC_WORKER_FIELDS  # re-exported
+from gridmap.analysis.lookup_people import (
+    CentreInfo,
+    WorkerCard,
+    centres_by_area,
+    leaders_by_code,
+    text_or_none,
+    workers_by_grid,
+)
 from gridmap.errors import NotFoundError
 from gridmap.model import AreaLevel, GenerationStatus, GridKind, WorkerRole
 
-#: The only worker fields a resident may see (R-22, R-27); nothing else leaves the index.
-PUBLIC_WORKER_FIELDS: tuple[str, ...] = ("name", "role", "phone", "photo", "duties")
 #: Kinds that tile a community and so compete for a point under the shared edge rule.
 TILING_KINDS: frozenset[str] = frozenset({GridKind.BASE.value, GridKind.DEDICATED.value})
 #: (generation_id, version) of every active generation, sorted: changes whenever lookup must rebuild.
@@ -59,30 +66,6 @@ class GridInfo:
 
 
 @dataclass(frozen=True)
-class WorkerCard:
-    """A worker as the public sees them: exactly ``PUBLIC_WORKER_FIELDS``, no id, device or partner."""
-
-    name: str
-    role: str
-    phone: str | None
-    photo: str | None
-    duties: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class CentreInfo:
-    name: str
-    address: str | None
-    phone: str | None
-    opening_hours: str | None
-    lon: float
-    lat: float
-
-
-@dataclass(frozen=True)
 class LookupResult:
     """Everything a resident needs about the place (lon, lat in WGS84 degrees)."""
 
@@ -105,13 +88,6 @@ class LookupResult:
         if include_geometry:
             body["grid"]["geometry"] = self.geometry
         return body
-
-
-def _text(value: Any) -> str | None:
-    """None for missing values (None, NaN, pd.NA), else the value as str."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return str(value)
 
 
 def _int(value: Any) -> int | None:
@@ -169,9 +145,9 @@ class LookupIndex:
              if not g.is_empty]
         ) if len(self._geoms) or len(communities) else shapely.Polygon()
         shapely.prepare(self._service_area)
-        self._workers = _workers_by_grid(workers)
-        self._leaders = _leaders(workers)
-        self._centres = _centres_by_area(centres)
+        self._workers = workers_by_grid(workers)
+        self._leaders = leaders_by_code(workers)
+        self._centres = centres_by_area(centres)
         self._metric: CRS | None = None
         self._metric_tree: shapely.STRtree | None = None
         if len(self._geoms):
@@ -372,78 +348,6 @@ def _grid_info(row: pd.Series) -> GridInfo:
         code=str(row["code"]),
         name=str(row["name"]),
         kind=str(row["kind"]),
-        subtype=_text(row.get("subtype")),
+        subtype=text_or_none(row.get("subtype")),
         households=_int(row.get("households")),
     )
-
-
-def _card(row: Mapping[str, Any]) -> WorkerCard:
-    return WorkerCard(
-        name=str(row["name"]),
-        role=str(row["role"]),
-        phone=_text(row.get("phone")),
-        photo=_text(row.get("photo")),
-        duties=_text(row.get("duties")),
-    )
-
-
-def _grid_codes_of(row: Mapping[str, Any]) -> list[str]:
-    codes = [_text(row.get("grid_code"))]
-    extra = row.get("extra_grid_codes")
-    if isinstance(extra, Iterable) and not isinstance(extra, str):
-        codes.extend(_text(c) for c in extra)
-    return [c for c in codes if c]
-
-
-def _active_rows(workers: pd.DataFrame) -> list[dict[str, Any]]:
-    if workers.empty:
-        return []
-    ordered = workers.sort_values("worker_id", kind="stable") if "worker_id" in workers else workers
-    rows = [{str(k): v for k, v in r.items()} for r in ordered.to_dict("records")]
-    return [r for r in rows if r.get("active") is not False]
-
-
-def _workers_by_grid(workers: pd.DataFrame) -> dict[str, list[WorkerCard]]:
-    """Grid code -> workers serving it (main grid or an extra grid); leaders first, then by id."""
-    out: dict[str, list[WorkerCard]] = {}
-    for row in _active_rows(workers):
-        card = _card(row)
-        for code in _grid_codes_of(row):
-            out.setdefault(code, []).append(card)
-    for cards in out.values():
-        cards.sort(key=lambda c: c.role != WorkerRole.GRID_LEADER.value)
-    return out
-
-
-def _leaders(workers: pd.DataFrame) -> dict[str, WorkerCard]:
-    """Grid or community code -> grid leader (网格长); a leader of any grid leads its community."""
-    out: dict[str, WorkerCard] = {}
-    for row in _active_rows(workers):
-        if row.get("role") != WorkerRole.GRID_LEADER.value:
-            continue
-        card = _card(row)
-        for code in _grid_codes_of(row):
-            out.setdefault(code, card)
-            out.setdefault(code[:12], card)
-    return out
-
-
-def _centres_by_area(centres: gpd.GeoDataFrame) -> dict[str, CentreInfo]:
-    out: dict[str, CentreInfo] = {}
-    if centres.empty:
-        return out
-    centres = centres.to_crs(4326) if centres.crs is not None and centres.crs.to_epsg() != 4326 else centres
-    for _, r in centres.sort_values("centre_id", kind="stable").iterrows():
-        pt = r.geometry
-        out.setdefault(
-            str(r["area_code"]),
-            CentreInfo(
-                name=str(r["name"]),
-                address=_text(r.get("address")),
-                phone=_text(r.get("phone")),
-                opening_hours=_text(r.get("opening_hours")),
-                lon=float(pt.x),
-                lat=float(pt.y),
-            ),
-        )
-    return out
