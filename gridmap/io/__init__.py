@@ -1,9 +1,10 @@
 """Reading and writing files: vector formats, CSV, OpenStreetMap extracts, household estimates.
 
 ``readers`` turns a file into raw columns and geometries (never failing on one bad feature),
-``columns`` maps file columns to layer columns, ``checks`` finds bad geometries and coordinates,
-``households`` estimates 户 from footprints, ``osm`` reads .osm.pbf, ``writers`` exports.
-The import use case that ties them together is :mod:`gridmap.services.importing`.
+``osm`` does the same for .osm.pbf extracts, ``columns`` maps file columns to layer columns and
+types, ``checks`` finds bad geometries and coordinates (and repairs them with ``--fix``),
+``households`` estimates 户 from footprints, ``prepare`` runs all of that for one layer, and
+``writers`` exports. The use cases on top are :mod:`gridmap.services.importing` / ``exporting``.
 """
 
 from gridmap.io.readers import SourceData, read_source

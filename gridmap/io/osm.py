@@ -47,28 +47,30 @@ def road_class_from_highway(highway: str | None, *, service: str | None = None) 
     return cls
 
 
-def _open_osm(path: Path) -> object:
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What a broken .pbf raises: pyrosm's own errors, protobuf decode errors (truncated file), I/O."""
+    from google.protobuf.message import Error as ProtobufError
+    from pyrosm.exceptions import PBFException
+
+    return (OSError, ValueError, RuntimeError, KeyError, PBFException, ProtobufError)
+
+
+def _read(path: Path, what: str) -> pd.DataFrame | None:
+    """Roads (``highway=*`` ways, every network type) or buildings of a local extract."""
     from pyrosm import OSM  # heavy import: only when a .pbf is actually read
 
     if not path.exists():
         raise ValidationError(f"{path}: file does not exist", code="file_not_found")
-    try:
-        return OSM(str(path))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ValidationError(f"{path}: cannot read the OSM extract: {exc}", code="unreadable_file") from None
-
-
-def _read(path: Path, what: str) -> pd.DataFrame | None:
-    osm = _open_osm(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         try:
+            osm = OSM(str(path))
             if what == "roads":
-                return osm.get_network(network_type="all")  # type: ignore[attr-defined]
-            return osm.get_buildings()  # type: ignore[attr-defined]
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+                return osm.get_network(network_type="all")
+            return osm.get_buildings()
+        except _read_errors() as exc:
             raise ValidationError(
-                f"{path}: cannot read {what} from the OSM extract: {exc}", code="unreadable_file"
+                f"{path}: cannot read {what} from the OSM extract (is it complete?): {exc}", code="unreadable_file"
             ) from None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyrosm
 import pytest
 
+from gridmap.errors import ValidationError
 from gridmap.io.osm import HIGHWAY_CLASSES, buildings_from_pbf, road_class_from_highway, roads_from_pbf
 from gridmap.model import RoadClass
 
@@ -77,3 +78,15 @@ def test_buildings_types_levels_addresses(no_network: None) -> None:
     assert helsinki["building"].str.startswith("amenity:").sum() > 0  # building=yes + amenity=*
     town = buildings_from_pbf(packaged("test_pbf")).frame
     assert (town["building"] == "industrial").sum() > 10 and (town["building"] == "residential").sum() > 1000
+
+
+def test_broken_extracts_name_the_file(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.osm.pbf"
+    cut.write_bytes(packaged("test_pbf").read_bytes()[:50_000])
+    junk = tmp_path / "junk.osm.pbf"
+    junk.write_text("not protobuf")
+    for path in (cut, junk):
+        for reader in (roads_from_pbf, buildings_from_pbf):
+            with pytest.raises(ValidationError) as err:
+                reader(path)
+            assert err.value.message.startswith(f"{path}: cannot read ") and err.value.code == "unreadable_file"
