@@ -173,7 +173,8 @@ def check_coordinates(
     """Swapped lon/lat, metres in a file that claims degrees, and degrees in a file that claims metres.
 
     Swapped: a "latitude" beyond ±90 whose pair fits when swapped, or a point outside mainland
-    China that falls inside it once swapped. Metres: coordinates far beyond ±180/±90.
+    China that falls inside it once swapped. Metres: coordinates far beyond ±180/±90 (over 360).
+    Anything else beyond the ranges is reported as out of range.
     """
     bounds = _bounds_each(geometries)
     problems: list[FeatureProblem] = []
@@ -192,7 +193,9 @@ def check_coordinates(
             problems.append(FeatureProblem("degrees_not_metres", row, labels[row], msg, (cx[row], cy[row])))
         return problems
     swapped = ok & ~degree_like & (x_abs <= 90) & (y_abs <= 180)
-    metres = ok & ~degree_like & ~swapped
+    # Beyond ±90/±180 but small: broken degrees, not a projected CRS (those run to 10^5-10^7 m).
+    out_of_range = ok & ~degree_like & ~swapped & (x_abs <= 360) & (y_abs <= 360)
+    metres = ok & ~degree_like & ~swapped & ~out_of_range
     if degree_like.any():
         from gridmap.crs import in_mainland_china
 
@@ -205,6 +208,10 @@ def check_coordinates(
             "only as lat, lon); swap the columns or the coordinate order"
         )
         problems.append(FeatureProblem("swapped_lon_lat", row, labels[row], msg, (cx[row], cy[row])))
+    for row in np.flatnonzero(out_of_range).tolist():
+        where = f"x={cx[row]:.6f}, y={cy[row]:.6f}"
+        msg = f"{labels[row]}: coordinates out of range ({where}); longitude must be within ±180, latitude ±90"
+        problems.append(FeatureProblem("coordinates_out_of_range", row, labels[row], msg, (cx[row], cy[row])))
     for row in np.flatnonzero(metres).tolist():
         msg = (
             f"{labels[row]}: coordinates look like metres (x={cx[row]:.1f}, y={cy[row]:.1f}) but the file claims "

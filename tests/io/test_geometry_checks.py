@@ -85,9 +85,12 @@ def test_swapped_lat_beyond_90_and_swapped_into_china() -> None:
 
 
 def test_metres_in_degrees_and_degrees_in_metres() -> None:
-    metres = np.array([shapely.Point(114.29, 35.75), shapely.box(500000, 3950000, 500100, 3950100)], dtype=object)
-    problems = check_coordinates(metres, _labels(2), claims_degrees=True, crs_label="EPSG:4326")
-    assert [(p.row, p.rule) for p in problems] == [(1, "metres_not_degrees")]
+    metres = np.array(
+        [shapely.Point(114.29, 35.75), shapely.box(500000, 3950000, 500100, 3950100), shapely.Point(114.29, 95.0)],
+        dtype=object,
+    )
+    problems = check_coordinates(metres, _labels(3), claims_degrees=True, crs_label="EPSG:4326")
+    assert [(p.row, p.rule) for p in problems] == [(1, "metres_not_degrees"), (2, "coordinates_out_of_range")]
     assert "look like metres (x=500050.0, y=3950050.0) but the file claims EPSG:4326" in problems[0].message
     degrees = np.array([shapely.Point(114.29, 35.75), shapely.Point(38500000, 3950000)], dtype=object)
     problems = check_coordinates(degrees, _labels(2), claims_degrees=False, crs_label="EPSG:4547")
