@@ -1,0 +1,283 @@
+"""Incident use cases shared by the Open311 API, the portal pages and the CLI.
+
+Every change of an incident is ONE store transaction that (1) reads the row, (2) checks the move
+with :mod:`gridmap.incidents.workflow`, (3) updates the row with a compare-and-set on ``version``
+and (4) appends its INCIDENT_EVENTS row (``seq`` = the new version, unique per incident). Two
+actors moving the same case at once therefore cannot both win: the loser's update matches no row
+(PostGIS: the row lock makes it wait, then re-check) or it reads the winner's state (GeoPackage:
+writers queue on the file lock) and the move is no longer legal; either way a 409 ConflictError
+and nothing of it is stored. The event log is the incident's audit trail.
+
+New reports are located with the lookup index (grid, community, street from the point; GCJ-02 /
+BD-09 input via ``crs``), checked for duplicates, and stored with version 1 and their first event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gridmap import schema
+from gridmap.auth.principal import Principal, require_area, require_role
+from gridmap.config import Settings
+from gridmap.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from gridmap.incidents.categories import Category, Level
+from gridmap.incidents.duplicates import DuplicateCandidate, duplicate_candidates
+from gridmap.incidents.escalation import escalation_decisions
+from gridmap.incidents.intake import ReportInput, report_input_from_fields
+from gridmap.incidents.policy import IncidentPolicy, policy_from_settings
+from gridmap.incidents.query import IncidentFilter, incidents_matching
+from gridmap.incidents.transitions import Transition, plan_transition
+from gridmap.incidents.workflow import (
+    CLOSED_STATUSES,
+    UNHANDLED_STATUSES,
+    Action,
+    ActionRequest,
+    IncidentState,
+    Status,
+    authorize,
+    initial_level,
+)
+from gridmap.model import Role
+from gridmap.services.lookup import LookupService
+from gridmap.store.base import Store, StoreTransaction
+
+#: The actor of automatic moves (escalation sweep).
+SYSTEM = Principal(name="system:escalation", role=Role.ADMIN, area_code="", via="cli")
+_ROW_COLUMNS = tuple(c for c in schema.INCIDENTS_SPEC.column_names)
+_OPEN = [s.value for s in Status if s not in CLOSED_STATUSES]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_incident_id(now: datetime) -> str:
+    """``SR20250131-9F3A1C7B2D``: the day (sorts by date) and 40 random bits (unique without a counter)."""
+    return f"SR{now:%Y%m%d}-{secrets.token_hex(5).upper()}"
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    incident: dict[str, Any]
+    token: str
+    duplicates: list[DuplicateCandidate]
+
+
+@dataclass
+class EscalationReport:
+    """What one sweep did (printed by ``gridmap escalate``)."""
+
+    at: datetime
+    checked: int = 0
+    escalated: list[str] = field(default_factory=list)
+    carded: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "checked": self.checked, "escalated": self.escalated,
+                "carded": self.carded, "skipped": self.skipped}
+
+
+def event_frame(incident_id: str, seq: int, *, at: datetime, actor: str, transition: Transition) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "incident_id": incident_id, "seq": seq, "at": pd.Timestamp(at), "actor": actor,
+        "from_status": transition.from_status.value if seq > 1 else None, "to_status": transition.to_status.value,
+        "action": transition.action.value, "note": transition.note, "detail": transition.detail or None,
+    }])
+
+
+class IncidentService:
+    """Report, move, escalate, list and read incidents in one store (thread-safe: no shared mutable state
+    besides the lookup service, which locks itself)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        lookup: LookupService | None = None,
+        policy: IncidentPolicy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.policy = policy or policy_from_settings(settings)
+        self.lookup = lookup or LookupService(store, settings)
+        self._clock = clock
+
+    # -- intake ----------------------------------------------------------------------------------
+
+    def may_report(self, principal: Principal) -> None:
+        """Signed-in workers and the command centre may report; the public only when the setting allows."""
+        if principal.is_public:
+            if not self.settings.allow_anonymous_reports:
+                raise AuthenticationError("anonymous reports are switched off here: send an api_key")
+            return
+        require_role(principal, Role.WORKER, Role.COMMAND)
+
+    def report(self, principal: Principal, fields: Mapping[str, Any], *, source: str = "open311") -> ReportOutcome:
+        """Check, locate and store a GeoReport v2 request (fields of the POST)."""
+        self.may_report(principal)
+        return self.report_checked(principal, report_input_from_fields(fields, self.policy.catalogue), source=source)
+
+    def locate(self, data: ReportInput) -> tuple[float, float, str | None, str | None, str | None]:
+        """(lon, lat) in WGS84 and the grid, community and street codes serving the point."""
+        try:
+            found = self.lookup.lookup_point(data.x, data.y, crs=data.crs)
+        except NotFoundError as exc:
+            details = exc.details if isinstance(exc.details, Mapping) else {}
+            community = details.get("community") if details else None
+            if isinstance(community, Mapping) and community.get("code"):
+                lon, lat = self.lookup.wgs84_from_input(data.x, data.y, crs=data.crs)
+                code = str(community["code"])
+                return lon, lat, None, code, code[:9]
+            raise ValidationError(f"the point ({data.x}, {data.y}) is outside the service area: {exc.message}",
+                                  code="outside_service_area", details=details or None) from None
+        community = found.community.code if found.community else found.grid.code[:12]
+        return found.lon, found.lat, found.grid.code, community, community[:9]
+
+    def report_checked(self, principal: Principal, data: ReportInput, *, source: str) -> ReportOutcome:
+        lon, lat, grid, community, street = self.locate(data)
+        if not principal.is_public:
+            require_area(principal, grid or community, what=f"the point ({lon:.6f}, {lat:.6f})")
+        now = self._clock()
+        category = data.category
+        duplicates = self.duplicates(lon, lat, category=category, grid_code=grid, now=now)
+        level = initial_level(category) if grid is not None or category.urgent else Level.COMMUNITY
+        token = secrets.token_urlsafe(16)
+        row = {
+            "category": category.service_code, "description": data.description, "status": Status.REPORTED.value,
+            "reported_at": pd.Timestamp(now), "updated_at": pd.Timestamp(now), "grid_code": grid,
+            "community_code": community, "street_code": street, "level": level.value, "weight": 1.0,
+            "address": data.address, "reporter": principal.name, "synthetic": False, "source": source,
+            "version": 1, "deadline_at": pd.Timestamp(now + category.deadline(level)), "urgent": category.urgent,
+            "verification_failures": 0, "penalty": False, "supervised": False, "overdue_count": 0,
+            "media_url": data.media_url, "status_notes": "已受理上报", "token": token,
+        }
+        for attempt in range(3):  # a 40-bit id collides about never; retry anyway rather than fail a report
+            row["incident_id"] = new_incident_id(now)
+            try:
+                self._insert_report(row, lon, lat, now=now, actor=principal.name, category=category)
+                break
+            except ConflictError:
+                if attempt == 2:
+                    raise
+        return ReportOutcome(self.get(str(row["incident_id"])), token, duplicates)
+
+    def _insert_report(self, row: dict[str, Any], lon: float, lat: float, *, now: datetime, actor: str,
+                       category: Category) -> None:
+        frame = gpd.GeoDataFrame([row], geometry=[shapely.Point(lon, lat)], crs=self.settings.storage_epsg)
+        first = Transition(Action.REPORT, Status.REPORTED, Status.REPORTED, {}, None,
+                           {"level": row["level"], "urgent": category.urgent} if category.urgent else {})
+        with self.store.transaction() as tx:
+            tx.insert(schema.INCIDENTS, frame)
+            tx.insert(schema.INCIDENT_EVENTS, event_frame(str(row["incident_id"]), 1, at=now, actor=actor,
+                                                          transition=first))
+
+    def duplicates(self, lon: float, lat: float, *, category: Category, grid_code: str | None,
+                   now: datetime | None = None, exclude_id: str | None = None) -> list[DuplicateCandidate]:
+        """Open incidents of the same category nearby in the same grid (a suggestion, see duplicates.py)."""
+        if grid_code is None:
+            return []
+        stored = [category.service_code, category.name_zh, *category.aliases]
+        rows = self.store.read(schema.INCIDENTS, where={"grid_code": grid_code, "category": stored, "status": _OPEN})
+        if rows.empty:
+            return []
+        rows = rows.assign(category=category.service_code)
+        return duplicate_candidates(rows, lon=lon, lat=lat, category=category.service_code, grid_code=grid_code,
+                                    now=now or self._clock(), rules=self.policy.duplicates, exclude_id=exclude_id)
+
+    # -- the closed loop -------------------------------------------------------------------------
+
+    def act(self, principal: Principal, incident_id: str, request: ActionRequest, *,
+            now: datetime | None = None) -> dict[str, Any]:
+        """Apply one move (see the module docstring); returns the stored row after it."""
+        when = now or self._clock()
+        with self.store.transaction() as tx:
+            state = self._state(tx, incident_id)
+            authorize(state, request, principal)
+            category = self.policy.catalogue.get(state.category)
+            transition = plan_transition(state, request, category=category, now=when,
+                                         penalty_after_failures=self.policy.penalty_after_failures)
+            self._write(tx, state, transition, actor=principal.name, now=when)
+        return self.get(incident_id)
+
+    @staticmethod
+    def _state(tx: StoreTransaction, incident_id: str) -> IncidentState:
+        rows = tx.read(schema.INCIDENTS, where={"incident_id": incident_id}, columns=list(_ROW_COLUMNS))
+        if rows.empty:
+            raise NotFoundError(f"no incident {incident_id}", details={"service_request_id": incident_id})
+        return IncidentState.from_row({str(k): v for k, v in rows.iloc[0].to_dict().items()})
+
+    @staticmethod
+    def _write(tx: StoreTransaction, state: IncidentState, transition: Transition, *, actor: str,
+               now: datetime) -> None:
+        # Imported and legacy rows have no version yet: they count as version 0.
+        where = {"incident_id": state.incident_id, "version": [0, None] if state.version == 0 else state.version}
+        if tx.update(schema.INCIDENTS, where, transition.changes) != 1:
+            raise ConflictError(
+                f"incident {state.incident_id} was changed by someone else meanwhile (it was at version "
+                f"{state.version}); reload it and try again",
+                details={"service_request_id": state.incident_id},
+            )
+        tx.insert(schema.INCIDENT_EVENTS, event_frame(state.incident_id, state.version + 1, at=now, actor=actor,
+                                                      transition=transition))
+
+    # -- escalation ------------------------------------------------------------------------------
+
+    def escalate_overdue(self, *, now: datetime | None = None) -> EscalationReport:
+        """One sweep: every unhandled case past its deadline climbs a level (or gets a card at the top)."""
+        when = now or self._clock()
+        report = EscalationReport(at=when)
+        cols = ["incident_id", "category", "status", "reported_at", "level", "version", "deadline_at",
+                "overdue_count", "card"]
+        rows = self.store.read(schema.INCIDENTS, where={"status": [s.value for s in UNHANDLED_STATUSES]},
+                               columns=cols)
+        report.checked = len(rows)
+        for d in escalation_decisions(rows, now=when, catalogue=self.policy.catalogue, rules=self.policy.cards):
+            request = ActionRequest(d.action, note=d.note(), to_level=d.to_level, overdue=True, card=d.card,
+                                    expected_version=d.version)
+            try:
+                self.act(SYSTEM, d.incident_id, request, now=when)
+            except (ConflictError, ValidationError, NotFoundError) as exc:
+                report.skipped.append({"incident_id": d.incident_id, "reason": exc.message})
+                continue
+            (report.escalated if d.action is Action.ESCALATE else report.carded).append(d.incident_id)
+        return report
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, incident_id: str) -> dict[str, Any]:
+        rows = self.store.read(schema.INCIDENTS, where={"incident_id": incident_id})
+        if rows.empty:
+            raise NotFoundError(f"no incident {incident_id}", details={"service_request_id": incident_id})
+        return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+
+    def find_by_token(self, token: str) -> dict[str, Any]:
+        rows = self.store.read(schema.INCIDENTS, where={"token": token}, columns=["incident_id", "token"])
+        if rows.empty or not token:
+            raise NotFoundError("no service request has this token")
+        return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+
+    def events(self, incident_id: str) -> pd.DataFrame:
+        events = self.store.read(schema.INCIDENT_EVENTS, where={"incident_id": incident_id})
+        return events.sort_values("seq").reset_index(drop=True)
+
+    def matching(self, f: IncidentFilter) -> pd.DataFrame:
+        return incidents_matching(self.store, f)
+
+    def stored_categories(self, codes: Sequence[str]) -> tuple[str, ...]:
+        """Every stored spelling of these service codes (files and the demo may store the Chinese name)."""
+        out: list[str] = []
+        for code in codes:
+            cat = self.policy.catalogue.get(code)
+            out += [cat.service_code, cat.name_zh, *cat.aliases]
+        return tuple(dict.fromkeys(out))
