@@ -27,7 +27,7 @@ from matplotlib.font_manager import FontProperties
 from shapely.geometry.base import BaseGeometry
 
 from gridmap import schema
-from gridmap.analysis.lookup import LookupResult, WorkerCard
+from gridmap.analysis.lookup import LookupIndex, LookupResult, WorkerCard
 from gridmap.config import Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
@@ -90,6 +90,8 @@ def card_figure(data: CardData) -> Figure:
     people = [p for p in (data.result.leader, *data.result.workers) if p is not None][:3]
     for k, person in enumerate(people):
         _draw_person(fig, person, top=0.40 - k * 0.115, photo_dir=data.photo_dir)
+    if not people:
+        fig.text(0.05, 0.39, "网格员信息待公布(请联系服务中心)", va="top", fontproperties=_font(13), color="#616161")
     _draw_qr(fig.add_axes((0.70, 0.175, 0.25, 0.21)), data.resident_url)
     _draw_footer(fig, data)
     return fig
@@ -242,7 +244,11 @@ def card_data_from_store(
     supervision_phone: str | None = None,
     photo_dir: Path | None = None,
 ) -> CardData:
-    """Roads and buildings around the grid (bbox read) plus the resident answer, ready to draw."""
+    """Roads and buildings around the grid (bbox read) plus the resident answer, ready to draw.
+
+    Supervision phone: the argument, else ``settings.extra["supervision_phone"]``, else the
+    community service centre's phone.
+    """
     minx, miny, maxx, maxy = boundary.bounds
     dx, dy = (maxx - minx) * 0.15 + 1e-4, (maxy - miny) * 0.15 + 1e-4
     bbox = (minx - dx, miny - dy, maxx + dx, maxy + dy)
@@ -251,6 +257,12 @@ def card_data_from_store(
     phone = supervision_phone or settings.extra.get("supervision_phone") or _centre_phone(result)
     return CardData(result, boundary, roads, buildings, resident_url_for(settings, result.grid.code), phone,
                     photo_dir)
+
+
+def supervision_phone_for(index: LookupIndex, result: LookupResult) -> str | None:
+    """The street's grid management centre phone (监督电话 is the level above the grid's own staff)."""
+    street = index.centre_of_area(result.street.code) if result.street is not None else None
+    return street.phone if street is not None and street.phone else None
 
 
 def _centre_phone(result: LookupResult) -> str | None:

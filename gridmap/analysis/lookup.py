@@ -315,6 +315,10 @@ class LookupIndex:
             leader = self._leaders.get(code) or self._leaders.get(community_code)
         return tuple(w for w in workers if w is not leader), leader
 
+    def centre_of_area(self, area_code: str) -> CentreInfo | None:
+        """The service centre registered for exactly this area code (street, community...), if any."""
+        return self._centres.get(area_code)
+
     def _centre_for(self, community_code: str) -> CentreInfo | None:
         for code in (community_code, community_code[:9], community_code[:6]):
             if code in self._centres:

@@ -22,24 +22,28 @@ def register(group: click.Group) -> None:
     @click.option("--photo-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Folder that relative worker photo paths are resolved against (default: current folder).")
     @click.option("--supervision-phone", default=None,
-                  help="Supervision phone (监督电话); default settings.extra supervision_phone, else the centre's.")
+                  help="Supervision phone (监督电话); default: settings.extra supervision_phone, else the"
+                       " street centre's phone, else the community centre's.")
     @click.pass_obj
     def card_command(obj: CliContext, grid_code: str, out: Path, store_url: str | None, photo_dir: Path | None,
                      supervision_phone: str | None) -> None:
         """Draw the grid card: map with roads and buildings, workers, phones, duties and a QR code."""
         from gridmap.analysis.lookup import LookupIndex
-        from gridmap.cards import card_data_from_store, write_card
+        from gridmap.cards import card_data_from_store, supervision_phone_for, write_card
         from gridmap.store.base import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
             index = LookupIndex.from_store(store)
+            result = index.result_for_grid(grid_code)
             data = card_data_from_store(
                 store,
                 obj.settings,
-                index.result_for_grid(grid_code),
+                result,
                 index.grid_geometry(grid_code),
-                supervision_phone=supervision_phone,
+                supervision_phone=supervision_phone
+                or obj.settings.extra.get("supervision_phone")
+                or supervision_phone_for(index, result),
                 photo_dir=photo_dir or Path.cwd(),
             )
             path = write_card(data, out)

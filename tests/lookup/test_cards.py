@@ -84,3 +84,11 @@ def test_unknown_format_and_grid(index: LookupIndex, tmp_path: Path) -> None:
         write_card(_card(index, A1), tmp_path / "card.svg")
     with pytest.raises(Exception, match="not an active"):
         _card(index, fx.COMM_A + "999")
+
+
+def test_supervision_phone_is_the_street_centres(index: LookupIndex) -> None:
+    from gridmap.cards import supervision_phone_for
+
+    result = index.result_for_grid(A1)
+    assert result.service_centre is not None and result.service_centre.phone == "0392-1234561"  # community
+    assert supervision_phone_for(index, result) == "0392-1234560"  # 黎阳街道网格化服务管理中心
