@@ -13,11 +13,11 @@ business outside the server.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +27,18 @@ from gridmap.portal.i18n import current_language, translate
 log = logging.getLogger("gridmap.portal")
 
 _TITLE_KEYS: Mapping[int, str] = MappingProxyType({404: "error.not_found", 405: "error.method_not_allowed"})
+#: ``app.extensions`` key of the path-prefix -> formatter table (see :func:`register_error_format`).
+ERROR_FORMATS_KEY = "gridmap.error_formats"
+#: Builds the error response of an API whose standard fixes the error shape: (status, code, message, details).
+ErrorFormatter = Callable[[int, str, str, Any], Response]
+
+
+def register_error_format(app: Flask, path_prefix: str, formatter: ErrorFormatter) -> None:
+    """Errors on paths under ``path_prefix`` use ``formatter`` (e.g. Open311's ``[{code, description}]``).
+
+    The mapping from exceptions to status and message stays here; only the body's shape changes.
+    """
+    app.extensions.setdefault(ERROR_FORMATS_KEY, {})[path_prefix] = formatter
 
 
 def wants_json() -> bool:
@@ -44,7 +56,10 @@ def _code_from_name(name: str) -> str:
 
 
 def error_response(status: int, code: str, message: str, *, details: Any = None) -> Response:
-    """The error in the client's format (JSON or HTML page), with ``status``."""
+    """The error in the client's format (JSON or HTML page, or a registered API format), with ``status``."""
+    for prefix, formatter in current_app.extensions.get(ERROR_FORMATS_KEY, {}).items():
+        if request.path.startswith(prefix):
+            return formatter(status, code, message, details)
     if wants_json():
         error: dict[str, Any] = {"code": code, "message": message}
         if details is not None:
