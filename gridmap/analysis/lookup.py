@@ -130,21 +130,18 @@ class LookupIndex:
         # Tiling grids sorted by code, so "smallest tree index" == "smallest code" (the edge rule).
         self._geoms: npt.NDArray[np.object_] = np.asarray(self._tiling.geometry.values, dtype=object)
         self._codes: npt.NDArray[np.object_] = self._tiling["code"].astype(object).to_numpy()
-        self._tree = shapely.STRtree(self._geoms)
+        self._tree = _prepared_tree(self._geoms)
         self._bounds = shapely.bounds(self._geoms).reshape(-1, 4)
-        shapely.prepare(self._geoms)
-        self._overlay_tree = shapely.STRtree(np.asarray(self._overlay.geometry.values, dtype=object))
+        self._overlay_tree = _prepared_tree(np.asarray(self._overlay.geometry.values, dtype=object))
         self._grid_info = {str(r["code"]): _grid_info(r) for _, r in grids.iterrows()}
         self._areas = {str(r["code"]): AreaInfo(str(r["code"]), str(r["name"]), str(r["level"]))
                        for _, r in areas.iterrows()}
         communities = areas.loc[areas["level"] == AreaLevel.COMMUNITY.value].reset_index(drop=True)
         self._community_codes = communities["code"].astype(str).tolist()
-        self._community_tree = shapely.STRtree(np.asarray(communities.geometry.values, dtype=object))
-        self._service_area = shapely.union_all(
-            [g for g in (shapely.union_all(self._geoms), shapely.union_all(communities.geometry.values))
-             if not g.is_empty]
-        ) if len(self._geoms) or len(communities) else shapely.Polygon()
-        shapely.prepare(self._service_area)
+        community_geoms = np.asarray(communities.geometry.values, dtype=object)
+        self._community_tree = _prepared_tree(community_geoms)
+        self._service_area = shapely.union_all(np.concatenate([self._geoms, community_geoms]))
+        _prepared_tree(np.array([self._service_area], dtype=object))
         self._workers = workers_by_grid(workers)
         self._leaders = leaders_by_code(workers)
         self._centres = centres_by_area(centres)
@@ -345,6 +342,20 @@ class LookupIndex:
             f" {nearest.name}, {distance_m:.0f} m away",
             details=details,
         )
+
+
+def _prepared_tree(geoms: npt.NDArray[np.object_]) -> shapely.STRtree:
+    """An STRtree over prepared geometries, each used once so GEOS builds its lazy point locators now.
+
+    Why: the index is shared by the portal's worker threads and GEOS fills a prepared geometry's
+    internal caches on first use; doing that here, before the index is published, means threads
+    only ever read them.
+    """
+    shapely.prepare(geoms)
+    if len(geoms):
+        bounds = shapely.bounds(geoms).reshape(-1, 4)
+        shapely.intersects_xy(geoms, bounds[:, 0], bounds[:, 1])
+    return shapely.STRtree(geoms)
 
 
 def _grid_info(row: pd.Series) -> GridInfo:

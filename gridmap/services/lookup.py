@@ -34,6 +34,8 @@ from gridmap.store.base import Store
 
 #: Most points one batch request may send (R-28 kiosks batch a few; importers use the library directly).
 MAX_BATCH_POINTS = 10_000
+#: Longest address accepted (a real one is < 60 characters; this bounds the fuzzy matching work).
+MAX_ADDRESS_CHARS = 200
 
 
 def number_from_text(value: Any, *, name: str) -> float:
@@ -243,6 +245,9 @@ class LookupService:
         """Candidates for an address with their grids; NotFoundError when nothing matches at all."""
         if not isinstance(text, str):
             raise ValidationError("address must be text")
+        if len(text) > MAX_ADDRESS_CHARS:
+            raise ValidationError(f"address search: the address has {len(text)} characters; at most"
+                                  f" {MAX_ADDRESS_CHARS} are accepted", details={"limit": MAX_ADDRESS_CHARS})
         snap = self._current()
         candidates = snap.gazetteer.search(text, limit=limit)
         if not candidates:

@@ -109,6 +109,7 @@ def test_outside_is_404_with_the_nearest_grid(client: FlaskClient) -> None:
         ("address=", "validation_error", "empty"),
         ("address=%20%E3%80%80", "validation_error", "empty"),
         ("address=x&lon=1&lat=2", "validation_error", "not both"),
+        ("address=" + "淇" * 201, "validation_error", "at most 200"),
         ("lon={lat}&lat={lon}", "swapped_coordinates", "swapped"),
     ],
 )

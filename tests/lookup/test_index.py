@@ -178,3 +178,26 @@ def test_result_for_grid_and_unknown_grid(index: LookupIndex) -> None:
     assert index.result_for_grid(B1).grid.code == B1
     with pytest.raises(NotFoundError, match="999"):
         index.result_for_grid(fx.COMM_A + "999")
+
+
+def test_concurrent_lookups_match_serial_answers(index: LookupIndex) -> None:
+    """The portal's worker threads share one index: answers under concurrency equal the serial ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    lon = fx.X0 + rng.uniform(-1, 21, 4000) * fx.STEP
+    lat = fx.Y0 + rng.uniform(-1, 7, 4000) * fx.STEP
+    serial = index.lookup_many(lon, lat).tolist()
+
+    def one(k: int) -> str | None:
+        try:
+            return index.lookup(float(lon[k]), float(lat[k])).grid.code
+        except NotFoundError:
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        singles = list(pool.map(one, range(len(lon))))
+        batches = list(pool.map(lambda s: index.lookup_many(lon[s : s + 1000], lat[s : s + 1000]).tolist(),
+                                range(0, 4000, 1000)))
+    assert singles == serial
+    assert [c for b in batches for c in b] == serial
