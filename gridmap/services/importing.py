@@ -129,9 +129,11 @@ def import_layer(
     source = prepare.read_for_layer(p, spec, file_layer=file_layer, column_map=column_map)
     report = ImportReport(layer=spec.name, target=spec.target, path=str(p))
     report.timings_s["read"] = time.perf_counter() - started
+    _tick(progress, "read", 1, 1)
     _tick(progress, "check", 0, len(source.frame))
     prepared = prepare.prepare_features(source, spec, settings, crs=crs, column_map=column_map, fix=fix)
     raise_feature_problems(prepared.problems, path=p, layer=spec.name)
+    _tick(progress, "check", len(source.frame), len(source.frame))
     prepare.finish_geometries(prepared, spec)
     report.crs, report.features_read = prepared.crs.name, prepared.features_read
     report.repaired = [r.to_dict() for r in prepared.repairs]
