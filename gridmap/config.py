@@ -73,6 +73,21 @@ class Settings:
     tianditu_key: str = ""
     tile_url_osm: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     allow_anonymous_reports: bool = False
+    # Portal accounts, limits and live updates (gridmap.portal.auth, .ratelimit, .live)
+    #: A signed-in session ends this many minutes after login, and after as long without a request.
+    session_lifetime_min: int = 480
+    #: Reverse proxies in front of the portal whose X-Forwarded-For is trusted (0: the socket peer is the client).
+    trusted_proxy_hops: int = 0
+    #: Login attempts per client IP per minute (token bucket, burst = this many); 0 = no limit.
+    rate_limit_login_per_min: float = 10.0
+    #: Anonymous reads per client IP per second (burst = 2 s worth); 0 = no limit.
+    rate_limit_public_read_per_s: float = 300.0
+    #: Anonymous writes (reports, batch lookups) per client IP per minute (burst = this many); 0 = no limit.
+    rate_limit_public_write_per_min: float = 60.0
+    #: Seconds between heartbeats on /api/v1/events (idle proxies and dead clients are noticed).
+    live_heartbeat_s: float = 15.0
+    #: Event streams open at once; under waitress each holds one thread, so keep it below ``--workers``.
+    live_max_subscribers: int = 8
     # Incidents (gridmap.incidents)
     #: TOML or JSON file with incident categories, deadlines, card and score rules ("" = built-in defaults).
     incidents_config: str = ""
