@@ -86,8 +86,8 @@ class Settings:
     rate_limit_public_write_per_min: float = 60.0
     #: Seconds between heartbeats on /api/v1/events (idle proxies and dead clients are noticed).
     live_heartbeat_s: float = 15.0
-    #: Event streams open at once; under waitress each holds one thread, so keep it below ``--workers``.
-    live_max_subscribers: int = 8
+    #: Event streams open at once; under waitress each holds one thread: raise ``--workers`` with it (default 4).
+    live_max_subscribers: int = 2
     # Incidents (gridmap.incidents)
     #: TOML or JSON file with incident categories, deadlines, card and score rules ("" = built-in defaults).
     incidents_config: str = ""
