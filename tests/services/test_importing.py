@@ -407,3 +407,19 @@ def test_estates_and_units(store: Store, settings: Settings, tmp_path: Path) -> 
     assert got["responsible_person"].tolist() == ["王五", None]
     assert got["community_code"].tolist() == ["410611002002", "410611002001"]
     assert got.geometry.geom_type.tolist() == ["Polygon", "Point"]
+
+
+def test_duplicate_keys_of_keyed_layers(store: Store, settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "workers.csv"
+    path.write_text("worker_id,name,role\nw1,张三,full_time\nw2,李四,part_time\n", encoding="utf-8")
+    import_layer(store, settings, "workers", path)
+    err = rejected(store, settings, "workers", path)
+    assert "[duplicate_code] feature 1: worker_id w1 already exists in the store" in err.message
+    assert [d["codes"] for d in err.details] == [["w1"], ["w2"]]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("worker_id,name,role\nw3,王五,full_time\nw3,赵六,full_time\n", encoding="utf-8")
+    err = rejected(store, settings, "workers", twice)
+    assert (
+        "[duplicate_code] feature 1, feature 2: worker_id w3 is used 2 times: feature 1 (王五), feature 2 (赵六)"
+        in (err.message)
+    )
