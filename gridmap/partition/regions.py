@@ -16,6 +16,7 @@ same labels.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 from gridmap.errors import InfeasiblePartitionError
 from gridmap.partition.problem import Band, PartitionProblem
 from gridmap.partition.regions_bisect import BisectParams, BisectStats, parts_from_component
+from gridmap.partition.regions_exact import ExactParams, ExactReport, improve_with_exact
 from gridmap.partition.regions_graph import AtomGraph, IntArray, graph_from_problem
 from gridmap.partition.regions_repair import RepairStats, repair_out_of_band
 from gridmap.partition.regions_search import SearchParams, SearchStats, improve_labels
@@ -36,6 +38,8 @@ class RegionParams:
 
     bisect: BisectParams = field(default_factory=BisectParams)
     search: SearchParams = field(default_factory=SearchParams)
+    #: Re-solve small islands left out of band with the exact model (slower; off by default).
+    exact: ExactParams | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class RegionDiagnostics:
     moves: int
     #: Regions brought back into band by merge-and-resplit with their neighbours.
     repairs: int
+    #: Islands re-solved by the exact model (only with RegionParams.exact).
+    exact: tuple[ExactReport, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -95,6 +101,12 @@ class RegionDiagnostics:
             f"island {c} has fewer households than the band minimum and forms one grid" for c in self.small_components
         )
         out.extend(f"region {r} has {h} households, outside the band" for r, h in self.out_of_band)
+        out.extend(
+            f"island {e.component}: no partition keeps all grids in band; at best {e.violation:g} households "
+            "fall outside it (proven by the exact model)"
+            for e in self.exact
+            if e.proven and e.violation > 0
+        )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,13 +164,19 @@ def region_result_from_problem(
 
     sstats, rstats = SearchStats(), RepairStats()
     labels = _polish(problem, graph, labels, targets, frozen, rng=rng, params=params, sstats=sstats, rstats=rstats)
+    exact_reports: tuple[ExactReport, ...] = ()
+    if params.exact is not None:
+        labels, exact_reports = improve_with_exact(
+            graph, labels, households, np.asarray(problem.xy_m, dtype=np.float64), band, components=comp_nodes,
+            counts=ks, exact_k=problem.n_grids is not None, params=params.exact,
+        )  # fmt: skip
     labels = _relabel_by_first_atom(labels)
     reports = tuple(
         ComponentReport(c, sizes[c], totals[c], ks[c], *_k_range(totals[c], band), _component_note(totals[c], band))
         for c in range(n_comp)
     )
     diagnostics = _diagnostics(labels, households, graph, band, reports, heavy_idx, infeasible, bstats, sstats, rstats)
-    return RegionResult(labels, diagnostics)
+    return RegionResult(labels, dataclasses.replace(diagnostics, exact=exact_reports))
 
 
 def _polish(

@@ -9,6 +9,7 @@ if it lowers the households outside the band, and it is connected by constructio
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,8 @@ def repair_out_of_band(
     """Labels with as many out-of-band regions fixed as merge-and-resplit can manage."""
     labels = labels.copy()
     k = len(frozen_regions)
+    # Many small re-splits: fewer trees each (a group that resists 12 trees rarely yields to 40).
+    params = dataclasses.replace(params, max_tree_attempts=min(params.max_tree_attempts, 12), trees_per_split=1)
     for r in range(k):
         if frozen_regions[r] or _violation(_sum_of(labels, households, [r]), band) == 0:
             continue

@@ -192,3 +192,49 @@ def test_local_search_balances_a_chain():
     labels = regions_from_problem(chain_problem(households), rng=np.random.default_rng(9))
     assert sorted(sums_of(labels, np.array(households))) == [400, 400, 400]
     assert (np.diff(labels) != 0).sum() == 2  # consecutive runs
+
+
+def chain_min_violation(households: list[int], band: Band) -> float:
+    """Brute force over every way to cut a chain into consecutive runs: the least households outside the band."""
+    n = len(households)
+    best = float("inf")
+    for mask in range(1 << (n - 1)):
+        sums, run = [], households[0]
+        for i in range(1, n):
+            if mask >> (i - 1) & 1:
+                sums.append(run)
+                run = 0
+            run += households[i]
+        sums.append(run)
+        best = min(best, sum(max(0, band.min - s) + max(0, s - band.max) for s in sums))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_exact_model_matches_brute_force_on_chains(seed):
+    from gridmap.partition.regions_exact import ExactParams, exact_regions
+    from gridmap.partition.regions_graph import graph_from_problem
+
+    households = np.random.default_rng(seed).integers(60, 420, size=8).tolist()
+    problem = chain_problem(households)
+    found = exact_regions(graph_from_problem(problem), np.arange(8), problem.households, problem.xy_m, BAND,
+                          k_range=(1, 8), params=ExactParams())  # fmt: skip
+    assert found is not None and found.proven
+    assert found.violation == chain_min_violation(households, BAND)
+    assert regions_are_connected(found.labels, problem.edges)
+
+
+def test_exact_option_proves_the_band_unreachable_and_never_does_worse():
+    from gridmap.partition.regions import RegionParams
+    from gridmap.partition.regions_exact import ExactParams
+
+    households = [130, 130, 130, 130, 40, 450, 45, 300]
+    problem = chain_problem(households)
+    plain = region_result_from_problem(problem, rng=np.random.default_rng(0)).diagnostics
+    exact = region_result_from_problem(problem, rng=np.random.default_rng(0),
+                                       params=RegionParams(exact=ExactParams())).diagnostics  # fmt: skip
+    violation = {d: sum(max(0, BAND.min - h) + max(0, h - BAND.max) for _, h in d.out_of_band) for d in (plain, exact)}
+    assert violation[exact] <= violation[plain]
+    assert violation[exact] == chain_min_violation(households, BAND) > 0
+    assert len(exact.exact) == 1 and exact.exact[0].proven
+    assert any("proven by the exact model" in m for m in exact.messages())
