@@ -272,8 +272,9 @@ def _k_sub_choice(
     if balanced_only:
         options = [np.full(len(s), k // 2), np.full(len(s), k - k // 2)]
     else:
-        lo = np.maximum(np.ceil(s / (band.max - margin)), k - np.floor(rest / (band.min + margin)))
-        hi = np.minimum(np.floor(s / (band.min + margin)), k - np.ceil(rest / (band.max - margin)))
+        low, high = max(band.min + margin, 1e-9), band.max - margin  # a band may start at 0 households
+        lo = np.maximum(np.ceil(s / high), k - np.floor(rest / low))
+        hi = np.minimum(np.floor(s / low), k - np.ceil(rest / high))
         lo, hi = np.maximum(lo, 2), np.minimum(hi, k - 2)
         middle = np.clip(np.rint(prop), lo, np.maximum(lo, hi))
         options = [middle, np.ones(len(s)), np.full(len(s), k - 1)]
