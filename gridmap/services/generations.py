@@ -157,6 +157,19 @@ def activate_generation(
         return retired
 
 
+def newest_pending_generations(store_or_tx: Store | StoreTransaction) -> list[int]:
+    """Per community, the newest staged or approved generation (what ``activate --all-staged`` activates)."""
+    gens = store_or_tx.read(
+        schema.GENERATIONS,
+        where={"status": [GenerationStatus.STAGED.value, GenerationStatus.APPROVED.value]},
+        columns=["generation_id", "community_code"],
+    )
+    if gens.empty:
+        return []
+    newest = gens.groupby("community_code")["generation_id"].max()
+    return sorted(int(g) for g in newest)
+
+
 def active_generation_ids(store_or_tx: Store | StoreTransaction) -> list[int]:
     gens = store_or_tx.read(schema.GENERATIONS, where={"status": GenerationStatus.ACTIVE.value})
     return sorted(int(g) for g in gens["generation_id"])
