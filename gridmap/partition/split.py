@@ -316,12 +316,18 @@ def _voronoi_regions(
     first = np.sort(first)
     pts, pts_label = coords[first], label[idx[first]]
     extent = shapely.box(*area.buffer(10.0).bounds)
-    cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=extent, ordered=True)
-    )
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=extent))
+    bad = ~shapely.is_valid(cells)
+    if bad.any():  # GEOS can return slightly self-intersecting cells for near-collinear points
+        cells = np.concatenate([cells[~bad], shapely.get_parts(shapely.make_valid(cells[bad]))])
+    cells = cells[shapely.get_type_id(cells) == 3]
+    # label each cell by the sample point inside it (GEOS may merge near-duplicate points)
+    c_idx, p_idx = shapely.STRtree(np.asarray(shapely.points(pts), dtype=object)).query(cells, predicate="covers")
+    cell_label = np.full(len(cells), -1, dtype=np.int64)
+    cell_label[c_idx] = pts_label[p_idx]
     return {
-        int(c): shapely.intersection(shapely.coverage_union_all(cells[pts_label == c]), extent)
-        for c in np.unique(pts_label)
+        int(c): shapely.intersection(shapely.union_all(cells[cell_label == c]), extent)
+        for c in np.unique(cell_label[cell_label >= 0])
     }
 
 
