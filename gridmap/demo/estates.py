@@ -1,7 +1,7 @@
 """Residential estates (小区) in urban blocks, and their buildings (楼栋).
 
 Three generations of housing, as in a Chinese new town:
-  * old (老旧小区, 1980s-90s work-unit or self-managed): 5-7 floor walk-up slabs;
+  * old (老旧小区, 1980s-90s work-unit or self-managed): 6-7 floor walk-up slabs;
   * mid (2000s managed estates): 11-18 floor slabs;
   * high (2010s): 18-33 floor towers.
 Buildings stand in rows facing south (rows run along the street grid), spaced for daylight.
@@ -39,7 +39,7 @@ class BuildingType:
 
 
 BUILDING_TYPES: tuple[BuildingType, ...] = (
-    BuildingType("old", (48, 60), (11, 12.5), (5, 7), (6, 8), 22.0, 10.0, 0.3),
+    BuildingType("old", (48, 60), (11, 12.5), (6, 7), (6, 8), 22.0, 10.0, 0.3),
     BuildingType("mid", (36, 50), (13, 15), (11, 18), (4, 6), 38.0, 14.0, 0.35),
     BuildingType("high", (26, 32), (20, 24), (18, 33), (4, 6), 55.0, 22.0, 0.35),
 )
@@ -122,21 +122,15 @@ def calibrate_households(
 ) -> list[dict[str, Any]]:
     """Adjust the buildings of one community so they hold about ``target`` households.
 
-    1. When even the top floors cannot reach ``target``, old walk-up estates are rebuilt as
-       mid-rise (as many were, 2000s-2010s), estate by estate in random order.
+    1. When even the top floors cannot reach ``target``, estates are rebuilt one type denser
+       (old walk-ups as mid-rise, mid-rise as high-rise, as many were in the 2000s-2010s),
+       estate by estate, lowest type first, in random order within a type.
     2. Floors are scaled by target / current, clipped to each type's range (three rounds).
     3. If the lowest floors still give more than ``target * (1 + tolerance)``, random buildings
        are left out (the land stays open space), never the last building of an estate.
     """
     limits = {t.kind: t.floors for t in BUILDING_TYPES}
-    old_estates = sorted({d["estate"] for d in drafts if d["kind"] == "old"})
-    for k in rng.permutation(len(old_estates)).tolist():
-        if sum(d["per_floor"] * limits[d["kind"]][1] for d in drafts) >= target:
-            break
-        for d in drafts:
-            if d["estate"] == old_estates[k]:
-                d["kind"] = "mid"
-                d["floors"] = int(rng.integers(limits["mid"][0], limits["mid"][1] + 1))
+    _densify(drafts, target, limits, rng)
     for _ in range(3):
         current = _households(drafts)
         if current == 0 or abs(current - target) <= tolerance * target / 2:
@@ -146,6 +140,33 @@ def calibrate_households(
             lo, hi = limits[d["kind"]]
             d["floors"] = int(np.clip(round(d["floors"] * ratio), lo, hi))
     return _thin_out(drafts, target * (1 + tolerance), rng)
+
+
+MAX_DWELLINGS_PER_FLOOR = 8  # 一梯八户: the densest common tower layout
+
+
+def _densify(
+    drafts: list[dict[str, Any]], target: int, limits: dict[str, tuple[int, int]], rng: np.random.Generator
+) -> None:
+    """Upgrade estates one type (old -> mid -> high) until the top floors could hold ``target``;
+    if even that is short, add dwellings per floor (up to 8)."""
+    denser = {"old": "mid", "mid": "high"}
+    for kind in ("old", "mid"):
+        estates = sorted({d["estate"] for d in drafts if d["kind"] == kind})
+        for k in rng.permutation(len(estates)).tolist():
+            if sum(d["per_floor"] * limits[d["kind"]][1] for d in drafts) >= target:
+                return
+            new = denser[kind]
+            for d in drafts:
+                if d["estate"] == estates[k]:
+                    d["kind"] = new
+                    d["floors"] = int(rng.integers(limits[new][0], limits[new][1] + 1))
+    while sum(d["per_floor"] * limits[d["kind"]][1] for d in drafts) < target:  # more dwellings per floor
+        smaller = [d for d in drafts if d["per_floor"] < MAX_DWELLINGS_PER_FLOOR]
+        if not smaller:
+            return
+        for d in smaller:
+            d["per_floor"] += 1
 
 
 def _thin_out(drafts: list[dict[str, Any]], ceiling: float, rng: np.random.Generator) -> list[dict[str, Any]]:

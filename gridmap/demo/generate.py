@@ -155,7 +155,8 @@ def _rural(h: Hierarchy, district_m: Polygon, rng: np.random.Generator, names: N
     for street in (s for s in h.streets if not s.urban):
         mine = [i for i, v in enumerate(villages) if v.parent_code == street.code]
         seats.append(max(mine, key=lambda i: (targets[i], -i)))
-    anchors = np.array([v.anchor for v in villages], dtype=np.float64).reshape(-1, 2)
+    anchors = np.array([(s.centroid.x, s.centroid.y) if not s.is_empty else v.anchor
+                        for v, s in zip(villages, settlements, strict=True)], dtype=np.float64).reshape(-1, 2)
     roads = rural_roads(district_m, h.core, anchors, seats, rng, names)
     buildings: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []

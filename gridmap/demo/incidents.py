@@ -95,7 +95,7 @@ def _sample_times(
 
 def _day_weights(days: pd.DatetimeIndex, season: str, weekend: float) -> FloatArray:
     month = np.asarray(SEASONS[season], dtype=np.float64)[days.month.to_numpy() - 1]
-    dow = np.where(days.dayofweek.to_numpy() >= 5, weekend, 1.0)
+    dow = np.where(days.day_of_week.to_numpy() >= 5, weekend, 1.0)
     return np.asarray(month * dow, dtype=np.float64)
 
 
@@ -105,9 +105,11 @@ def _draw(
     """Points (m), categories and local times of the regular (non-emerging) reports."""
     shares = np.array([c.share for c in CATEGORIES])
     counts = rng.multinomial(total, shares / shares.sum())
+    present = np.array([len(anchors[k][0]) > 0 and anchors[k][1].sum() > 0 for k in ANCHOR_KINDS])
     xy_parts, cats, times = [], [], []
     for cat, n in zip(CATEGORIES, counts.tolist(), strict=True):
-        affinity = np.array(cat.affinity)
+        # a small district may lack e.g. enterprises: their share goes to the other components
+        affinity = np.where(present, np.array(cat.affinity), 0.0)
         kinds = rng.multinomial(n, affinity / affinity.sum())
         for kind, m in zip(ANCHOR_KINDS, kinds.tolist(), strict=True):
             if m:

@@ -21,6 +21,8 @@ from gridmap.demo.roads import GridFrame
 from gridmap.model import UnitType
 
 SETBACK_M = 8.0  # from the road centre line to the block's usable edge (half a street plus pavement)
+#: Units are not put where they would leave a community less than this for housing (m², ~1,500 households).
+MIN_HOUSING_M2 = 150_000.0
 
 
 @dataclass
@@ -75,19 +77,31 @@ def _unit_record(
     }
 
 
+def _free_area(blocks: list[UrbanBlock]) -> dict[str, float]:
+    """Per community, the area (m²) of blocks still free for estates."""
+    out: dict[str, float] = {}
+    for b in blocks:
+        if b.use == "estate" and b.residual is None:
+            out[b.community_code] = out.get(b.community_code, 0.0) + b.geometry.area
+    return out
+
+
 def _pick_block(
     blocks: list[UrbanBlock], rule: UnitRule, placed: list[tuple[float, float]], rng: np.random.Generator
 ) -> int | None:
-    """A free block big enough, preferring ones ``min_spacing_m`` from the same type (spread out)."""
+    """A free block big enough, preferring ones ``min_spacing_m`` from the same type (spread out)
+    and in communities that keep at least ``MIN_HOUSING_M2`` of blocks for housing."""
     free = [i for i, b in enumerate(blocks) if b.use == "estate" and b.geometry.area >= rule.min_area_m2]
     if not free:
         return None
     order = [free[k] for k in rng.permutation(len(free))]
-    for i in order:
+    housing = _free_area(blocks)
+    roomy = [i for i in order if housing[blocks[i].community_code] - blocks[i].geometry.area >= MIN_HOUSING_M2]
+    for i in roomy:
         c = blocks[i].geometry.centroid
         if all(np.hypot(c.x - x, c.y - y) >= rule.min_spacing_m for x, y in placed):
             return i
-    return order[0]
+    return (roomy or order)[0]
 
 
 def _rect(frame: GridFrame, cx: float, cy: float, length_m: float, depth_m: float) -> Polygon:
@@ -138,8 +152,14 @@ def _office_towers(
     dist = [np.hypot(blocks[i].geometry.centroid.x - core_centre[0], blocks[i].geometry.centroid.y - core_centre[1])
             for i in free]
     out: list[dict[str, Any]] = []
-    for i in [free[k] for k in np.argsort(dist, kind="stable")[:n_blocks]]:
+    taken = 0
+    for i in [free[k] for k in np.argsort(dist, kind="stable")]:
         block = blocks[i]
+        if taken == n_blocks:
+            break
+        if _free_area(blocks)[block.community_code] - block.geometry.area < MIN_HOUSING_M2:
+            continue
+        taken += 1
         block.use = "unit"
         shrunk = _largest(block.geometry.buffer(-SETBACK_M - 10.0))
         c = shrunk.point_on_surface()

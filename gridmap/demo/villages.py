@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 import shapely.affinity
 from shapely.geometry import Point, Polygon
+from shapely.ops import polylabel
 
 from gridmap.demo.estates import footprints_in
 from gridmap.demo.hierarchy import AreaDraft
@@ -33,11 +34,19 @@ HOUSE_FLOOR_WEIGHTS = (0.45, 0.4, 0.15)
 def settlement_for(village: AreaDraft, households: int, rng: np.random.Generator) -> Polygon:
     """A slightly elongated blob around the village centre, big enough for ``households``.
 
-    Twice the plot area: lanes and the country road take their share of house sites.
+    Twice the plot area: lanes and the country road take their share of house sites. A village
+    seed close to the edge of its (clipped) cell moves to the point farthest from the edge, so
+    the settlement is not cut in half by the boundary.
     """
     radius = float(np.sqrt(2.0 * households * PLOT_AREA_M2 / np.pi))
     stretch = float(rng.uniform(0.75, 1.3))
-    blob = shapely.affinity.scale(Point(village.anchor).buffer(radius, quad_segs=6), stretch, 1 / stretch)
+    edge = village.geometry.boundary
+    centre = Point(village.anchor)
+    if edge.distance(centre) < radius * 1.3 + 40.0:
+        label = polylabel(village.geometry, tolerance=10.0)
+        if edge.distance(label) > edge.distance(centre):
+            centre = label
+    blob = shapely.affinity.scale(centre.buffer(radius, quad_segs=6), stretch, 1 / stretch)
     blob = shapely.affinity.rotate(blob, float(rng.uniform(0, 180)))
     return _largest(blob.intersection(village.geometry.buffer(-40.0)))
 
@@ -78,7 +87,8 @@ def village_units(
 ) -> list[dict[str, Any]]:
     """A school (1 in 3 villages), a market (township seats), a factory (1 in 4); houses under them removed."""
     stem = village.name.removesuffix("村")
-    frame = GridFrame(village.anchor, float(rng.uniform(0, np.pi)))
+    middle = (settlement.centroid.x, settlement.centroid.y)
+    frame = GridFrame(middle, float(rng.uniform(0, np.pi)))
     out: list[dict[str, Any]] = []
     wanted: list[tuple[UnitType, str, tuple[int, int], tuple[float, float], bool]] = []
     if rng.random() < 1 / 3:
@@ -89,7 +99,7 @@ def village_units(
         trade = names.pick(("建材", "化工", "食品", "纺织", "机械"))
         wanted.append((UnitType.ENTERPRISE, f"鹤壁{stem}{trade}有限公司", (40, 400), (150.0, 100.0), trade == "化工"))
     for unit_type, name, persons, size, key in wanted:
-        geom = _site(village, settlement, frame, size, rng)
+        geom = _site(village, settlement, middle, frame, size, rng)
         if geom is None:
             continue
         keep_out = geom.buffer(5.0)
@@ -105,15 +115,16 @@ def _constant(text: str) -> Callable[[], str]:
 
 
 def _site(
-    village: AreaDraft, settlement: Polygon, frame: GridFrame, size: tuple[float, float], rng: np.random.Generator
+    village: AreaDraft, settlement: Polygon, middle: tuple[float, float], frame: GridFrame, size: tuple[float, float],
+    rng: np.random.Generator,
 ) -> Polygon | None:
     """A free site for a unit at the edge of the settlement, inside the village (None if none fits)."""
     inner = village.geometry.buffer(-30.0)
     reach = float(np.sqrt(settlement.area / np.pi)) + max(size) / 2
     for _ in range(12):
         a = rng.uniform(0, 2 * np.pi)
-        cx = village.anchor[0] + reach * np.cos(a)
-        cy = village.anchor[1] + reach * np.sin(a)
+        cx = middle[0] + reach * np.cos(a)
+        cy = middle[1] + reach * np.sin(a)
         rect = _rect(frame, float(cx), float(cy), *size)
         if rect.within(inner):
             return rect
