@@ -6,6 +6,7 @@ import geopandas as gpd
 import pytest
 
 from gridmap import schema
+from gridmap.analysis.lookup import LookupIndex
 from gridmap.config import Settings
 from gridmap.crs import from_wgs84
 from gridmap.errors import NotFoundError, ValidationError
@@ -158,3 +159,15 @@ def test_index_is_rebuilt_when_a_generation_is_activated(tmp_path) -> None:  # t
     assert service.rebuilds == 2  # same key: no rebuild
     assert len(grids) == 8
     assert store.count(schema.GRIDS) == 9
+
+
+def test_concurrent_first_requests_build_the_index_once(filled_store) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = LookupService(filled_store, Settings(), key_check_interval_s=0.0)
+    points = [fx.xy(1 + (k % 7), 1 + (k % 5)) for k in range(64)]
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda p: service.lookup_point(*p).grid.code, points))
+    assert service.rebuilds == 1
+    index = LookupIndex.from_store(filled_store)
+    assert codes == [index.lookup(*p).grid.code for p in points]
