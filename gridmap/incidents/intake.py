@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gridmap.errors import ValidationError
-from gridmap.incidents.categories import Category, CategoryCatalogue
+from gridmap.incidents.categories import Category, CategoryCatalogue, level_from_text
+from gridmap.incidents.workflow import ActionRequest, action_from_text
 
 #: Longest description, characters (a long patrol report fits; a pasted document does not).
 DESCRIPTION_MAX_CHARS = 4000
@@ -123,3 +124,31 @@ def media_kind(data: bytes) -> str:
         if data.startswith(magic) and (kind != "webp" or data[8:12] == b"WEBP"):
             return kind
     raise ValidationError("media must be a JPEG, PNG or WebP photo", details={"field": "media"})
+
+
+def _whole_number(value: Any, *, name: str) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(f"{name} must be a whole number", details={"field": name})
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ValidationError(f"{name} must be a whole number, got {value!r}", details={"field": name}) from None
+    return number
+
+
+def action_request_from_fields(fields: Mapping[str, Any]) -> ActionRequest:
+    """An ActionRequest from API JSON or a portal form; every field checked like a report's."""
+    level = clean_text(fields.get("to_level"), name="to_level", max_chars=16)
+    return ActionRequest(
+        action=action_from_text(clean_text(fields.get("action"), name="action", max_chars=32, required=True)),
+        note=clean_text(fields.get("note"), name="note", max_chars=NOTE_MAX_CHARS),
+        assigned_to=clean_text(fields.get("assigned_to"), name="assigned_to", max_chars=SHORT_TEXT_MAX_CHARS),
+        department=clean_text(fields.get("department"), name="department", max_chars=SHORT_TEXT_MAX_CHARS),
+        satisfaction=_whole_number(fields.get("satisfaction"), name="satisfaction"),
+        duplicate_of=clean_text(fields.get("duplicate_of"), name="duplicate_of", max_chars=SHORT_TEXT_MAX_CHARS),
+        to_level=level_from_text(level) if level else None,
+        expected_version=_whole_number(fields.get("version"), name="version"),
+        token=clean_text(fields.get("token"), name="token", max_chars=64),
+    )

@@ -99,7 +99,7 @@ def discovery_dict(base_url: str, *, changeset: str) -> dict[str, Any]:
 # -- requests ------------------------------------------------------------------------------------
 
 
-def request_dict(row: Mapping[str, Any], catalogue: CategoryCatalogue, lang: str) -> dict[str, Any]:
+def request_dict(row: Mapping[Any, Any], catalogue: CategoryCatalogue, lang: str) -> dict[str, Any]:
     """One service request as GeoReport v2 shows it (the reporter and the token are never shown)."""
     category = catalogue.find(row.get("category"))
     status = status_from_text(row["status"])
@@ -148,7 +148,7 @@ def _level_label(level: str) -> str:
     return level_from_text(level).label_zh
 
 
-def update_dict(event: Mapping[str, Any]) -> dict[str, Any]:
+def update_dict(event: Mapping[Any, Any]) -> dict[str, Any]:
     """One FixMyStreet-style service request update from an INCIDENT_EVENTS row."""
     to_status = status_from_text(event["to_status"])
     return {

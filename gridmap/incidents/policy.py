@@ -5,6 +5,7 @@ Sources, first found wins: ``Settings.incidents_config`` (a TOML or JSON file), 
 Example TOML::
 
     penalty_after_failures = 3          # failed verifications before the penalty flag (E-44)
+    media_dir = "/var/lib/gridmap/media" # photos uploaded with reports (Open311 "media"); "" = off
 
     [duplicates]
     radius_m = 100                      # metres
@@ -47,7 +48,7 @@ from gridmap.incidents.categories import DEFAULT_CATEGORIES, CategoryCatalogue, 
 from gridmap.incidents.duplicates import DuplicateRules
 from gridmap.incidents.escalation import CardRules
 
-_SECTIONS = {"categories", "duplicates", "cards", "scoring", "penalty_after_failures"}
+_SECTIONS = {"categories", "duplicates", "cards", "scoring", "penalty_after_failures", "media_dir"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class IncidentPolicy:
     scoring: ScoreRules = field(default_factory=ScoreRules)
     #: Failed verifications after which the case gets the penalty flag and a 督办 (E-44: 3).
     penalty_after_failures: int = 3
+    #: Directory for photos uploaded with reports; "" turns uploads off (media_url links still work).
+    media_dir: str = ""
 
 
 def _section(data: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
@@ -101,6 +104,7 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str = "incident sett
         cards=_build(CardRules, _section(data, "cards", source), source, "cards"),
         scoring=_build(ScoreRules, scoring, source, "scoring"),
         penalty_after_failures=penalty,
+        media_dir=str(data.get("media_dir", "")),
     )
 
 

@@ -29,6 +29,8 @@ from gridmap.store.base import Store
 #: Most rows one query returns (GeoReport v2: "first 1000 requests").
 MAX_RESULTS = 1000
 _COLUMN_FOR_LENGTH = {15: "grid_code", 12: "community_code", 9: "street_code", 6: "street_code"}
+#: The time column each listable layer is windowed and ordered by.
+_ORDER_COLUMN = {schema.INCIDENTS: "reported_at", schema.INCIDENT_EVENTS: "at"}
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,13 @@ def _gpkg_time(value: datetime) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
-def _conditions(f: IncidentFilter) -> list[tuple[str, str, Any]]:
+def _conditions(f: IncidentFilter, time_column: str) -> list[tuple[str, str, Any]]:
     """(column, operator, value) triples; operators: >=, <, in."""
     out: list[tuple[str, str, Any]] = []
     if f.start is not None:
-        out.append(("reported_at", ">=", f.start))
+        out.append((time_column, ">=", f.start))
     if f.end is not None:
-        out.append(("reported_at", "<", f.end))
+        out.append((time_column, "<", f.end))
     for column, values in (("incident_id", f.ids), ("category", f.categories), ("status", f.statuses),
                            ("level", f.levels)):
         if values is not None:
@@ -81,10 +83,10 @@ def _conditions(f: IncidentFilter) -> list[tuple[str, str, Any]]:
     return out
 
 
-def _fids_gpkg(path: str, f: IncidentFilter) -> list[int]:
+def _fids_gpkg(path: str, table: str, order_column: str, f: IncidentFilter) -> list[int]:
     parts: list[str] = []
     params: list[Any] = []
-    for column, op, value in _conditions(f):
+    for column, op, value in _conditions(f, order_column):
         if op == "in":
             if not value:
                 return []
@@ -94,7 +96,7 @@ def _fids_gpkg(path: str, f: IncidentFilter) -> list[int]:
             parts.append(f'"{column}" {op} ?')
             params.append(_gpkg_time(value) if isinstance(value, datetime) else value)
     where = " WHERE " + " AND ".join(parts) if parts else ""
-    query = (f'SELECT fid FROM "{schema.INCIDENTS}"{where} ORDER BY reported_at DESC, fid DESC '
+    query = (f'SELECT fid FROM "{table}"{where} ORDER BY "{order_column}" DESC, fid DESC '
              f"LIMIT {int(f.limit)} OFFSET {int(f.offset)}")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
@@ -108,10 +110,10 @@ def _fids_gpkg(path: str, f: IncidentFilter) -> list[int]:
         conn.close()
 
 
-def _fids_postgis(store: Any, f: IncidentFilter) -> list[int]:
+def _fids_postgis(store: Any, table: str, order_column: str, f: IncidentFilter) -> list[int]:
     parts: list[sql.Composable] = []
     params: list[Any] = []
-    for column, op, value in _conditions(f):
+    for column, op, value in _conditions(f, order_column):
         ident = sql.Identifier(column)
         if op == "in":
             parts.append(sql.SQL("{} = ANY(%s)").format(ident))
@@ -119,30 +121,29 @@ def _fids_postgis(store: Any, f: IncidentFilter) -> list[int]:
             parts.append(sql.SQL("{} " + op + " %s").format(ident))
         params.append(value)
     where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts) if parts else sql.SQL("")
-    query = sql.SQL("SELECT fid FROM {}{} ORDER BY reported_at DESC, fid DESC LIMIT {} OFFSET {}").format(
-        sql.Identifier(schema.INCIDENTS), where, sql.Literal(int(f.limit)), sql.Literal(int(f.offset)))
+    query = sql.SQL("SELECT fid FROM {}{} ORDER BY {} DESC, fid DESC LIMIT {} OFFSET {}").format(
+        sql.Identifier(table), where, sql.Identifier(order_column), sql.Literal(int(f.limit)),
+        sql.Literal(int(f.offset)))
     return [int(r[0]) for r in store.query(query, params)]
 
 
-def fids_matching(store: Store, f: IncidentFilter) -> list[int]:
-    """Fids of the incidents matching ``f``, newest report first, at most ``f.limit``."""
+def fids_matching(store: Store, f: IncidentFilter, *, layer: str = schema.INCIDENTS) -> list[int]:
+    """Fids of the incidents (or incident events) matching ``f``, newest first, at most ``f.limit``."""
     from gridmap.store.gpkg import GeoPackageStore
     from gridmap.store.postgis import PostGISStore
 
+    order_column = _ORDER_COLUMN[layer]
     if isinstance(store, GeoPackageStore):
-        return _fids_gpkg(str(store.path), f)
+        return _fids_gpkg(str(store.path), layer, order_column, f)
     if isinstance(store, PostGISStore):
-        return _fids_postgis(store, f)
+        return _fids_postgis(store, layer, order_column, f)
     raise ValidationError(f"incident listing is not implemented for {type(store).__name__}")
 
 
-def incidents_matching(store: Store, f: IncidentFilter) -> pd.DataFrame:
-    """The matching incident rows (a GeoDataFrame), newest report first."""
-    fids = fids_matching(store, f)
-    frame = store.read(schema.INCIDENTS, where={schema.FID: fids}) if fids else store.read(
-        schema.INCIDENTS, where={schema.FID: []})
-    if not fids:
-        return frame
+def rows_matching(store: Store, f: IncidentFilter, *, layer: str = schema.INCIDENTS) -> pd.DataFrame:
+    """The matching rows (incidents: a GeoDataFrame), newest first."""
+    fids = fids_matching(store, f, layer=layer)
+    frame = store.read(layer, where={schema.FID: fids})
     order = {fid: i for i, fid in enumerate(fids)}
     return frame.sort_values(schema.FID, key=lambda s: s.map(order)).reset_index(drop=True)
 

@@ -34,6 +34,8 @@ from gridmap.store.base import Store, open_store
 log = logging.getLogger("gridmap.portal")
 
 EXTENSION_KEY = "gridmap"
+#: ``app.extensions`` key of callables that :func:`close_app` runs (blueprints stop their threads there).
+ON_CLOSE_KEY = "gridmap.on_close"
 #: Largest request body accepted, bytes (uploads of boundary files come later; 32 MiB is plenty).
 MAX_CONTENT_LENGTH_BYTES = 32 * 1024 * 1024
 
@@ -147,11 +149,17 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.register_blueprint(lookup_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(resident.bp)
+    from gridmap.portal import incidents_api, open311_api
+
+    app.register_blueprint(open311_api.bp)
+    app.register_blueprint(incidents_api.bp)
     return app
 
 
 def close_app(app: Flask) -> None:
-    """Close the store if create_app opened it (call when the server stops)."""
+    """Stop what the blueprints started (timers), then close the store if create_app opened it."""
+    for stop in reversed(app.extensions.get(ON_CLOSE_KEY, [])):
+        stop()
     state = app.extensions.get(EXTENSION_KEY)
     if isinstance(state, PortalState) and state.owns_store:
         state.store.close()

@@ -33,7 +33,7 @@ from gridmap.incidents.duplicates import DuplicateCandidate, duplicate_candidate
 from gridmap.incidents.escalation import escalation_decisions
 from gridmap.incidents.intake import ReportInput, report_input_from_fields
 from gridmap.incidents.policy import IncidentPolicy, policy_from_settings
-from gridmap.incidents.query import IncidentFilter, incidents_matching
+from gridmap.incidents.query import IncidentFilter, rows_matching
 from gridmap.incidents.transitions import Transition, plan_transition
 from gridmap.incidents.workflow import (
     CLOSED_STATUSES,
@@ -112,6 +112,10 @@ class IncidentService:
         self.policy = policy or policy_from_settings(settings)
         self.lookup = lookup or LookupService(store, settings)
         self._clock = clock
+
+    def now(self) -> datetime:
+        """The service's clock (UTC; tests pass a fixed one)."""
+        return self._clock()
 
     # -- intake ----------------------------------------------------------------------------------
 
@@ -272,7 +276,12 @@ class IncidentService:
         return events.sort_values("seq").reset_index(drop=True)
 
     def matching(self, f: IncidentFilter) -> pd.DataFrame:
-        return incidents_matching(self.store, f)
+        """Incidents matching ``f``, newest report first (GET requests, the list page)."""
+        return rows_matching(self.store, f)
+
+    def updates(self, f: IncidentFilter) -> pd.DataFrame:
+        """Incident events in ``f``'s time window, newest first (FixMyStreet servicerequestupdates)."""
+        return rows_matching(self.store, f, layer=schema.INCIDENT_EVENTS)
 
     def stored_categories(self, codes: Sequence[str]) -> tuple[str, ...]:
         """Every stored spelling of these service codes (files and the demo may store the Chinese name)."""

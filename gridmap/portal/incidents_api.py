@@ -1,0 +1,107 @@
+"""Staff JSON API of the closed loop, under ``/api/v1/incidents`` (errors: the portal's JSON shape).
+
+* ``GET /<id>``: the incident with its internal fields, its event timeline and the actions the caller
+  may take now. Staff covering the incident's area, or the reporter holding the tracking ``token``.
+* ``POST /<id>/actions`` with JSON ``{"action", "note", "assigned_to", "department", "satisfaction",
+  "to_level", "duplicate_of", "version", "token"}``: one move (409 when illegal or stale).
+* ``GET /duplicates?service_code=&lat=&long=[&crs=]``: open look-alikes near a point (the report form).
+
+Authentication: ``api_key`` or ``Authorization: Bearer`` (see :func:`open311_api.request_principal`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, request
+
+from gridmap.auth.principal import Principal, require_area, require_role
+from gridmap.errors import ValidationError
+from gridmap.incidents import open311
+from gridmap.incidents.intake import ReportInput, action_request_from_fields, report_input_from_fields
+from gridmap.incidents.workflow import RULES, IncidentState, actions_for, is_reporter
+from gridmap.model import Role
+from gridmap.portal.i18n import current_language
+from gridmap.portal.open311_api import incident_service, request_principal
+from gridmap.services.incidents import IncidentService
+
+bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1/incidents")
+#: Internal fields staff see besides the Open311 ones (never the tracking token).
+STAFF_FIELDS = ("version", "reporter", "assigned_to", "department", "verification_failures", "penalty",
+                "overdue_count", "weight", "source")
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return open311.iso(value)
+    return value.item() if hasattr(value, "item") else value
+
+
+def incident_json(row: dict[str, Any], service: IncidentService, *, staff: bool) -> dict[str, Any]:
+    body = open311.request_dict(row, service.policy.catalogue, current_language())
+    if staff:
+        body["internal"] = {name: _plain(row.get(name)) for name in STAFF_FIELDS}
+    return body
+
+
+def events_json(events: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{"seq": int(e["seq"]), "at": open311.iso(e["at"]), "actor": e["actor"], "action": e["action"],
+             "from_status": _plain(e["from_status"]), "to_status": e["to_status"], "note": _plain(e["note"]),
+             "detail": _plain(e["detail"])} for e in events.to_dict("records")]
+
+
+def allowed_actions(state: IncidentState, principal: Principal, token: str | None) -> list[str]:
+    """Actions for buttons: the principal's own, plus the reporter's when the token matches."""
+    names = [a.value for a in actions_for(state, principal)]
+    if is_reporter(state, principal, token):
+        names += [a.value for a, rule in RULES.items()
+                  if rule.reporter_may and state.status in rule.sources and a.value not in names]
+    return names
+
+
+def check_can_view(state: IncidentState, principal: Principal, token: str | None) -> bool:
+    """True for staff covering the incident; the reporter (token) may view too; 401/403 otherwise."""
+    if is_reporter(state, principal, token):
+        return principal.role in (Role.ADMIN, Role.COMMAND, Role.WORKER, Role.ANALYST)
+    require_role(principal, Role.WORKER, Role.COMMAND, Role.ANALYST)
+    require_area(principal, state.home_code, what=f"incident {state.incident_id}")
+    return True
+
+
+@bp.get("/<incident_id>")
+def detail(incident_id: str) -> dict[str, Any]:
+    service = incident_service()
+    principal = request_principal()
+    token = request.args.get("token")
+    row = service.get(incident_id)
+    state = IncidentState.from_row(row)
+    staff = check_can_view(state, principal, token)
+    return {"ok": True, "incident": incident_json(row, service, staff=staff),
+            "events": events_json(service.events(incident_id)),
+            "actions": allowed_actions(state, principal, token)}
+
+
+@bp.post("/<incident_id>/actions")
+def act(incident_id: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError('the body must be a JSON object such as {"action": "open_case"}', code="malformed_body")
+    principal = request_principal(body)
+    service = incident_service()
+    row = service.act(principal, incident_id, action_request_from_fields(body))
+    staff = not principal.is_public
+    return {"ok": True, "incident": incident_json(row, service, staff=staff)}
+
+
+@bp.get("/duplicates")
+def duplicates() -> dict[str, Any]:
+    """Open look-alikes of a report that is about to be made (the form asks while the pin moves)."""
+    service = incident_service()
+    data: ReportInput = report_input_from_fields(request.args, service.policy.catalogue)
+    lon, lat, grid, community, _ = service.locate(data)
+    found = service.duplicates(lon, lat, category=data.category, grid_code=grid)
+    return {"ok": True, "lon": lon, "lat": lat, "grid_code": grid, "community_code": community,
+            "duplicates": [d.to_dict() for d in found]}
