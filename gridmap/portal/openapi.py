@@ -3,8 +3,8 @@
 Why assembled from parts: each API area (core, lookup, and later incidents, tracking...) describes
 its own paths and schemas in a small function returning an :class:`ApiPart`; the document is the
 merge of every function in ``API_PARTS``. To add yours, write ``def my_part() -> ApiPart`` and append
-it to ``API_PARTS``: no shared mutable registry, and a test checks every registered Flask route
-under /api/v1 is described.
+it to ``API_PARTS``: no shared mutable registry. tests/lookup/test_api.py checks that every route of
+the blueprints described here (core ``api``, ``lookup_api``) is in the document.
 """
 
 from __future__ import annotations
