@@ -306,6 +306,7 @@ def _population(p: Pipeline, draft: int, drafts: list[Draft]) -> int | None:
 def _storage_grids(metric: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     out = metric.to_crs(crs)
     out["households"] = out["households"].astype("Int64")
+    out["population"] = pd.array([None if pd.isna(v) else int(v) for v in out["population"]], dtype="Int64")
     out["generation_id"] = out["generation_id"].astype("Int64")
     return out
 

@@ -285,7 +285,7 @@ def _groups_of(atoms: gpd.GeoDataFrame, edges: pd.DataFrame) -> list[assemble.Gr
     kind = atoms["atom_kind"].tolist()
     own: dict[str, list[int]] = {}
     for i, key in enumerate(estate):
-        if key is not None and kind[i] != "estate":
+        if isinstance(key, str) and kind[i] != "estate":
             own.setdefault(key, []).append(i)
     in_estate = np.zeros(n, dtype=bool)
     for ids in own.values():

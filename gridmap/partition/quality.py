@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gridmap.model import GridKind
 from gridmap.partition.assemble import GRID_CODE, Assembled, Pipeline
@@ -66,7 +67,7 @@ def _grid_summary(a: Assembled, band: Band) -> list[dict[str, Any]]:
                 "kind": g["kind"],
                 "subtype": g["subtype"],
                 "households": int(g["households"]),
-                "population": None if g["population"] is None else int(g["population"]),
+                "population": None if pd.isna(g["population"]) else int(g["population"]),
                 "buildings": int(counts.get(g["code"], 0)),
                 "area_m2": float(g["area_m2"]),
                 "polsby_popper": round(pp, 4),

@@ -80,6 +80,25 @@ def make_town(
     )
 
 
+def merge_towns(a: Town, b: Town) -> Town:
+    """Two towns as one community with a MultiPolygon boundary (e.g. either side of a river)."""
+    parts = [shapely.get_parts(t.boundary.to_crs(METRIC_EPSG).geometry.iloc[0]) for t in (a, b)]
+    bids = [f"a{i}" for i in range(len(a.buildings))] + [f"b{i}" for i in range(len(b.buildings))]
+    return Town(
+        boundary=to_lonlat([shapely.MultiPolygon([*parts[0], *parts[1]])]),
+        roads=gpd.GeoDataFrame(
+            {"road_class": [*a.roads["road_class"], *b.roads["road_class"]]},
+            geometry=[*a.roads.geometry, *b.roads.geometry],
+            crs=4326,
+        ),
+        buildings=gpd.GeoDataFrame(
+            {"building_id": bids, "households": [*a.buildings["households"], *b.buildings["households"]]},
+            geometry=[*a.buildings.geometry, *b.buildings.geometry],
+            crs=4326,
+        ),
+    )
+
+
 def metric(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(METRIC_EPSG)
 
