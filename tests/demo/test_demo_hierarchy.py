@@ -38,6 +38,7 @@ def _assert_tiles(parent: shapely.Geometry, children: gpd.GeoSeries, what: str) 
 @pytest.mark.parametrize("name", ["small_district", "full_district"])
 def test_streets_tile_the_district_and_communities_tile_streets(name: str, request: pytest.FixtureRequest) -> None:
     district: DemoDistrict = request.getfixturevalue(name)
+    assert shapely.is_valid(district.areas.geometry.values).all()  # valid in storage lon/lat too
     areas = _metric(district.areas, district)
     top = _level(areas, AreaLevel.DISTRICT)
     assert len(top) == 1

@@ -16,6 +16,7 @@ from gridmap.demo.generate import DemoDistrict
 from gridmap.demo.incident_profiles import CATEGORIES, CLOSED, OPEN_STATUSES
 from gridmap.demo.incidents import incidents_for
 from gridmap.demo.params import DemoParams
+from tests.demo.helpers import strip_grids
 
 CST = timezone(timedelta(hours=8))
 
@@ -70,8 +71,6 @@ def test_located_to_community_and_street(full_district: DemoDistrict, year: gpd.
 
 
 def test_located_to_grids_when_given(small_district: DemoDistrict) -> None:
-    from tests.demo.test_demo_people import strip_grids
-
     grids = strip_grids(small_district)
     located = _incidents(small_district, grids=grids)
     assert located["grid_code"].notna().mean() > 0.99  # only points on a grid edge stay unassigned

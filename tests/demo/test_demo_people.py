@@ -6,26 +6,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
 from gridmap import schema
 from gridmap.demo.generate import DemoDistrict
 from gridmap.demo.people import HOUSEHOLDS_PER_WORKER, workers_for_grids
 from gridmap.model import WorkerRole
-
-
-def strip_grids(district: DemoDistrict, *, per_community: int = 3) -> gpd.GeoDataFrame:
-    """Test grids: each community cut into ``per_community`` west-to-east strips (metres, then lon/lat)."""
-    communities = district.areas[district.areas["level"] == "community"].to_crs(district.working_crs)
-    rows = []
-    for _, c in communities.iterrows():
-        minx, miny, maxx, maxy = c.geometry.bounds
-        cuts = np.linspace(minx, maxx, per_community + 1)
-        for k in range(per_community):
-            piece = c.geometry.intersection(shapely.box(cuts[k], miny - 1, cuts[k + 1], maxy + 1))
-            if not piece.is_empty:
-                rows.append({"code": f"{c['code']}{k + 1:03d}", "community_code": c["code"], "geometry": piece})
-    return gpd.GeoDataFrame(rows, crs=district.working_crs).to_crs(district.areas.crs)
+from tests.demo.helpers import strip_grids
 
 
 def _communities(district: DemoDistrict) -> gpd.GeoDataFrame:
