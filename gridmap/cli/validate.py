@@ -5,8 +5,8 @@ by their ``community_code`` column or else by geometry) and optionally the build
 ``checks.check_partition`` and prints a summary or the JSON report. The exit status is 0 when
 every check holds, 1 when any fails, 2 when the input itself is unusable.
 
-Store mode (``--community CODE`` / ``--all --store URL``) is wired by the lead on top of
-``gridmap.partition.checks.validate_community``.
+Store mode (``--community CODE`` / ``--all [--store URL]``) validates the active generation of
+each community (or ``--generation ID``) with ``gridmap.services.validation``, by the same rules.
 """
 
 from __future__ import annotations
@@ -58,8 +58,13 @@ def band_from_options(band_min: int | None, band_max: int | None, ctx_obj: Any) 
 
 
 @click.command("validate")
-@click.option("--grids", "grids_path", type=_FILE, required=True, help="Grids file (GeoJSON, GeoPackage, Shapefile).")
-@click.option("--parent", "parent_path", type=_FILE, required=True, help="Community boundary file (one or several).")
+@click.option("--grids", "grids_path", type=_FILE, default=None, help="Grids file (GeoJSON, GeoPackage, Shapefile).")
+@click.option("--parent", "parent_path", type=_FILE, default=None, help="Community boundary file (one or several).")
+@click.option("--community", "community_code", metavar="CODE", default=None, help="Store mode: one community.")
+@click.option("--all", "all_communities", is_flag=True, help="Store mode: every community in the store.")
+@click.option("--store", "store_url", metavar="URL", default=None, help="Store URL (default: settings).")
+@click.option("--generation", "generation_id", type=int, default=None,
+              help="Store mode: validate this generation instead of the active one.")
 @click.option("--parent-code-column", default=None, help="Column of the parent file holding community codes.")
 @click.option("--buildings", "buildings_path", type=_FILE, default=None, help="Buildings (footprints or points).")
 @click.option("--min", "band_min", type=int, default=None, help="Band minimum, households per grid.")
@@ -72,8 +77,12 @@ def band_from_options(band_min: int | None, band_max: int | None, ctx_obj: Any) 
 @click.pass_context
 def validate_command(
     ctx: click.Context,
-    grids_path: Path,
-    parent_path: Path,
+    grids_path: Path | None,
+    parent_path: Path | None,
+    community_code: str | None,
+    all_communities: bool,
+    store_url: str | None,
+    generation_id: int | None,
     parent_code_column: str | None,
     buildings_path: Path | None,
     band_min: int | None,
@@ -85,6 +94,16 @@ def validate_command(
 ) -> None:
     """Check that grids tile their communities: no gaps, no overlaps, whole buildings, household band."""
     band = band_from_options(band_min, band_max, ctx.obj)
+    store_mode = community_code is not None or all_communities
+    if store_mode:
+        if grids_path or parent_path or buildings_path:
+            raise ValidationError("give either files (--grids/--parent) or store mode (--community/--all), not both")
+        if community_code is not None and all_communities:
+            raise ValidationError("give --community CODE or --all, not both")
+        _validate_store(ctx.obj, store_url, community_code, generation_id, band, as_json)
+        return
+    if grids_path is None or parent_path is None:
+        raise ValidationError("file mode needs --grids FILE and --parent FILE (or use --community CODE / --all)")
     grids = layer_from_file(grids_path, crs=crs, what="grids")
     parent = layer_from_file(parent_path, crs=crs, what="parent")
     buildings = layer_from_file(buildings_path, crs=crs, what="buildings") if buildings_path else None
@@ -102,6 +121,34 @@ def validate_command(
         for line in certificate.summary():
             click.echo(line)
     if not certificate.ok:
+        sys.exit(1)
+
+
+def _validate_store(
+    obj: Any, store_url: str | None, community_code: str | None, generation_id: int | None, band: Band, as_json: bool
+) -> None:
+    from gridmap.services.partitioning import community_codes
+    from gridmap.services.validation import validate_store
+    from gridmap.store import open_store
+
+    store = open_store(store_url or obj.settings.store_url, obj.settings)
+    try:
+        codes = [community_code] if community_code is not None else community_codes(store)
+        results = validate_store(store, codes, band=band, generation_id=generation_id)
+    finally:
+        store.close()
+    ok = all(r.certificate.ok for r in results)
+    if as_json:
+        report = {"ok": ok, "band": {"min": band.min, "max": band.max}, "communities": [r.to_dict() for r in results]}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            verdict = "OK" if r.certificate.ok else "FAILED"
+            click.echo(f"community {r.community_code}, generation {r.generation_id}: {verdict}")
+            for line in r.certificate.summary():
+                click.echo(f"  {line}")
+        click.echo(f"{sum(r.certificate.ok for r in results)} of {len(results)} communities pass")
+    if not ok:
         sys.exit(1)
 
 

@@ -43,3 +43,37 @@ def test_generations_cli_round_trip(tmp_path, settings):
     assert statuses == {1: "approved", 2: "active"}
     missing = runner.invoke(cli, ["generations", "activate", "99", "--store", url])
     assert missing.exit_code != 0 and "generation 99 does not exist" in missing.output
+
+
+def test_validate_store_mode(tmp_path, settings):
+    url = f"gpkg://{tmp_path}/v.gpkg"
+    store = open_store(url, settings)
+    _seed_store(store)
+    runner = CliRunner()
+    none_yet = runner.invoke(cli, ["validate", "--community", COMMUNITY, "--store", url])
+    assert none_yet.exit_code == 2 and "no active generation" in none_yet.output
+    run = partition_store(store, settings, [COMMUNITY], band=Band(300, 500, 400), seed=1, commit=True)
+    gen_id = run.outcomes[0].generation_id
+    staged = runner.invoke(cli, ["validate", "--community", COMMUNITY, "--generation", str(gen_id), "--store", url])
+    assert staged.exit_code == 0, staged.output
+    assert f"generation {gen_id}: OK" in staged.output
+    runner.invoke(cli, ["generations", "activate", str(gen_id), "--store", url])
+    ok = runner.invoke(cli, ["validate", "--all", "--store", url, "--json"])
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.output)
+    assert report["ok"] is True and [c["community_code"] for c in report["communities"]] == [COMMUNITY]
+    # a strict band the grids do not meet fails with exit 1 and names the grids
+    strict = runner.invoke(cli, ["validate", "--all", "--store", url, "--min", "450", "--max", "470", "--json"])
+    assert strict.exit_code == 1
+    failed = [c for c in json.loads(strict.output)["communities"][0]["certificate"]["checks"] if not c["ok"]]
+    assert [c["name"] for c in failed] == ["households_in_band"]
+    # damage the coverage: delete one grid of the active generation -> a gap is reported
+    first = store.read(schema.GRIDS, where={"generation_id": gen_id}).iloc[0]["code"]
+    with store.transaction() as tx:
+        tx.delete(schema.GRIDS, {"generation_id": gen_id, "code": first})
+    gap = runner.invoke(cli, ["validate", "--community", COMMUNITY, "--store", url, "--json"])
+    assert gap.exit_code == 1
+    names = {c["name"] for c in json.loads(gap.output)["communities"][0]["certificate"]["checks"] if not c["ok"]}
+    assert "covers_parent" in names and "buildings_assigned" in names
+    mixed = runner.invoke(cli, ["validate", "--all", "--community", COMMUNITY, "--store", url])
+    assert mixed.exit_code == 2 and "not both" in mixed.output
