@@ -4,10 +4,12 @@ First choice: cut along the block's internal minor ways (service roads, footpath
 boundaries, because people recognise them (P-15). Faces that a building straddles are joined
 again (a cut never runs through a building, P-23), and an estate that fits the band stays whole
 (P-25). Any face still above ``band.max`` is cut by clustering: the buildings are grouped into
-``k = ceil(households / target)`` balanced clusters (k-means on building points, seeded rng,
-capacity-limited by households) and the block is cut along the Voronoi diagram of the clusters'
-buildings; the cut is then moved off buildings by giving every building face to its own cluster,
-and a piece left in several parts hands its stray parts to the neighbour it shares most edge with.
+``k = ceil(households / target)`` clusters of near-equal households (k-means on building points
+with a seeded rng, the assignment balanced by a small transport LP) and the block is cut along the
+Voronoi diagram of the clusters' buildings; the cut is then moved off buildings by giving every
+building face to its own cluster, and a piece left in several parts hands its stray parts to the
+neighbour it shares most edge with. All lines are noded once (``faces.py``), so pieces tile the
+block exactly.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def pieces_from_block(
             pieces.append(face)
             continue
         k = max(2, math.ceil(total / band.target))
-        parts = pieces_from_clusters(face, geoms[inside], hh[inside], k=k, band=band, rng=rng)
+        parts = pieces_from_clusters(face, geoms[inside], hh[inside], k=k, rng=rng)
         method = "clusters" if method == "whole" else "minor_ways+clusters"
         pieces.extend(parts)
     building_piece = _piece_of_points(pieces, rep)
@@ -276,7 +278,6 @@ def pieces_from_clusters(
     households: npt.NDArray[np.int64],
     *,
     k: int,
-    band: Band,
     rng: np.random.Generator,
 ) -> list[BaseGeometry]:
     """Cut ``area`` into up to ``k`` contiguous pieces by balanced clusters of its buildings.

@@ -267,3 +267,25 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValidationError, match=r"'41061100' has 8 digits"):
         partition_community(town.boundary, town.roads, town.buildings, community_code="41061100",
                             community_name="x", band=BAND, settings=SETTINGS)  # fmt: skip
+
+
+def test_a_big_site_gets_a_dedicated_grid_by_area_and_a_point_unit_takes_its_building():
+    town = make_town(nx=6, ny=4, per_side=2, households=50)
+    park = box(X0 + 1, Y0 + 1, X0 + 299, Y0 + 187)  # 55,400 m² > 50,000 m²; its north edge crosses buildings
+    hospital_building = town.buildings.to_crs(METRIC_EPSG).geometry.iloc[-1]
+    units = to_lonlat(
+        [park, hospital_building.centroid],
+        unit_id=["P1", "H1"], name=["人民公园", "人民医院"], unit_type=["park", "hospital"], persons=[0, 1200],
+    )  # fmt: skip
+    result = run(town, units=units)
+    assert_partition_invariants(result, town)
+    by_unit = {u["unit_id"]: u for u in result.report["dedicated"]}
+    assert by_unit["P1"]["reason"] == "area" and by_unit["H1"]["reason"] == "standard"
+    dedicated = result.grids[result.grids["kind"] == "dedicated"].to_crs(METRIC_EPSG)
+    assert sorted(dedicated["subtype"]) == ["hospital", "park"]
+    hospital = dedicated[dedicated["subtype"] == "hospital"].geometry.iloc[0]
+    assert shapely.symmetric_difference(hospital, hospital_building).area < 1e-3
+    # the park's edge ran through a row of buildings: they stay whole, on one side or the other
+    crossed = town.buildings.to_crs(METRIC_EPSG).crosses(shapely.LineString([(X0, Y0 + 187), (X0 + 300, Y0 + 187)]))
+    assert crossed.sum() == 4
+    assert interior_overlaps(town.buildings, result.grids) == []
