@@ -184,3 +184,10 @@ def test_other_seeds_give_valid_districts_too(seed: int) -> None:
     b = _metric(district.buildings, district)
     parent = communities.set_index("code").geometry.reindex(b["community_code"]).to_numpy()
     assert shapely.covers(shapely.buffer(parent, 0.01), b.geometry.to_numpy()).all()
+
+
+def test_the_project_hierarchy_rules_accept_the_demo(full_district: DemoDistrict) -> None:
+    from gridmap.config import Settings
+    from gridmap.hierarchy import hierarchy_violations
+
+    assert hierarchy_violations(full_district.areas, Settings()) == []
