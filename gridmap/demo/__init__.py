@@ -2,4 +2,9 @@
 
 Everything except the district outline is generated from a seed with an explicit numpy Generator, so
 the same seed gives byte-identical layers. See boundaries/README.md and data/README.md for provenance.
+
+Entry points: ``build.build_demo(store, settings, *, seed, partition, progress, replace, scale, months)``
+(everything, into a store), ``generate.district_from_seed(params, settings)`` (base layers in memory),
+``people.workers_for_grids(grids, communities, *, rng)``, ``incidents.incidents_for(...)``,
+``outline.district_outline()``.
 """

@@ -28,6 +28,8 @@ from gridmap.demo.units import SETBACK_M, UrbanBlock, _largest
 
 @dataclass(frozen=True)
 class BuildingType:
+    """A housing type: footprint (m), floors and dwellings per floor ranges, daylight spacing (m)."""
+
     kind: str
     length_m: tuple[float, float]
     depth_m: tuple[float, float]

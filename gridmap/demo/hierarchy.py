@@ -53,6 +53,9 @@ class AreaDraft:
 
 @dataclass(frozen=True)
 class Hierarchy:
+    """The generated areas (metres) plus what later steps build on: the core outline, the street
+    grid's frame (for lanes and building rows) and the urban roads the urban areas were cut from."""
+
     district: AreaDraft
     core: Polygon
     frame: GridFrame

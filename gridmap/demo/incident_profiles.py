@@ -40,6 +40,9 @@ ANCHOR_KINDS = ("background", "market", "school", "old_estate", "enterprise")
 
 @dataclass(frozen=True)
 class Category:
+    """One incident category: share of all reports, season and daily cycle, weekend factor, and
+    where its reports cluster (weights over ANCHOR_KINDS), with description templates."""
+
     name: str
     share: float
     season: str

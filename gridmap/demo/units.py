@@ -39,6 +39,9 @@ class UrbanBlock:
 
 @dataclass(frozen=True)
 class UnitRule:
+    """How many units of a type per urban community, how big a block they need (m²), how far
+    apart they stay (m), their persons and name suffixes, and whether they are key units (重点单位)."""
+
     unit_type: UnitType
     per_community: float  # units per urban community
     min_area_m2: float
