@@ -94,10 +94,18 @@ class Settings:
     #: Seconds between escalation sweeps inside the portal server; 0 = off (use ``gridmap escalate`` from cron).
     escalation_interval_s: float = 0.0
     public_base_url: str = "http://127.0.0.1:8000"
-    # Tracking
+    # Tracking (gridmap.tracking)
     position_retention_days: int = 90
     stale_position_minutes: int = 10
     outside_grid_alert_minutes: int = 30
+    #: IANA time zone of patrol days and reports; positions are stored in UTC.
+    tracking_timezone: str = "Asia/Shanghai"
+    #: A street or building counts as patrolled when a track passes within this distance, metres.
+    patrol_distance_m: float = 30.0
+    #: Minutes in the worker's own grid that make a day count as patrolled (R-16).
+    patrol_min_minutes: float = 30.0
+    #: A fix stamped more than this many seconds ahead of the server clock is refused (bad device clock).
+    max_fix_future_s: float = 300.0
     # Extra free-form settings for plug-ins.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
