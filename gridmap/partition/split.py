@@ -213,31 +213,36 @@ def balanced_labels_from_points(
 
 
 def _transport_labels(
-    d2: npt.NDArray[np.float64], w: npt.NDArray[np.float64], load: tuple[float, float]
+    d2: npt.NDArray[np.float64], w: npt.NDArray[np.float64], load: tuple[float, float], *, nearest: int = 6
 ) -> npt.NDArray[np.int64]:
     """Assign points to clusters minimising squared distance with each cluster's weight in ``load``.
 
-    The LP relaxation splits few points (at most about k); each goes to its largest share, which
-    moves a load by at most that point's weight. Falls back to the nearest centre if HiGHS fails.
+    Each point may only join one of its ``nearest`` centres (a point never belongs to a far
+    cluster in a compact solution; this keeps the LP at n x ``nearest`` variables); if that makes
+    the programme infeasible, all centres are allowed. The LP relaxation splits few points (at most
+    about k); each goes to its largest share, which moves a load by at most that point's weight.
+    Falls back to the nearest centre if HiGHS fails.
     """
     n, k = d2.shape
-    scale = float(d2.max()) or 1.0
-    rows = np.repeat(np.arange(n), k)
-    cols = np.arange(n * k)
-    a_eq = coo_matrix((np.ones(n * k), (rows, cols)), shape=(n, n * k))
-    a_load = coo_matrix((np.repeat(w, k), (np.tile(np.arange(k), n), cols)), shape=(k, n * k))
-    res = linprog(
-        (d2 / scale).ravel(),
-        A_ub=vstack([a_load, -a_load]),
-        b_ub=np.concatenate([np.full(k, load[1]), np.full(k, -load[0])]),
-        A_eq=a_eq,
-        b_eq=np.ones(n),
-        bounds=(0, 1),
-        method="highs",
-    )
-    if res.status != 0 or res.x is None:
-        return np.asarray(np.argmin(d2, axis=1), dtype=np.int64)
-    return np.asarray(np.argmax(res.x.reshape(n, k), axis=1), dtype=np.int64)
+    for m in dict.fromkeys((min(nearest, k), k)):
+        cand = np.argsort(d2, axis=1, kind="stable")[:, :m]
+        rows = np.repeat(np.arange(n), m)
+        cols = np.arange(n * m)
+        a_eq = coo_matrix((np.ones(n * m), (rows, cols)), shape=(n, n * m))
+        a_load = coo_matrix((np.repeat(w, m), (cand.ravel(), cols)), shape=(k, n * m))
+        res = linprog(
+            (np.take_along_axis(d2, cand, axis=1) / (float(d2.max()) or 1.0)).ravel(),
+            A_ub=vstack([a_load, -a_load]),
+            b_ub=np.concatenate([np.full(k, load[1]), np.full(k, -load[0])]),
+            A_eq=a_eq,
+            b_eq=np.ones(n),
+            bounds=(0, 1),
+            method="highs",
+        )
+        if res.status == 0 and res.x is not None:
+            best = np.argmax(res.x.reshape(n, m), axis=1)
+            return np.asarray(cand[np.arange(n), best], dtype=np.int64)
+    return np.asarray(np.argmin(d2, axis=1), dtype=np.int64)
 
 
 def _sq_dist(xy: npt.NDArray[np.float64], centres: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -326,10 +331,19 @@ def _voronoi_regions(
     c_idx, p_idx = shapely.STRtree(np.asarray(shapely.points(pts), dtype=object)).query(cells, predicate="covers")
     cell_label = np.full(len(cells), -1, dtype=np.int64)
     cell_label[c_idx] = pts_label[p_idx]
+    dissolve = shapely.union_all if bad.any() else _coverage_union
     return {
-        int(c): shapely.intersection(shapely.union_all(cells[cell_label == c]), extent)
+        int(c): shapely.intersection(dissolve(cells[cell_label == c]), extent)
         for c in np.unique(cell_label[cell_label >= 0])
     }
+
+
+def _coverage_union(cells: GeomArray) -> BaseGeometry:
+    """Union of valid Voronoi cells (a valid coverage: the fast union), overlay if GEOS objects."""
+    try:
+        return shapely.coverage_union_all(cells)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(cells)
 
 
 def _face_owner(

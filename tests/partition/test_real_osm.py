@@ -30,10 +30,12 @@ CASES = {"test_pbf": Band(300, 600, 450), "helsinki_pbf": Band(300, 500, 400)}
 
 
 def levels_of(value: object) -> float:
+    """Floors from an OSM building:levels tag; the configured default when missing or unreadable."""
     try:
-        return max(1.0, float(str(value)))
+        levels = float(str(value))
     except ValueError:
-        return 2.0
+        return float(SETTINGS.default_floors)
+    return max(1.0, levels) if np.isfinite(levels) else float(SETTINGS.default_floors)
 
 
 def load(name: str) -> tuple[shapely.Geometry, gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -44,7 +46,7 @@ def load(name: str) -> tuple[shapely.Geometry, gpd.GeoDataFrame, gpd.GeoDataFram
         roads = osm.get_network(network_type="all")
     buildings = buildings[["id", "building", "building:levels", "geometry"]].rename(columns={"id": "building_id"})
     metric = buildings.to_crs(working_crs_for(buildings))
-    levels = np.asarray([levels_of(v) if v is not None else 2.0 for v in buildings["building:levels"]])
+    levels = np.asarray([levels_of(v) for v in buildings["building:levels"]])
     residential = buildings["building"].isin(RESIDENTIAL).to_numpy()
     buildings["households"] = np.where(residential, np.rint(metric.area.to_numpy() * levels / 90.0), 0).astype(int)
     hull = shapely.convex_hull(shapely.MultiPoint(shapely.get_coordinates(metric.geometry.values)))
