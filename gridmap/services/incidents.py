@@ -290,3 +290,27 @@ class IncidentService:
             cat = self.policy.catalogue.get(code)
             out += [cat.service_code, cat.name_zh, *cat.aliases]
         return tuple(dict.fromkeys(out))
+
+
+_ASSESSMENT_COLUMNS = ["incident_id", "category", "status", "reported_at", "closed_at", "grid_code", "community_code",
+                       "street_code", "level", "assigned_to", "department", "deadline_at", "verification_failures",
+                       "penalty", "supervised", "card", "overdue_count", "satisfaction"]
+
+
+def assessment_frame(service: IncidentService, *, start: datetime | None, end: datetime | None,
+                     area_code: str = "") -> pd.DataFrame:
+    """Incidents reported in [start, end) inside ``area_code`` (a code prefix, "" = all), with
+    ``handled_at`` (the last handling feedback) from the event log and categories as service codes."""
+    from gridmap.incidents.assessment import window
+
+    rows = window(service.store.read(schema.INCIDENTS, columns=_ASSESSMENT_COLUMNS), start=start, end=end)
+    if area_code:
+        home = rows["grid_code"].fillna(rows["community_code"]).fillna(rows["street_code"]).fillna("")
+        rows = rows.loc[home.astype(str).str.startswith(area_code)]
+    handled = service.store.read(schema.INCIDENT_EVENTS, where={"action": Action.HANDLE.value},
+                                 columns=["incident_id", "at"])
+    last = handled.groupby("incident_id")["at"].max().rename("handled_at")
+    rows = rows.join(last, on="incident_id")
+    catalogue = service.policy.catalogue
+    rows["category"] = [c.service_code if (c := catalogue.find(v)) else str(v) for v in rows["category"]]
+    return rows.reset_index(drop=True)
