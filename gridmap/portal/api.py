@@ -14,6 +14,7 @@ from gridmap import schema
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
 from gridmap.portal.app import portal_state
+from gridmap.portal.auth import current_principal, public_layer_rows
 from gridmap.portal.data import current_areas
 from gridmap.services.generations import active_grids
 
@@ -61,12 +62,15 @@ def areas() -> Response:
     """GeoJSON FeatureCollection of areas in force; ``?level=district|street|community|grid``.
 
     Without ``level`` every administrative level is returned; ``level=grid`` returns the grids of
-    every community's active generation.
+    every community's active generation. Scope-aware: a signed-in account (session or API token)
+    gets only what lies in its area; the anonymous public gets every public layer.
     """
     state = portal_state()
     level = _level_from_request()
+    principal = current_principal()  # public layers: all for the public, the account's own area when signed in
     if level is AreaLevel.GRID:
-        body = _feature_collection(active_grids(state.store), GRID_PROPERTIES)
+        body = _feature_collection(public_layer_rows(active_grids(state.store), principal), GRID_PROPERTIES)
     else:
-        body = _feature_collection(current_areas(state.store, level=level), AREA_PROPERTIES)
+        areas = public_layer_rows(current_areas(state.store, level=level), principal)
+        body = _feature_collection(areas, AREA_PROPERTIES)
     return current_app.response_class(body, mimetype="application/geo+json")

@@ -140,6 +140,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.after_request(_security_headers)
     init_i18n(app)
     register_error_handlers(app)
+    _init_access(app, opened, settings)
     from gridmap.portal import api, pages  # the blueprints import app helpers; import them late
 
     app.register_blueprint(pages.bp)
@@ -153,7 +154,27 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(open311_api.bp)
     app.register_blueprint(incidents_api.bp)
+    from gridmap.portal import account_pages, admin_pages, dashboard, live
+
+    app.register_blueprint(account_pages.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin_pages.bp)
+    app.register_blueprint(live.bp)
     return app
+
+
+def _init_access(app: Flask, store: Store, settings: Settings) -> None:
+    """Principals (session/API key), rate limits, CSRF checks and the live event hub, in this order."""
+    from gridmap.portal.auth import init_auth
+    from gridmap.portal.csrf import init_csrf
+    from gridmap.portal.live import init_live
+    from gridmap.portal.ratelimit import init_ratelimit
+
+    init_auth(app, store, settings)
+    init_ratelimit(app, settings)
+    init_csrf(app)
+    hub = init_live(app, max_subscribers=settings.live_max_subscribers)
+    app.extensions.setdefault(ON_CLOSE_KEY, []).append(hub.close)
 
 
 def close_app(app: Flask) -> None:

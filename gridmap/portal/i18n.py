@@ -110,6 +110,24 @@ def format_date(value: dt.date | dt.datetime | None, lang: str) -> str:
     return babel_dates.format_date(value, format="long" if lang == "zh" else "medium", locale=locale)
 
 
+#: Times are shown in China Standard Time: the portal serves Chinese cities (one time zone, no DST).
+DISPLAY_TIMEZONE = "Asia/Shanghai"
+
+
+def format_datetime(value: dt.datetime | None, lang: str) -> str:
+    """A moment the locale's way in China time: ``2025年11月21日 14:05:09`` / ``Nov 21, 2025, 2:05:09 PM``.
+
+    Naive datetimes are taken as UTC (the stores keep UTC).
+    """
+    if value is None:
+        return translate("value.unknown", lang)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    locale = BABEL_LOCALES.get(lang, BABEL_LOCALES[DEFAULT_LANGUAGE])
+    return babel_dates.format_datetime(value, format="medium", tzinfo=babel_dates.get_timezone(DISPLAY_TIMEZONE),
+                                       locale=locale)
+
+
 class Translator:
     """Messages and formatters bound to one language; what templates and map builders receive."""
 
@@ -127,6 +145,9 @@ class Translator:
 
     def date(self, value: dt.date | dt.datetime | None) -> str:
         return format_date(value, self.lang)
+
+    def datetime(self, value: dt.datetime | None) -> str:
+        return format_datetime(value, self.lang)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,6 +202,7 @@ def _template_globals() -> dict[str, Any]:
         "fmt_number": tr.number,
         "fmt_percent": tr.percent,
         "fmt_date": tr.date,
+        "fmt_datetime": tr.datetime,
         "url_with_language": url_with_language,
     }
 

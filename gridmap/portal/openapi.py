@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint
 
 from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS
+from gridmap.portal.live import live_part
 from gridmap.services.lookup import MAX_BATCH_POINTS
 
 OPENAPI_VERSION = "3.1.0"
@@ -151,7 +152,7 @@ def lookup_part() -> ApiPart:
 
 
 #: Every API area's description; append your own ``() -> ApiPart`` here.
-API_PARTS: tuple[Callable[[], ApiPart], ...] = (core_part, lookup_part)
+API_PARTS: tuple[Callable[[], ApiPart], ...] = (core_part, lookup_part, live_part)
 
 
 def openapi_document(*, server_url: str | None = None, parts: tuple[Callable[[], ApiPart], ...] = API_PARTS

@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, url_for
 
 from gridmap.portal.app import csp_nonce, portal_state
 from gridmap.portal.assets import fragments_from_map
+from gridmap.portal.auth import current_principal, public_layer_rows
 from gridmap.portal.basemaps import basemap_from_settings
 from gridmap.portal.data import hierarchy_counts, hierarchy_frames
 from gridmap.portal.i18n import current_language
@@ -25,10 +26,16 @@ def static_root() -> str:
 
 @bp.get("/")
 def home() -> str:
-    """The hierarchy map (districts, streets, communities, active grids) with counts in the header."""
+    """The hierarchy map (districts, streets, communities, active grids) with counts in the header.
+
+    Scope-aware: the public sees the public layers everywhere, a signed-in account its own area.
+    """
     state = portal_state()
     lang = current_language()
     areas, grids = hierarchy_frames(state.store)
+    principal = current_principal()  # the public sees every public layer, an account its own area
+    areas = public_layer_rows(areas, principal)
+    grids = public_layer_rows(grids, principal)
     m = hierarchy_map(
         areas,
         grids,

@@ -1,0 +1,279 @@
+"""Live updates by server-sent events: ``GET /api/v1/events`` and ``publish(event)``.
+
+Other modules publish plain mappings, so core code needs no import from here::
+
+    publish({"type": "incident.created", "area_code": "410611001001003",
+             "data": {"incident_id": "...", "category": "...", "status": "reported", "lon": 114.1, "lat": 35.7}})
+
+* ``type``: a short dotted name (``incident.created``, ``incident.updated``, ``position.updated``).
+* ``area_code``: the most precise code of the thing (a grid code for an incident or a worker's
+  position). **Scoping**: a subscriber receives an event only when its principal covers that code
+  (``Principal.covers``: the same prefix rule as pages and API); an event without a code goes to
+  whole-installation admins only. The public cannot subscribe (401).
+* ``data``: JSON-serialisable; it is sent as is, so put in it only what every covering account may see.
+  Events with ``lon``/``lat`` in ``data`` are drawn on the dashboard map by ``static/js/live.js``.
+
+Inside a request ``publish`` finds the app's hub; a background thread (escalation timer, tracking
+receiver) takes ``publisher(app)`` once and calls it. No globals: the hub is ``app.extensions``.
+
+Why this works under waitress: the response is a generator, which waitress sends chunk by chunk as
+it is produced (chunked transfer encoding). Each open stream holds one waitress thread, so the hub
+admits at most ``settings.live_max_subscribers`` streams (429 with Retry-After beyond that) and ends
+every stream after ``MAX_STREAM_S`` seconds; the browser's EventSource reconnects by itself with
+``Last-Event-ID`` and gets what it missed from a bounded backlog. Each subscriber has a bounded queue:
+a subscriber too slow to keep up loses its oldest events and is told so by a ``gap`` event (reload).
+A heartbeat comment every ``settings.live_heartbeat_s`` keeps proxies from closing an idle stream and
+lets the server notice a client that went away. Events reach the streams of this process only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+
+from gridmap.auth.principal import Principal
+from gridmap.codes import level_of_code
+from gridmap.errors import RateLimitedError, ValidationError
+from gridmap.model import Role
+from gridmap.portal.auth import current_principal, login_required
+
+if TYPE_CHECKING:  # openapi imports this module for live_part
+    from gridmap.portal.openapi import ApiPart
+
+LIVE_KEY = "gridmap.live"
+#: Events a subscriber may have waiting before the oldest are dropped.
+QUEUE_SIZE = 256
+#: Recent events kept for reconnecting clients (Last-Event-ID).
+BACKLOG_SIZE = 512
+#: A stream ends after this long (seconds) and the browser reconnects: no thread is held forever.
+MAX_STREAM_S = 300.0
+#: Milliseconds the browser waits before reconnecting (the SSE ``retry`` field).
+RETRY_MS = 2000
+MAX_TYPE_LENGTH = 64
+
+bp = Blueprint("live", __name__, url_prefix="/api/v1")
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One published event with the id the hub gave it."""
+
+    id: int
+    type: str
+    area_code: str | None
+    data: Mapping[str, Any]
+    payload: str  # ``data`` as JSON, made once at publish time
+
+    def frame(self) -> str:
+        """The event in the text/event-stream format."""
+        return f"id: {self.id}\nevent: {self.type}\ndata: {self.payload}\n\n"
+
+
+def covers_event(principal: Principal, event: LiveEvent) -> bool:
+    """May ``principal`` receive ``event``? (prefix rule; no code = installation admins only)"""
+    if principal.is_public:
+        return False
+    if event.area_code is None:
+        return principal.role is Role.ADMIN and principal.area_code == ""
+    return principal.covers(event.area_code)
+
+
+@dataclass
+class Subscription:
+    principal: Principal
+    queue: queue.Queue[LiveEvent | None] = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
+    _dropped: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def offer(self, event: LiveEvent | None) -> None:
+        """Queue without blocking the publisher; when full, the oldest event makes room."""
+        with self._lock:  # one publisher at a time per subscriber: drop-oldest stays exact
+            while True:
+                try:
+                    self.queue.put_nowait(event)
+                    return
+                except queue.Full:
+                    try:
+                        self.queue.get_nowait()
+                        self._dropped += 1
+                    except queue.Empty:
+                        pass
+
+    def take_dropped(self) -> int:
+        """Events lost since the last call (and reset the count)."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+            return dropped
+
+
+def _checked(event: Mapping[str, Any]) -> tuple[str, str | None, Mapping[str, Any], str]:
+    kind = event.get("type")
+    if not (isinstance(kind, str) and 0 < len(kind) <= MAX_TYPE_LENGTH and kind.replace(".", "_").isidentifier()):
+        raise ValidationError(f"live event type {kind!r}: a dotted name such as incident.created (max 64 characters)")
+    area = event.get("area_code")
+    if area is not None:
+        level_of_code(str(area))  # 6/9/12/15 digits, else ValidationError
+        area = str(area)
+    data = event.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"live event {kind}: data must be a mapping")
+    try:
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"live event {kind}: data is not JSON-serialisable ({exc})") from None
+    return kind, area, data, payload
+
+
+class EventHub:
+    """Fan-out of published events to scoped subscribers; thread-safe, bounded everywhere."""
+
+    def __init__(self, *, max_subscribers: int, backlog_size: int = BACKLOG_SIZE) -> None:
+        self.max_subscribers = max_subscribers
+        self._subscribers: list[Subscription] = []
+        self._backlog: deque[LiveEvent] = deque(maxlen=backlog_size)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def publish(self, event: Mapping[str, Any]) -> LiveEvent:
+        """Validate ``{"type", "area_code", "data"}`` and deliver it to every covering subscriber."""
+        kind, area, data, payload = _checked(event)
+        with self._lock:
+            live = LiveEvent(id=next(self._ids), type=kind, area_code=area, data=data, payload=payload)
+            self._backlog.append(live)
+            targets = [s for s in self._subscribers if covers_event(s.principal, live)]
+        for sub in targets:
+            sub.offer(live)
+        return live
+
+    def subscribe(self, principal: Principal, *, last_event_id: int | None = None) -> Subscription:
+        """A new subscription (429 when ``max_subscribers`` streams are open), primed with missed events."""
+        sub = Subscription(principal)
+        with self._lock:
+            if len(self._subscribers) >= self.max_subscribers:
+                raise RateLimitedError(
+                    f"{self.max_subscribers} live streams are open already; try again shortly",
+                    code="too_many_streams",
+                    details={"retry_after_s": 5},
+                )
+            self._subscribers.append(sub)
+            missed = [e for e in self._backlog if last_event_id is not None and e.id > last_event_id]
+        for event in missed:
+            if covers_event(principal, event):
+                sub.offer(event)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+
+    def close(self) -> None:
+        """End every open stream now (server shutdown, tests)."""
+        with self._lock:
+            subs = list(self._subscribers)
+        for sub in subs:
+            sub.offer(None)
+
+    def stream(
+        self, sub: Subscription, *, heartbeat_s: float, max_duration_s: float = MAX_STREAM_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[str]:
+        """The text/event-stream of ``sub``; unsubscribes when it ends or the client goes away."""
+        try:
+            yield f"retry: {RETRY_MS}\n: connected\n\n"
+            deadline = clock() + max_duration_s
+            while (left := deadline - clock()) > 0:
+                try:
+                    event = sub.queue.get(timeout=min(heartbeat_s, left))
+                except queue.Empty:
+                    yield ": heartbeat\n\n"
+                    continue
+                if event is None:
+                    return
+                dropped = sub.take_dropped()
+                if dropped:
+                    yield f"event: gap\ndata: {json.dumps({'dropped': dropped})}\n\n"
+                yield event.frame()
+        finally:
+            self.unsubscribe(sub)
+
+
+def hub(app: Flask | None = None) -> EventHub:
+    found = (app or current_app).extensions[LIVE_KEY]
+    assert isinstance(found, EventHub)
+    return found
+
+
+def publish(event: Mapping[str, Any]) -> LiveEvent:
+    """Publish on the current app's hub (inside a request or app context)."""
+    return hub().publish(event)
+
+
+def publisher(app: Flask) -> Callable[[Mapping[str, Any]], LiveEvent]:
+    """The hub's ``publish`` for code running outside a request (threads): take it once, call it later."""
+    return hub(app).publish
+
+
+def init_live(app: Flask, *, max_subscribers: int) -> EventHub:
+    found = EventHub(max_subscribers=max(1, max_subscribers))
+    app.extensions[LIVE_KEY] = found
+    return found
+
+
+def _last_event_id() -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ValidationError(f"Last-Event-ID {raw[:20]!r} must be a whole number")
+    return int(raw)
+
+
+@bp.get("/events")
+@login_required
+def events() -> Response:
+    """The caller's event stream (text/event-stream), scoped to its area."""
+    from gridmap.portal.app import portal_state
+
+    principal = current_principal()
+    found = hub()
+    try:
+        sub = found.subscribe(principal, last_event_id=_last_event_id())
+    except RateLimitedError:
+        g.gridmap_retry_after = 5
+        raise
+    heartbeat_s = max(0.05, float(portal_state().settings.live_heartbeat_s))
+    response = Response(found.stream(sub, heartbeat_s=heartbeat_s), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+    return response
+
+
+def live_part() -> ApiPart:
+    """The OpenAPI description of /api/v1/events."""
+    from gridmap.portal.openapi import ApiPart
+
+    schema = {"$ref": "#/components/schemas/Error"}
+    error = {"description": "Error", "content": {"application/json": {"schema": schema}}}
+    return ApiPart(paths={"/api/v1/events": {"get": {
+        "summary": "Server-sent events in the caller's area (incident.created, incident.updated, position.updated)",
+        "operationId": "events",
+        "description": "Signed-in session or API token. Each event: id, event (type), data (JSON). Only events "
+                       "whose area code lies in the caller's area are sent. Send Last-Event-ID to resume.",
+        "parameters": [{"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {
+            "schema": {"type": "string"}}}}, "401": error, "429": error}}}})

@@ -1,0 +1,58 @@
+// Live events on the dashboard map (server-sent events from /api/v1/events).
+// Config comes from the JSON block #gm-live-config (URL, the Folium map's variable name, messages).
+// Every text from an event is inserted with textContent or escaped for Leaflet popups: never as HTML.
+(function () {
+  "use strict";
+  var configEl = document.getElementById("gm-live-config");
+  if (!configEl || !window.EventSource) { return; }
+  var config = JSON.parse(configEl.textContent);
+  var status = document.getElementById("gm-live-status");
+  var list = document.getElementById("gm-live-list");
+  var MAX_ITEMS = 50;
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  function say(text) { if (status) { status.textContent = text; } }
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k] === undefined ? "" : String(values[k]); });
+  }
+  function addToList(text, id) {
+    if (!list) { return; }
+    var item = document.createElement("li");
+    item.textContent = text;
+    if (id) { item.setAttribute("data-incident-id", id); }
+    list.insertBefore(item, list.firstChild);
+    while (list.children.length > MAX_ITEMS) { list.removeChild(list.lastChild); }
+  }
+  function addMarker(data) {
+    var map = window[config.map];
+    var lat = Number(data.lat), lon = Number(data.lon);
+    if (!map || !window.L || !isFinite(lat) || !isFinite(lon)) { return; }
+    var marker = L.circleMarker([lat, lon], {radius: 8, color: "#922b21", weight: 2, fillColor: "#f39c12",
+                                              fillOpacity: 0.9, className: "gm-incident gm-incident-live"});
+    marker.bindPopup("<b>" + escapeHtml(data.category_name || data.category || "") + "</b><br><code>"
+                     + escapeHtml(data.incident_id || "") + "</code>");
+    marker.addTo(map);
+    if (marker.getElement && marker.getElement()) {
+      marker.getElement().setAttribute("data-incident-id", String(data.incident_id || ""));
+    }
+  }
+  function onIncident(event) {
+    var data;
+    try { data = JSON.parse(event.data); } catch (e) { return; }
+    if (event.type === "incident.created") { addMarker(data); }
+    addToList(format(config.messages.incident, {category: data.category_name || data.category || ""})
+              + " · " + (data.incident_id || ""), data.incident_id);
+  }
+
+  var source = new EventSource(config.url);
+  source.onopen = function () { say(config.messages.connected); };
+  source.onerror = function () { say(config.messages.disconnected); };
+  source.addEventListener("incident.created", onIncident);
+  source.addEventListener("incident.updated", onIncident);
+  source.addEventListener("gap", function () { say(config.messages.gap); });
+  window.addEventListener("pagehide", function () { source.close(); });
+})();
