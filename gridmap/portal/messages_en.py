@@ -95,6 +95,7 @@ MESSAGES: dict[str, str] = {
     "resident.centre_address": "Address",
     "resident.hours": "Opening hours",
     "resident.overlays": "Also in",
+    "resident.matched": "Matched address",
     "resident.candidates": "Other matching addresses",
     "resident.no_match": "No matching address. Try another spelling or tap the map.",
     "resident.outside": "This place is not in any grid. The nearest grid is {name}, about {distance} m away.",

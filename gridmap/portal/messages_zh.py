@@ -98,6 +98,7 @@ MESSAGES: dict[str, str] = {
     "resident.centre_address": "地址",
     "resident.hours": "办公时间",
     "resident.overlays": "同时属于",
+    "resident.matched": "匹配地址",
     "resident.candidates": "其他匹配的地址",
     "resident.no_match": "没有找到匹配的地址,请换一种写法或点击地图。",
     "resident.outside": "该位置不在任何网格内。最近的网格是{name},相距约{distance}米。",

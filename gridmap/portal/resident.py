@@ -31,6 +31,7 @@ SCRIPT_MESSAGES: tuple[str, ...] = (
     "resident.hours", "resident.overlays", "resident.candidates", "resident.no_match", "resident.outside",
     "resident.outside_far", "resident.locating", "resident.geo_denied", "resident.geo_unsupported",
     "resident.error", "resident.no_workers", "resident.photo_alt", "resident.searching", "resident.swapped",
+    "resident.matched",
 )
 
 

@@ -76,6 +76,8 @@ def test_address_search_then_map_click(browser_page: BrowserPage) -> None:
     page.get_by_test_id("address-submit").click()
     grid_name = page.get_by_test_id("grid-name")
     grid_name.filter(has_text="甲社区第一网格").wait_for()
+    assert page.get_by_test_id("matched").inner_text() == "匹配地址: 淇河路12号"
+    assert page.get_by_test_id("candidate").first.inner_text() == "淇河路14号"  # the other, lower-ranked match
     names = page.get_by_test_id("worker-name").all_inner_texts()
     assert [n.replace(" ", "") for n in names] == ["赵敏网格长", "张伟专职网格员"]
     phones = page.get_by_test_id("worker-phone")

@@ -15,6 +15,7 @@
   var statusEl = document.getElementById("rs-status");
   var resultEl = document.getElementById("rs-result");
   var candidatesEl = document.getElementById("rs-candidates");
+  var matchedEl = document.getElementById("rs-matched");
 
   function t(key, params) {
     var text = msg[key] || key;
@@ -169,8 +170,8 @@
       .then(function (response) { return response.json(); });
   }
 
-  function lookupPoint(lat, lon) {
-    candidatesEl.hidden = true;
+  function lookupPoint(lat, lon, keepMatch) {
+    if (!keepMatch) { candidatesEl.hidden = true; showMatched(""); }
     placeMarker(lat, lon);
     setStatus(t("resident.searching"));
     request({ lon: lon.toFixed(7), lat: lat.toFixed(7) })
@@ -180,24 +181,36 @@
 
   function showCandidates(candidates) {
     candidatesEl.replaceChildren();
-    candidates.slice(1).forEach(function (c) {
-      var item = el("li");
-      var button = el("button", { type: "button", "data-testid": "candidate" }, c.label);
-      button.addEventListener("click", function () { lookupPoint(c.lat, c.lon); });
-      item.appendChild(button);
-      candidatesEl.appendChild(item);
-    });
-    candidatesEl.hidden = candidates.length < 2;
+    var others = candidates.slice(1);
+    if (others.length) {
+      candidatesEl.appendChild(el("h3", { "class": "rs-section-title" }, t("resident.candidates")));
+      var list = el("ol");
+      others.forEach(function (c) {
+        var item = el("li");
+        var button = el("button", { type: "button", "data-testid": "candidate" }, c.label);
+        button.addEventListener("click", function () { showMatched(c.label); lookupPoint(c.lat, c.lon, true); });
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+      candidatesEl.appendChild(list);
+    }
+    candidatesEl.hidden = !others.length;
+  }
+
+  function showMatched(label) {
+    matchedEl.textContent = label ? t("resident.matched") + ": " + label : "";
+    matchedEl.hidden = !label;
   }
 
   function lookupAddress(text) {
     setStatus(t("resident.searching"));
     request({ address: text })
       .then(function (body) {
-        if (!body.ok) { candidatesEl.hidden = true; showError(body); return; }
+        if (!body.ok) { candidatesEl.hidden = true; showMatched(""); showError(body); return; }
         showCandidates(body.candidates || []);
         var best = (body.candidates || [])[0];
-        if (body.result) { showResult(body.result); } else if (best) { lookupPoint(best.lat, best.lon); }
+        showMatched(best ? best.label : "");
+        if (body.result) { showResult(body.result); } else if (best) { lookupPoint(best.lat, best.lon, true); }
       })
       .catch(function () { setStatus(t("resident.error"), true); });
   }
