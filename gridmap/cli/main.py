@@ -18,7 +18,9 @@ from gridmap.config import Settings, load_settings
 from gridmap.errors import GridmapError
 
 #: Modules under gridmap.cli that define ``register(group)``; add yours here.
-COMMAND_MODULES: tuple[str, ...] = ("serve", "lookup", "card", "validate", "demo", "partition", "data", "generations")
+COMMAND_MODULES: tuple[str, ...] = (
+    "serve", "lookup", "card", "validate", "demo", "partition", "data", "generations", "incidents",
+)
 
 
 @dataclass
