@@ -1,8 +1,9 @@
 """Grids from atom labels: geometry, households, flags, codes and names, in the storage CRS.
 
 Parts of the community too small for a grid of their own (below ``band.min``) join the grid
-they share most boundary with, or else the nearest grid (which is then flagged
-``disconnected_part``: a river or railway separates its pieces). All grids are re-noded together
+they share most boundary with (flag ``joined_part``, e.g. a corner cut off by an estate's own
+grids), or else the nearest grid (flag ``disconnected_part``: a river or railway separates its
+pieces). All grids are re-noded together
 (``blocks.coverage_from_polygons``) so that they tile the community with identical shared
 vertices. Base grids are numbered first, west to east, north to south (``codes.reading_order``),
 then dedicated grids in the same order; names follow C-4 (``{社区}第N网格``).
@@ -83,7 +84,6 @@ class Draft:
     dedicated: int | None = None
     geometry: BaseGeometry = field(default_factory=shapely.Polygon)
     flags: list[dict[str, str]] = field(default_factory=list)
-    joined: list[str] = field(default_factory=list)
 
     def flag(self, code: str, message: str) -> None:
         self.flags.append({"code": code, "message": message})
@@ -140,7 +140,7 @@ def _join_small_part(drafts: list[Draft], group: Group, gi: int, atom_geoms: lis
     label = f"a separate part of {group.households} households and {geom.area:,.0f} m²"
     if shared and max(shared) > 1e-6:
         target = candidates[int(np.argmax(shared))]
-        drafts[target].joined.append(f"{label} joined along a shared edge")
+        drafts[target].flag("joined_part", f"includes {label}, cut off from its neighbours and joined here")
     else:
         target = base[int(np.argmin([drafts[i].geometry.distance(geom) for i in base]))]
         drafts[target].flag(

@@ -49,7 +49,12 @@ from gridmap.partition.blocks import (
 from gridmap.partition.dedicated import DedicatedPlan, DedicatedRules, plan_dedicated, units_from_input
 from gridmap.partition.estates import estates_from_input, plan_estates
 from gridmap.partition.faces import components_from_pairs
-from gridmap.partition.households import HOUSEHOLDS, assign_buildings_to_blocks, buildings_from_input
+from gridmap.partition.households import (
+    HOUSEHOLDS,
+    BuildingAssignment,
+    assign_buildings_to_blocks,
+    buildings_from_input,
+)
 from gridmap.partition.problem import Band, Strategy
 
 
@@ -205,22 +210,9 @@ def _run(
         persons_per_household=settings.persons_per_household,
         rules=rules,
     )
-    base_area = inputs.area
-    if dplan.grids:
-        base_area = assemble.polygonal(shapely.difference(inputs.area, dplan.area))
-    blocks = _blocks_of(base_area, inputs, settings, names)
-    cells = _cells_of(blocks, dplan)
-    assignment = assign_buildings_to_blocks(inputs.buildings, cells, area=inputs.area)
+    blocks, assignment, dedicated_of_building = _blocks_and_buildings(inputs, dplan, settings, names)
     counted = assignment.buildings
-    cell = counted[BLOCK_ID].to_numpy(dtype=np.int64)
-    dedicated_of_building = np.where(cell >= len(blocks), cell - len(blocks), -1)
-    counted[BLOCK_ID] = np.where(cell < len(blocks), cell, -1)
-    base_buildings = counted[cell < len(blocks)].reset_index(drop=True)
-    blocks[HOUSEHOLDS] = np.bincount(
-        base_buildings[BLOCK_ID].to_numpy(dtype=np.int64),
-        weights=base_buildings[HOUSEHOLDS].to_numpy(dtype=float),
-        minlength=len(blocks),
-    ).astype(np.int64)
+    base_buildings = counted[dedicated_of_building < 0].reset_index(drop=True)
     edges = block_edges_from_blocks(blocks, inputs.roads)
     eplan = plan_estates(blocks, edges, inputs.estates, band=band)
     minor = lines_from_roads(inputs.roads, classes=MINOR_ROAD_CLASSES)
@@ -253,6 +245,27 @@ def _run(
         splits=atom_set.splits,
         crs=inputs.crs,
     )
+
+
+def _blocks_and_buildings(
+    inputs: _Inputs, dplan: DedicatedPlan, settings: Settings, names: Mapping[str, str]
+) -> tuple[gpd.GeoDataFrame, BuildingAssignment, npt.NDArray[np.int64]]:
+    """Road blocks of the base area (community minus dedicated sites) with their households, the
+    building assignment (``block_id`` -1 for buildings in a dedicated site) and, per counted
+    building, the index of its dedicated grid or -1."""
+    base_area = inputs.area
+    if dplan.grids:
+        base_area = assemble.polygonal(shapely.difference(inputs.area, dplan.area))
+    blocks = _blocks_of(base_area, inputs, settings, names)
+    assignment = assign_buildings_to_blocks(inputs.buildings, _cells_of(blocks, dplan), area=inputs.area)
+    counted = assignment.buildings
+    cell = counted[BLOCK_ID].to_numpy(dtype=np.int64)
+    counted[BLOCK_ID] = np.where(cell < len(blocks), cell, -1)
+    base = cell < len(blocks)
+    blocks[HOUSEHOLDS] = np.bincount(
+        cell[base], weights=counted[HOUSEHOLDS].to_numpy(dtype=float)[base], minlength=len(blocks)
+    ).astype(np.int64)
+    return blocks, assignment, np.where(base, -1, cell - len(blocks)).astype(np.int64)
 
 
 def _blocks_of(
