@@ -131,3 +131,33 @@ def test_service_keeps_the_sql_side_table_fresh(postgis_store) -> None:  # type:
     assert service.lookup_point(*pt).grid.code == fx.COMM_B + "001"
     assert refresh_if_stale(postgis_store) is False  # the service built the side table with the index
     assert lookup_many_sql(postgis_store, [pt[0]], [pt[1]]).tolist() == [fx.COMM_B + "001"]
+
+
+@pytest.mark.postgis
+def test_cli_sql_answer_equals_the_memory_answer(postgis_store, lookup_pg_url) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from gridmap.cli.main import cli
+
+    fx.fill_store(postgis_store, with_addresses=False)
+    lon, lat = fx.xy(9, 3)
+    memory = json.loads(CliRunner().invoke(cli, ["lookup", str(lon), str(lat), "--store", lookup_pg_url]).stdout)
+    result = CliRunner().invoke(cli, ["lookup", str(lon), str(lat), "--store", lookup_pg_url, "--sql"])
+    assert result.exit_code == 0, result.output
+    in_sql = json.loads(result.stdout)
+    assert in_sql["grid"]["code"] == memory["grid"]["code"] == fx.COMM_B + "001"
+    assert [o["code"] for o in in_sql["overlays"]] == [o["code"] for o in memory["overlays"]] == [fx.COMM_A + "901"]
+
+
+def test_cli_sql_on_a_geopackage_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from gridmap.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["lookup", "114.3", "35.75", "--sql", "--store", f"gpkg://{tmp_path}/x.gpkg"])
+    assert result.exit_code == 2
+    assert "PostGIS" in json.loads(result.stdout)["error"]["message"]
