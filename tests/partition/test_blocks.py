@@ -227,3 +227,15 @@ def test_missing_households_are_an_error_naming_the_file_and_buildings():
         buildings_from_input(frame, crs=frame.crs, source="bld.gpkg")
     with pytest.raises(ValidationError, match=r"bld\.gpkg: no households column 'hh'"):
         buildings_from_input(frame, crs=frame.crs, households_column="hh", source="bld.gpkg")
+
+
+def test_an_edge_with_no_road_along_it_has_no_road_class():
+    # two pieces cut off-road (as split.py does) and a road that merely crosses their shared edge
+    pieces = gpd.GeoDataFrame({"block_id": [0, 1]}, geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=CRS)
+    crossing = roads([LineString([(50, 50), (150, 50)])], ["arterial"])
+    along_half = roads([LineString([(100, -10), (100, 60)])], ["lane"])  # 60 m of the 100 m edge
+    none = block_edges_from_blocks(pieces, crossing)
+    assert none["road_class"].tolist() == [None] and none["road_length_m"].iloc[0] < 1.0
+    half = block_edges_from_blocks(pieces, along_half)
+    assert half["road_class"].tolist() == ["lane"]
+    assert half["road_length_m"].iloc[0] == pytest.approx(60.0, abs=0.1)
