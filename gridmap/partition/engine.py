@@ -163,8 +163,8 @@ def _prepare(
     settings: Settings,
     names: Mapping[str, str],
 ) -> _Inputs:
-    """Validate the inputs and project them to the working CRS."""
-    geom = polygon_from_input(boundary, source=names["boundary"])
+    """Validate the inputs, drop Z coordinates (grids are 2-D) and project to the working CRS."""
+    geom = shapely.force_2d(polygon_from_input(boundary, source=names["boundary"]))
     src = boundary.crs if isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries) else None
     if src is None:
         src = pyproj.CRS.from_epsg(settings.storage_epsg)
@@ -180,12 +180,17 @@ def _prepare(
         road_lines = road_lines.to_crs(crs)
     else:
         road_lines = road_lines.set_crs(crs, allow_override=True)
+    road_lines.geometry = shapely.force_2d(np.asarray(road_lines.geometry.values, dtype=object))
+    flat = buildings.set_geometry(
+        gpd.GeoSeries(shapely.force_2d(np.asarray(buildings.geometry.values, dtype=object)), crs=buildings.crs,
+                      index=buildings.index)
+    )  # fmt: skip
     return _Inputs(
         area=area,
         boundary=stored,
         crs=crs,
         roads=road_lines,
-        buildings=buildings_from_input(buildings, crs=crs, source=names["buildings"]),
+        buildings=buildings_from_input(flat, crs=crs, source=names["buildings"]),
         estates=estates_from_input(estates, crs=crs, source=names["estates"]),
         units=units_from_input(units, crs=crs, source=names["units"]),
     )

@@ -289,3 +289,14 @@ def test_a_big_site_gets_a_dedicated_grid_by_area_and_a_point_unit_takes_its_bui
     crossed = town.buildings.to_crs(METRIC_EPSG).crosses(shapely.LineString([(X0, Y0 + 187), (X0 + 300, Y0 + 187)]))
     assert crossed.sum() == 4
     assert interior_overlaps(town.buildings, result.grids) == []
+
+
+def test_z_coordinates_are_dropped():
+    town = make_town(per_side=2, households=50)
+
+    def z(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return frame.set_geometry(gpd.GeoSeries(shapely.force_3d(frame.geometry.values, 12.5), crs=frame.crs))
+
+    result = run(town, boundary=z(town.boundary), roads=z(town.roads), buildings=z(town.buildings))
+    assert not result.grids.has_z.any()
+    assert result.certificate.ok
