@@ -65,6 +65,8 @@ class Settings:
     #: Persons per household, for population estimates where no count is given.
     persons_per_household: float = 2.8
     band: str = "urban"
+    #: Band of villages (村, community codes 200-399 in the statistical division scheme), P-5.
+    rural_band: str = "rural"
     #: Blocks smaller than this are merged into the neighbour with the longest shared edge (m²).
     sliver_area_m2: float = 200.0
     # Portal
@@ -116,6 +118,15 @@ class Settings:
         except KeyError:
             raise ValidationError(
                 f"unknown band preset {self.band!r}; choose one of {', '.join(sorted(BAND_PRESETS))}"
+            ) from None
+
+    @property
+    def rural_household_band(self) -> HouseholdBand:
+        try:
+            return BAND_PRESETS[self.rural_band]
+        except KeyError:
+            raise ValidationError(
+                f"unknown rural band preset {self.rural_band!r}; choose one of {', '.join(sorted(BAND_PRESETS))}"
             ) from None
 
     def replace(self, **changes: Any) -> Settings:
@@ -179,5 +190,6 @@ def load_settings(
     values.update({k: v for k, v in overrides.items() if v is not None})
     coerced = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
     settings = Settings(**coerced)
-    settings.household_band  # noqa: B018 - validates the preset name early
+    settings.household_band  # noqa: B018 - validates the preset names early
+    settings.rural_household_band  # noqa: B018
     return settings

@@ -10,7 +10,12 @@ from gridmap import schema
 from gridmap.store.base import Store, open_store
 
 if TYPE_CHECKING:  # imported for the annotation only: gridmap.cli.main imports this module
+    from collections.abc import Callable
+
+    from geopandas import GeoDataFrame
+
     from gridmap.cli.main import CliContext
+    from gridmap.config import Settings
     from gridmap.demo.build import DemoSummary
 
 DEMO_STORE_URL = "gpkg://./data/demo.gpkg"
@@ -30,8 +35,19 @@ def _build(store: Store, obj: CliContext, *, seed: int, replace: bool, scale: fl
         def progress(label: str, done: int, total: int) -> None:
             bar.update(task, description=label, completed=done, total=total)
 
-        # The partition step (grids) is wired in by the lead: build_demo(..., partition=hook).
-        return build_demo(store, settings, seed=seed, replace=replace, scale=scale, progress=progress)
+        return build_demo(store, settings, seed=seed, replace=replace, scale=scale, progress=progress,
+                          partition=partition_demo)  # fmt: skip
+
+
+def partition_demo(store: Store, settings: Settings, progress: Callable[[str, int, int], None] | None) -> GeoDataFrame:
+    """The demo's partition step: every community with its own band (社区 urban, 村 rural), staged and activated."""
+    from gridmap.services.partitioning import partition_and_activate_all
+
+    def communities_done(done: int, total: int) -> None:
+        if progress is not None:
+            progress("partition communities", done, total)
+
+    return partition_and_activate_all(store, settings, seed=0, actor="gridmap demo", progress=communities_done)
 
 
 def _counts_from_store(store: Store) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class CommunityInputs:
     buildings: gpd.GeoDataFrame
     estates: gpd.GeoDataFrame | None
     units: gpd.GeoDataFrame | None
+    band: Band | None = None  # the community's own band when the run gives none
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _clip_to(frame: pd.DataFrame, boundary: BaseGeometry) -> gpd.GeoDataFrame:
     return gdf.loc[gdf.intersects(boundary)].reset_index(drop=True)
 
 
-def inputs_from_store(store: Store, community_code: str) -> CommunityInputs:
+def inputs_from_store(store: Store, community_code: str, *, band: Band | None = None) -> CommunityInputs:
     """Read one community's boundary, roads, buildings, estates and units (bbox query, then exact filter)."""
     rows = store.read(schema.AREAS, where={"code": community_code, "level": AreaLevel.COMMUNITY.value})
     if rows.empty:
@@ -114,6 +115,7 @@ def inputs_from_store(store: Store, community_code: str) -> CommunityInputs:
         buildings=buildings,
         estates=estates if len(estates) else None,
         units=units if len(units) else None,
+        band=band,
     )
 
 
@@ -121,19 +123,22 @@ def inputs_from_store(store: Store, community_code: str) -> CommunityInputs:
 class PartitionJob:
     """A picklable callable: partition one community's inputs with fixed options."""
 
-    band: Band
+    band: Band | None
     settings: Settings
     n_grids: int | None = None
     seed: int = 0
 
     def __call__(self, inputs: CommunityInputs) -> CommunityOutcome:
+        band = self.band or inputs.band
+        if band is None:
+            raise ValidationError(f"community {inputs.code}: no household band given")
         result = partition_community(
             inputs.boundary,
             inputs.roads,
             inputs.buildings,
             community_code=inputs.code,
             community_name=inputs.name,
-            band=self.band,
+            band=band,
             estates=inputs.estates,
             units=inputs.units,
             n_grids=self.n_grids,
@@ -141,6 +146,21 @@ class PartitionJob:
             settings=self.settings,
         )
         return CommunityOutcome(code=inputs.code, name=inputs.name, result=result)
+
+
+def is_village_code(community_code: str) -> bool:
+    """True for a village (村委会): community part 200-399 in the statistical division codes.
+
+    The national scheme numbers residents' committees (居委会, 社区) 001-199 and villagers'
+    committees (村委会) 200-399 inside each street/township, so the code tells urban from rural.
+    """
+    return len(community_code) == 12 and 200 <= int(community_code[9:12]) <= 399
+
+
+def band_for_community(community_code: str, settings: Settings) -> Band:
+    """The configured band of a community: ``settings.band`` for 社区, ``settings.rural_band`` for 村 (P-5)."""
+    preset = settings.rural_household_band if is_village_code(community_code) else settings.household_band
+    return Band(preset.min_households, preset.max_households, preset.target_households)
 
 
 def band_from_settings(settings: Settings, *, min_households: int | None, max_households: int | None) -> Band:
@@ -158,7 +178,7 @@ def partition_store(
     settings: Settings,
     codes: Sequence[str],
     *,
-    band: Band,
+    band: Band | None = None,
     n_grids: int | None = None,
     seed: int = 0,
     commit: bool = False,
@@ -166,12 +186,15 @@ def partition_store(
     actor: str | None = None,
     progress: ProgressFn | None = None,
 ) -> PartitionRun:
-    """Partition the given communities; with ``commit`` stage one generation per community."""
+    """Partition the given communities; with ``commit`` stage one generation per community.
+
+    ``band=None`` gives each community its configured band (urban or rural, see ``band_for_community``).
+    """
     if not codes:
         raise ValidationError("no community to partition: the store has no communities (import them first)")
     if n_grids is not None and len(codes) > 1:
         raise ValidationError("--grids N applies to one community; do not combine it with --all")
-    inputs = [inputs_from_store(store, code) for code in codes]
+    inputs = [inputs_from_store(store, code, band=band_for_community(code, settings)) for code in codes]
     job = PartitionJob(band=band, settings=settings, n_grids=n_grids, seed=seed)
     if isinstance(executor, str):
         with make_executor(executor) as runner:
@@ -187,7 +210,31 @@ def partition_store(
                     outcome.code,
                     outcome.result.grids,
                     created_by=actor,
-                    note=f"partition seed={seed} band={band.min}-{band.max}",
+                    note=f"partition seed={seed} band={outcome.result.band.min}-{outcome.result.band.max}",
                     certificate=outcome.result.certificate.to_dict(),
                 )
     return run
+
+
+def partition_and_activate_all(
+    store: Store,
+    settings: Settings,
+    *,
+    seed: int = 0,
+    executor: Executor | str = "serial",
+    actor: str | None = None,
+    progress: ProgressFn | None = None,
+) -> gpd.GeoDataFrame:
+    """Partition every community with its own band, stage and activate the results; returns the active grids.
+
+    This is the one-shot path of ``gridmap demo``: a planner normally reviews staged generations
+    before activating them (``gridmap generations``).
+    """
+    from gridmap.services.generations import activate_generation, active_grids
+
+    run = partition_store(store, settings, community_codes(store), seed=seed, commit=True,
+                          executor=executor, actor=actor, progress=progress)  # fmt: skip
+    for outcome in run.outcomes:
+        assert outcome.generation_id is not None
+        activate_generation(store, outcome.generation_id, actor=actor)
+    return active_grids(store)
