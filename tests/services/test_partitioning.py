@@ -115,3 +115,16 @@ def test_errors_name_the_problem(store, settings):
     with pytest.raises(ValidationError, match="greater than"):
         band_from_settings(settings, min_households=600, max_households=500)
     assert band_from_settings(settings, min_households=None, max_households=None) == Band(300, 500, 400)
+
+
+def test_band_follows_community_kind(settings):
+    from gridmap.services.partitioning import band_for_community, is_village_code
+
+    assert not is_village_code("410611001001") and not is_village_code("410611001199")
+    assert is_village_code("410611101200") and is_village_code("410611101399")
+    assert not is_village_code("410611101400")
+    assert band_for_community("410611001001", settings) == Band(300, 500, 400)  # 社区: urban, P-1
+    assert band_for_community("410611101201", settings) == Band(100, 300, 200)  # 村: rural, P-5
+    hebi = settings.replace(band="urban-hebi", rural_band="rural-150")
+    assert band_for_community("410611001001", hebi) == Band(200, 500, 350)
+    assert band_for_community("410611101201", hebi) == Band(120, 180, 150)
