@@ -1,13 +1,15 @@
 """The resident page in headless Chromium: search an address, tap the map, use my location, see the worker card.
 
-Uses the portal's Playwright harness (tests/browser/conftest.py: no request may leave 127.0.0.1, JS and
-console errors fail the test, screenshots go to test-artifacts/screenshots/) with this folder's district.
+Uses the portal's Playwright harness (conftest.py here: no request may leave 127.0.0.1, JS and console
+errors fail the test, screenshots go to test-artifacts/screenshots/). ``live_server`` is replaced for this
+module by a portal on the lookup tests' synthetic district (tests/lookup/fixtures.py). Owned by lookup.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,20 +19,23 @@ from gridmap import schema
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
 from gridmap.store.gpkg import GeoPackageStore
-from tests.browser import conftest as harness
-from tests.browser.conftest import LOOPBACK, BrowserPage, LiveServer, load_portal_sample
 from tests.lookup import fixtures as fx
 
-# The portal's harness fixtures, made visible here; ``live_server`` below replaces its data.
-chromium_context = harness.chromium_context
-browser_page = harness.browser_page
-
 pytestmark = pytest.mark.browser
+LOOPBACK = "127.0.0.1"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
+@dataclass
+class ResidentServer:
+    """What the harness's ``browser_page`` needs from ``live_server``: the base URL."""
+
+    url: str
+    settings: Settings
+
+
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResidentServer]:
     """The portal on a free loopback port with the lookup test district (overrides the harness's one)."""
     path = tmp_path_factory.mktemp("resident-browser") / "resident.gpkg"
     settings = Settings(store_url=f"gpkg://{path}", secret_key="resident-browser")
@@ -46,7 +51,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     thread = threading.Thread(target=server.serve_forever, name="resident-portal", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=f"http://{LOOPBACK}:{server.server_port}", settings=settings, sample=load_portal_sample())
+        yield ResidentServer(url=f"http://{LOOPBACK}:{server.server_port}", settings=settings)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -68,7 +73,7 @@ def click_map_at(page: Any, lon: float, lat: float) -> None:
     page.locator("#rs-map").click(position={"x": x, "y": y})
 
 
-def test_address_search_then_map_click(browser_page: BrowserPage) -> None:
+def test_address_search_then_map_click(browser_page: Any) -> None:
     page = browser_page.page
     browser_page.goto("/resident")
     assert page.locator("h1").inner_text() == "居民查询 · 我的网格"
@@ -105,7 +110,7 @@ def test_address_search_then_map_click(browser_page: BrowserPage) -> None:
     browser_page.assert_clean()
 
 
-def test_use_my_location_and_english(browser_page: BrowserPage, chromium_context: Any) -> None:
+def test_use_my_location_and_english(browser_page: Any, chromium_context: Any) -> None:
     page = browser_page.page
     lon, lat = fx.xy(6, 5)  # grid A2
     chromium_context.grant_permissions(["geolocation"], origin=browser_page.base_url)
@@ -122,7 +127,7 @@ def test_use_my_location_and_english(browser_page: BrowserPage, chromium_context
     browser_page.assert_clean()
 
 
-def test_qr_link_opens_the_grid(browser_page: BrowserPage) -> None:
+def test_qr_link_opens_the_grid(browser_page: Any) -> None:
     page = browser_page.page
     b1 = fx.COMM_B + "001"
     browser_page.goto(f"/resident?grid={b1}")
