@@ -1,17 +1,14 @@
-"""``gridmap users add/list/disable/enable`` and ``gridmap tokens list/revoke``.
+"""``gridmap users add/list/disable/enable``: portal accounts from the command line.
 
 Examples::
 
     echo 's3cret-pass' | gridmap users add li --role command --area 410611001001 --password-stdin
     gridmap users list --json
     gridmap users disable li
-    gridmap tokens list
-    gridmap tokens revoke 3f9a0c12e4b1
 
 Passwords are read from standard input only (never an option: it would land in the shell history
-and the process list). ``tokens create`` belongs to the incidents commands; this module adds
-``list`` and ``revoke`` to the same ``tokens`` group, whichever module registers first. Every change
-is audited with the actor ``cli:<OS user>``.
+and the process list). API tokens are ``gridmap tokens create/list/revoke`` (gridmap.cli.incidents).
+Every change is audited with the actor ``cli:<OS user>``.
 """
 
 from __future__ import annotations
@@ -147,47 +144,6 @@ def _set_active(obj: CliContext, name: str, store_url: str | None, *, active: bo
     click.echo(f"{'enabled' if active else 'disabled'} {name.strip().lower()}")
 
 
-def tokens_group(group: click.Group) -> click.Group:
-    """The ``tokens`` group, created here unless another module registered it first."""
-    existing = group.commands.get("tokens")
-    if isinstance(existing, click.Group):
-        return existing
-
-    @group.group("tokens")
-    def tokens() -> None:
-        """API tokens for machine clients (Bearer header or api_key parameter)."""
-
-    return tokens
-
-
-def _token_commands(tokens: click.Group) -> None:
-    @tokens.command("list")
-    @STORE_OPTION
-    @JSON_OPTION
-    @click.pass_obj
-    def list_tokens_command(obj: CliContext, store_url: str | None, as_json: bool) -> None:
-        """List tokens: id, role, area, label, created, revoked (never the secret or its hash)."""
-        from gridmap.auth.manage import list_tokens
-
-        with opened_store(obj, store_url) as store:
-            frame = list_tokens(store).sort_values("created_at")
-        columns = ("token_id", "role", "area_code", "label", "created_at", "created_by", "revoked_at")
-        print_rows(frame, columns, as_json=as_json)
-
-    @tokens.command("revoke")
-    @click.argument("token_id")
-    @STORE_OPTION
-    @click.pass_obj
-    def revoke(obj: CliContext, token_id: str, store_url: str | None) -> None:
-        """Revoke token TOKEN_ID (the id from ``tokens list``); its key stops working at once."""
-        from gridmap.auth.accounts import revoke_token
-
-        with opened_store(obj, store_url) as store:
-            revoke_token(store, token_id, actor=cli_actor())
-        click.echo(f"revoked {token_id}")
-
-
 def register(group: click.Group) -> None:
-    """Add ``users`` and the ``tokens list/revoke`` commands to the gridmap group."""
+    """Add ``users`` to the gridmap group."""
     _users_group(group)
-    _token_commands(tokens_group(group))
