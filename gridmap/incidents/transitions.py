@@ -75,7 +75,8 @@ def plan_transition(
         if failures >= penalty_after_failures:
             changes.update(penalty=True, supervised=True)
             detail["penalty"] = True
-    return Transition(request.action, state.status, target, changes, note, detail)
+    # An effect may change the status (escalation hands the case back to dispatch): log what is stored.
+    return Transition(request.action, state.status, Status(changes["status"]), changes, note, detail)
 
 
 Effect = Callable[[IncidentState, ActionRequest, Category, datetime, dict[str, Any], dict[str, Any]], None]
