@@ -142,6 +142,7 @@ class EventHub:
         self._backlog: deque[LiveEvent] = deque(maxlen=backlog_size)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # subscribe/unsubscribe happened
 
     @property
     def subscriber_count(self) -> int:
@@ -170,6 +171,7 @@ class EventHub:
                     details={"retry_after_s": 5},
                 )
             self._subscribers.append(sub)
+            self._changed.notify_all()
             missed = [e for e in self._backlog if last_event_id is not None and e.id > last_event_id]
         for event in missed:
             if covers_event(principal, event):
@@ -180,6 +182,12 @@ class EventHub:
         with self._lock:
             if sub in self._subscribers:
                 self._subscribers.remove(sub)
+                self._changed.notify_all()
+
+    def wait_for_subscribers(self, count: int, *, timeout_s: float) -> bool:
+        """Block until exactly ``count`` streams are open (True) or ``timeout_s`` passed (False)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._subscribers) == count, timeout=timeout_s)
 
     def close(self) -> None:
         """End every open stream now (server shutdown, tests)."""
