@@ -5,8 +5,12 @@ gridmap reads (GeoJSON, GeoPackage, Shapefile, zipped Shapefile, CSV with geomet
 ``partition.engine.partition_community`` and writes the grids (format from the --out suffix), the
 JSON report (--report) and a Folium preview (--map). The exit status is 0 when the coverage
 certificate holds, 1 when the grids were written but a check failed (e.g. a grid out of band),
-2 when the input is unusable. Store mode (--community/--all/--commit) is added by the lead on top
-of ``gridmap.services.partitioning``.
+2 when the input is unusable.
+
+Store mode (``--community CODE | --all [--store URL] [--commit] [--executor SPEC]``) reads the
+communities from a store, fans the work out through an executor (serial, local:N, dask://HOST:PORT)
+and, with --commit, writes one *staged* generation per community (``gridmap generations`` approves
+and activates them). Without --commit it is a dry run that changes nothing.
 """
 
 from __future__ import annotations
@@ -111,9 +115,16 @@ def _summary(result: PartitionResult, out: Path) -> str:
 
 
 @click.command("partition")
-@click.option("--boundary", type=_FILE, required=True, help="Community boundary (one polygon, or parts).")
-@click.option("--roads", type=_FILE, required=True, help="Road lines with road_class (or OSM highway).")
-@click.option("--buildings", type=_FILE, required=True, help="Buildings with a household count each.")
+@click.option("--boundary", type=_FILE, help="File mode: community boundary (one polygon, or parts).")
+@click.option("--roads", type=_FILE, help="File mode: road lines with road_class (or OSM highway).")
+@click.option("--buildings", type=_FILE, help="File mode: buildings with a household count each.")
+@click.option("--community", "store_community", metavar="CODE", help="Store mode: partition this community.")
+@click.option("--all", "store_all", is_flag=True, help="Store mode: partition every community in the store.")
+@click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings).")
+@click.option("--commit", is_flag=True, help="Store mode: write staged generations (default: dry run).")
+@click.option("--executor", default="serial", show_default=True, metavar="SPEC",
+              help="Store mode: serial, local:N or dask://HOST:PORT.")
+@click.option("--json", "as_json", is_flag=True, help="Store mode: print the JSON report.")
 @click.option("--households-column", default=HOUSEHOLDS, show_default=True, help="Column of household counts.")
 @click.option("--estates", type=_FILE, help="Estate (小区) polygons kept whole where the band allows.")
 @click.option("--units", type=_FILE, help="Units (school, hospital...) that may get dedicated grids.")
@@ -124,13 +135,21 @@ def _summary(result: PartitionResult, out: Path) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random generator.")
 @click.option("--code", "community_code", help="12-digit community code (else the boundary's code column).")
 @click.option("--name", "community_name", help="Community name (else the boundary's name column).")
-@click.option("--out", type=_OUT, required=True, help="Grids file: .gpkg, .geojson, .shp or .csv.")
+@click.option("--out", type=_OUT, help="File mode: grids file: .gpkg, .geojson, .shp or .csv.")
 @click.option("--report", type=_OUT, help="JSON report with the coverage certificate.")
 @click.option("--map", "map_path", type=_OUT, help="HTML preview map.")
 @click.pass_obj
 def partition_command(obj: Any, **opts: Any) -> None:
-    """Partition one community (file mode) into grids of a household band."""
+    """Partition communities into grids of a household band (file mode or store mode)."""
     settings: Settings = obj.settings
+    if opts["store_community"] or opts["store_all"]:
+        _store_mode(settings, opts)
+        return
+    missing = [f"--{k}" for k in ("boundary", "roads", "buildings", "out") if not opts[k]]
+    if missing:
+        raise ValidationError(
+            f"file mode needs {', '.join(missing)} (or use store mode: --community CODE | --all [--store URL])"
+        )
     band = band_from_options(settings, opts["preset"], opts["band_min"], opts["band_max"])
     boundary = layer_from_file(opts["boundary"], what="boundary")
     code, name = _community_identity(boundary, opts["boundary"], opts["community_code"], opts["community_name"])
@@ -161,6 +180,52 @@ def partition_command(obj: Any, **opts: Any) -> None:
     _write_outputs(result, opts["out"], opts["report"], opts["map_path"], name)
     click.echo(_summary(result, opts["out"]))
     sys.exit(0 if result.ok else 1)
+
+
+def _store_mode(settings: Settings, opts: dict[str, Any]) -> None:
+    from rich.progress import Progress
+
+    from gridmap.services.partitioning import community_codes, partition_store
+    from gridmap.store import open_store
+
+    if opts["store_community"] and opts["store_all"]:
+        raise ValidationError("give --community CODE or --all, not both")
+    stray = [f"--{k}" for k in ("boundary", "roads", "buildings", "estates", "units", "out") if opts[k]]
+    if stray:
+        raise ValidationError(f"store mode reads its inputs from the store; drop {', '.join(stray)}")
+    explicit = opts["preset"] or opts["band_min"] is not None or opts["band_max"] is not None
+    band = band_from_options(settings, opts["preset"], opts["band_min"], opts["band_max"]) if explicit else None
+    store = open_store(opts["store_url"] or settings.store_url, settings)
+    try:
+        codes = [opts["store_community"]] if opts["store_community"] else community_codes(store)
+        with Progress(transient=True, disable=opts["as_json"] or len(codes) < 2) as bar:
+            task = bar.add_task("partition", total=len(codes))
+            run = partition_store(
+                store, settings, codes, band=band, n_grids=opts["n_grids"], seed=opts["seed"],
+                commit=opts["commit"], executor=opts["executor"], actor="cli",
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    finally:
+        store.close()
+    body = run.to_dict()
+    if opts["report"] is not None:
+        opts["report"].write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    if opts["as_json"]:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
+    else:
+        for outcome in run.outcomes:
+            rep = outcome.result.report
+            where = f"generation {outcome.generation_id}" if run.committed else "not written"
+            verdict = "ok" if outcome.result.ok else "FAILED"
+            click.echo(f"{outcome.code} {outcome.name}: {rep['grids']['total']} grids, {rep['households']} households,"
+                       f" in band {rep['share_in_band']}, certificate {verdict} ({where})")
+            for g in rep["out_of_band"]:
+                click.echo(f"  {g['code']} {g['name']}: {g['reason']}")
+        grids = sum(len(o.result.grids) for o in run.outcomes)
+        verb = "staged" if run.committed else "dry run, nothing written:"
+        click.echo(f"{verb} {grids} grids in {len(run.outcomes)} communities;"
+                   f" certificates ok: {sum(o.result.ok for o in run.outcomes)} of {len(run.outcomes)}")
+    sys.exit(0 if run.ok else 1)
 
 
 def register(group: click.Group) -> None:

@@ -77,3 +77,27 @@ def test_validate_store_mode(tmp_path, settings):
     assert "covers_parent" in names and "buildings_assigned" in names
     mixed = runner.invoke(cli, ["validate", "--all", "--community", COMMUNITY, "--store", url])
     assert mixed.exit_code == 2 and "not both" in mixed.output
+
+
+def test_partition_store_mode_cli(tmp_path, settings):
+    url = f"gpkg://{tmp_path}/p.gpkg"
+    store = open_store(url, settings)
+    total = _seed_store(store)
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["partition", "--all", "--store", url, "--json"])
+    assert dry.exit_code == 0, dry.output
+    body = json.loads(dry.output)
+    assert body["committed"] is False and body["ok"] is True
+    assert body["communities"][0]["households"] == total
+    assert store.count(schema.GRIDS) == 0  # a dry run writes nothing
+    committed = runner.invoke(cli, ["partition", "--community", COMMUNITY, "--store", url, "--commit", "--seed", "3"])
+    assert committed.exit_code == 0, committed.output
+    assert "generation 1" in committed.output and "staged" in committed.output
+    assert store.count(schema.GENERATIONS) == 1 and store.count(schema.GRIDS) >= 1
+    # an explicit band applies to every community; an impossible one fails with exit 1 and lists the grids
+    tight = runner.invoke(cli, ["partition", "--all", "--store", url, "--min", "100", "--max", "110"])
+    assert tight.exit_code == 1 and "above the band maximum 110" in tight.output
+    stray = runner.invoke(cli, ["partition", "--all", "--store", url, "--out", str(tmp_path / "x.gpkg")])
+    assert stray.exit_code == 2 and "drop --out" in stray.output
+    neither = runner.invoke(cli, ["partition", "--store", url])
+    assert neither.exit_code == 2 and "file mode needs --boundary" in neither.output
