@@ -128,3 +128,26 @@ def test_band_follows_community_kind(settings):
     hebi = settings.replace(band="urban-hebi", rural_band="rural-150")
     assert band_for_community("410611001001", hebi) == Band(200, 500, 350)
     assert band_for_community("410611101201", hebi) == Band(120, 180, 150)
+
+
+def test_dask_cluster_gives_the_serial_result(tmp_path, settings):
+    """`--executor dask://...`: the same grids as serial, computed on a real dask.distributed cluster."""
+    from dask.distributed import Client, LocalCluster
+
+    from gridmap.store import open_store
+
+    store = open_store(f"gpkg://{tmp_path}/d.gpkg", settings)
+    _seed_store(store)
+    serial = partition_store(store, settings, [COMMUNITY], seed=5)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        distributed = partition_store(store, settings, [COMMUNITY], seed=5, executor=f"dask://{address.split('://')[1]}")
+        with Client(cluster) as client:
+            from gridmap.executors import make_executor
+
+            via_client = partition_store(store, settings, [COMMUNITY], seed=5, executor=make_executor(client))
+    for run in (distributed, via_client):
+        a, b = serial.outcomes[0].result.grids, run.outcomes[0].result.grids
+        assert list(a["code"]) == list(b["code"])
+        assert list(a["households"]) == list(b["households"])
+        assert all(x.equals_exact(y, 1e-9) for x, y in zip(a.geometry, b.geometry, strict=True))
