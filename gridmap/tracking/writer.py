@@ -1,0 +1,234 @@
+"""One batch of fixes into the store, in one transaction: positions, geofence events, newest position.
+
+Called by the ingest writer thread (gridmap.tracking.ingest); kept apart so the transaction's steps
+can be read (and tested) on their own. Every fix is written with the active grid at its point; only
+fixes newer than the device's stored newest one drive the geofence state machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap import schema
+from gridmap.config import Settings
+from gridmap.errors import ConflictError
+from gridmap.store.base import Store, StoreTransaction
+from gridmap.tracking.devices import WorkerDevice
+from gridmap.tracking.geofence import FenceEvent, FenceState, GeofenceEvent, TrackPoint, step
+from gridmap.tracking.pings import Fix
+
+if TYPE_CHECKING:
+    from gridmap.tracking.ingest import Ticket
+
+Key = tuple[str, datetime]
+Locate = Callable[[Sequence[float], Sequence[float]], Sequence[str | None]]
+POSITION_EVENT = "position.updated"
+_EVENT_TYPES = {GeofenceEvent.ENTER: "geofence.enter", GeofenceEvent.EXIT: "geofence.exit",
+                GeofenceEvent.ALERT: "tracking.alert"}
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did."""
+
+    inserted: int = 0
+    inserted_keys: set[Key] = field(default_factory=set)
+    grid_codes: dict[Key, str | None] = field(default_factory=dict)
+    live_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def local_day(stamp: datetime, zone: ZoneInfo) -> str:
+    """The local calendar date (YYYY-MM-DD) of a UTC instant: patrol days follow local time."""
+    return stamp.astimezone(zone).date().isoformat()
+
+
+def insert_new(tx: StoreTransaction, layer: str, frame: pd.DataFrame) -> np.ndarray:
+    """Insert rows, skipping those whose unique key is stored already; True per row inserted.
+
+    One bulk insert normally; when it hits a duplicate (a fix sent again after a lost answer) the
+    bulk insert is rolled back by its savepoint and the rows go one by one, duplicates skipped.
+    """
+    try:
+        tx.insert(layer, frame)
+        return np.ones(len(frame), dtype=bool)
+    except ConflictError:
+        pass
+    inserted = np.zeros(len(frame), dtype=bool)
+    for i in range(len(frame)):
+        try:
+            tx.insert(layer, frame.iloc[i : i + 1])
+            inserted[i] = True
+        except ConflictError:
+            continue
+    return inserted
+
+
+def _ts(value: datetime | None) -> Any:
+    """A Timestamp, or NaT for None (a tz-aware datetime column keeps its dtype with missing values)."""
+    return pd.Timestamp(value) if value is not None else pd.NaT
+
+
+def positions_frame(tickets: Sequence[Ticket], codes: Sequence[str | None], *, now: datetime, zone: ZoneInfo
+                    ) -> gpd.GeoDataFrame:
+    """The POSITIONS rows of ``tickets`` (one per fix) with their grid codes."""
+    fixes = [t.fix for t in tickets]
+    frame = pd.DataFrame({
+        "device_id": [f.device_id for f in fixes],
+        "worker_id": [t.worker.worker_id for t in tickets],
+        "fix_time": pd.to_datetime([f.fix_time for f in fixes], utc=True),
+        "received_at": pd.to_datetime([now] * len(fixes), utc=True),
+        "day": [local_day(f.fix_time, zone) for f in fixes],
+        "grid_code": list(codes),
+        "speed_mps": [f.speed_mps for f in fixes],
+        "bearing_deg": [f.bearing_deg for f in fixes],
+        "altitude_m": [f.altitude_m for f in fixes],
+        "accuracy_m": [f.accuracy_m for f in fixes],
+        "battery_pct": [f.battery_pct for f in fixes],
+        "protocol": [f.protocol for f in fixes],
+    })
+    for column in ("speed_mps", "bearing_deg", "altitude_m", "accuracy_m", "battery_pct"):
+        frame[column] = frame[column].astype("float64")
+    points = shapely.points([f.lon for f in fixes], [f.lat for f in fixes])
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, crs=4326), crs=4326)
+
+
+def _state_of(row: Mapping[str, Any] | None) -> FenceState | None:
+    if row is None:
+        return None
+    def stamp(value: Any) -> datetime | None:
+        return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+    fix_time = stamp(row["fix_time"])
+    assert fix_time is not None
+    code = row["grid_code"]
+    return FenceState(fix_time, None if code is None or pd.isna(code) else str(code),
+                      stamp(row["outside_since"]), stamp(row["alerted_at"]))
+
+
+@dataclass
+class _DeviceUpdate:
+    ticket: Ticket
+    grid_code: str | None
+    state: FenceState
+    events: list[FenceEvent]
+
+
+def _fence_updates(tickets: Sequence[Ticket], codes: Mapping[Key, str | None], latest: pd.DataFrame,
+                   alert_after: timedelta) -> list[_DeviceUpdate]:
+    """Per device: run the geofence over its new in-order fixes; the last one becomes the newest position."""
+    stored: dict[str, Mapping[str, Any]] = {str(r["device_id"]): {str(k): v for k, v in r.items()}
+                                            for r in latest.to_dict("records")}
+    by_device: dict[str, list[Ticket]] = {}
+    for ticket in tickets:
+        by_device.setdefault(ticket.fix.device_id, []).append(ticket)
+    updates: list[_DeviceUpdate] = []
+    for device, group in sorted(by_device.items()):
+        state = _state_of(stored.get(device))
+        events: list[FenceEvent] = []
+        last: Ticket | None = None
+        for ticket in sorted(group, key=lambda t: t.fix.fix_time):
+            if state is not None and ticket.fix.fix_time <= state.fix_time:
+                continue  # out of order (older than the newest stored fix): stored, no state change
+            worker = ticket.worker
+            point = TrackPoint(ticket.fix.fix_time, codes[ticket.fix.key], ticket.fix.lon, ticket.fix.lat)
+            state, found = step(state, point, own_grids=worker.own_grids, alert_after=alert_after,
+                                home_grid=worker.grid_code)
+            events.extend(found)
+            last = ticket
+        if last is not None and state is not None:
+            updates.append(_DeviceUpdate(last, codes[last.fix.key], state, events))
+    return updates
+
+
+def _events_frame(updates: Sequence[_DeviceUpdate], zone: ZoneInfo) -> gpd.GeoDataFrame:
+    rows = [(u.ticket, e) for u in updates for e in u.events]
+    frame = pd.DataFrame({
+        "worker_id": [t.worker.worker_id for t, _ in rows],
+        "device_id": [t.fix.device_id for t, _ in rows],
+        "grid_code": [e.grid_code for _, e in rows],
+        "event": [e.event.value for _, e in rows],
+        "at": pd.to_datetime([e.at for _, e in rows], utc=True),
+        "day": [local_day(e.at, zone) for _, e in rows],
+        "own_grid": pd.array([e.own_grid for _, e in rows], dtype="boolean"),
+        "minutes_outside": pd.array([e.minutes_outside for _, e in rows], dtype="float64"),
+    })
+    points = shapely.points([e.lon for _, e in rows], [e.lat for _, e in rows])
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, crs=4326), crs=4326)
+
+
+def _latest_frame(updates: Sequence[_DeviceUpdate], now: datetime) -> gpd.GeoDataFrame:
+    fixes = [u.ticket.fix for u in updates]
+    frame = pd.DataFrame({
+        "device_id": [f.device_id for f in fixes],
+        "worker_id": [u.ticket.worker.worker_id for u in updates],
+        "fix_time": pd.to_datetime([f.fix_time for f in fixes], utc=True),
+        "received_at": pd.to_datetime([now] * len(fixes), utc=True),
+        "grid_code": [u.grid_code for u in updates],
+        "speed_mps": pd.array([f.speed_mps for f in fixes], dtype="float64"),
+        "bearing_deg": pd.array([f.bearing_deg for f in fixes], dtype="float64"),
+        "accuracy_m": pd.array([f.accuracy_m for f in fixes], dtype="float64"),
+        "battery_pct": pd.array([f.battery_pct for f in fixes], dtype="float64"),
+        "outside_since": pd.to_datetime([_ts(u.state.outside_since) for u in updates], utc=True),
+        "alerted_at": pd.to_datetime([_ts(u.state.alerted_at) for u in updates], utc=True),
+    })
+    points = shapely.points([f.lon for f in fixes], [f.lat for f in fixes])
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, crs=4326), crs=4326)
+
+
+def position_event(worker: WorkerDevice, fix: Fix, grid_code: str | None, state: FenceState) -> dict[str, Any]:
+    """The live ``position.updated`` event of a worker's newest fix (scoped to the worker's main grid)."""
+    return {"type": POSITION_EVENT, "area_code": worker.grid_code, "data": {
+        "worker_id": worker.worker_id, "name": worker.name, "device_id": fix.device_id,
+        "lon": fix.lon, "lat": fix.lat, "fix_time": fix.fix_time.isoformat(),
+        "grid_code": grid_code, "home_grid": worker.grid_code,
+        "in_own_grid": grid_code is not None and grid_code in worker.own_grids,
+        "outside_since": None if state.outside_since is None else state.outside_since.isoformat(),
+        "alerted": state.alerted_at is not None,
+        "speed_mps": fix.speed_mps, "battery_pct": fix.battery_pct}}
+
+
+def _live_events(updates: Sequence[_DeviceUpdate]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for u in updates:
+        worker, fix = u.ticket.worker, u.ticket.fix
+        for e in u.events:
+            out.append({"type": _EVENT_TYPES[e.event], "area_code": worker.grid_code, "data": {
+                "worker_id": worker.worker_id, "name": worker.name, "grid_code": e.grid_code, "event": e.event.value,
+                "at": e.at.isoformat(), "own_grid": e.own_grid, "minutes_outside": e.minutes_outside,
+                "lon": e.lon, "lat": e.lat}})
+        out.append(position_event(worker, fix, u.grid_code, u.state))
+    return out
+
+
+def commit_batch(store: Store, settings: Settings, tickets: Sequence[Ticket], *, locate: Locate, now: datetime,
+                 alert_after: timedelta) -> BatchResult:
+    """Write ``tickets`` (already free of known duplicates) in one transaction; see the module docstring."""
+    unique: dict[Key, Ticket] = {}
+    for ticket in tickets:
+        unique.setdefault(ticket.fix.key, ticket)
+    batch = list(unique.values())
+    codes_list = list(locate([t.fix.lon for t in batch], [t.fix.lat for t in batch]))
+    codes = {t.fix.key: (None if c is None else str(c)) for t, c in zip(batch, codes_list, strict=True)}
+    zone = ZoneInfo(settings.tracking_timezone)
+    frame = positions_frame(batch, [codes[t.fix.key] for t in batch], now=now, zone=zone)
+    with store.transaction() as tx:
+        inserted = insert_new(tx, schema.POSITIONS, frame)
+        new = [t for t, ok in zip(batch, inserted, strict=True) if ok]
+        devices = sorted({t.fix.device_id for t in new})
+        latest = tx.read(schema.LATEST_POSITIONS, where={"device_id": devices}) if devices else pd.DataFrame()
+        updates = _fence_updates(new, codes, latest, alert_after) if devices else []
+        if any(u.events for u in updates):
+            insert_new(tx, schema.GEOFENCE_EVENTS, _events_frame(updates, zone))
+        if updates:
+            tx.delete(schema.LATEST_POSITIONS, {"device_id": [u.ticket.fix.device_id for u in updates]})
+            tx.insert(schema.LATEST_POSITIONS, _latest_frame(updates, now))
+    keys = {t.fix.key for t in new}
+    return BatchResult(inserted=len(new), inserted_keys=keys, grid_codes=codes, live_events=_live_events(updates))
