@@ -141,7 +141,7 @@ class TrackingService:
         latest = self.store.read(schema.LATEST_POSITIONS, where={"device_id": sorted(workers)}) if workers else None
         now = self.clock()
         stale = timedelta(minutes=self.settings.stale_position_minutes)
-        features = []
+        features: list[dict[str, Any]] = []
         for row in ([] if latest is None else latest.to_dict("records")):
             worker = workers[str(row["device_id"])]
             code = None if row["grid_code"] is None or pd.isna(row["grid_code"]) else str(row["grid_code"])
@@ -180,7 +180,7 @@ class TrackingService:
         rows = self.store.read(schema.WORKERS, where={"worker_id": worker_id})
         if rows.empty:
             raise NotFoundError(f"worker {worker_id} not found")
-        row = rows.iloc[0].to_dict()
+        row = {str(k): v for k, v in rows.iloc[0].to_dict().items()}
         home = row.get("grid_code")
         whole = principal.role is Role.ADMIN and principal.area_code == ""
         if not whole and not principal.covers(None if home is None or pd.isna(home) else str(home)):

@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,12 +34,11 @@ from gridmap.errors import GridmapError, NotFoundError, StoreUnavailableError
 from gridmap.store.base import Store
 from gridmap.tracking.devices import WorkerDevice
 from gridmap.tracking.pings import Fix
-from gridmap.tracking.writer import BatchResult, commit_batch
+from gridmap.tracking.writer import BatchResult, Locate, commit_batch
 
 log = logging.getLogger("gridmap.tracking")
 
 Publish = Callable[[Mapping[str, Any]], Any]
-Locate = Callable[[Sequence[float], Sequence[float]], Sequence[str | None]]
 Lookup = Callable[[str], WorkerDevice | None]
 #: Keys (device, fix time) of recently committed fixes remembered to answer re-sends without a write.
 RECENT_KEYS = 200_000

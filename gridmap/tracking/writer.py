@@ -7,7 +7,7 @@ fixes newer than the device's stored newest one drive the geofence state machine
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from gridmap.tracking.ingest import Ticket
 
 Key = tuple[str, datetime]
-Locate = Callable[[Sequence[float], Sequence[float]], Sequence[str | None]]
+#: Grid code (or None) per point, for lon and lat lists in WGS84 degrees.
+Locate = Callable[[Sequence[float], Sequence[float]], Iterable[Any]]
 POSITION_EVENT = "position.updated"
 _EVENT_TYPES = {GeofenceEvent.ENTER: "geofence.enter", GeofenceEvent.EXIT: "geofence.exit",
                 GeofenceEvent.ALERT: "tracking.alert"}
