@@ -71,3 +71,57 @@ def login(client: Any, username: str, password: str = PASSWORD, **extra: str) ->
 def csrf_of(client: Any) -> str:
     """The CSRF token of the client's current session (from any page with a form)."""
     return csrf_from(client.get("/account").get_data(as_text=True))
+
+
+# -- workers and incidents for dashboards and scoping ----------------------------------------------
+
+HOSTILE_CATEGORY = "<img src=x onerror=alert(2)>"
+# (worker_id, grid_code, active)
+WORKERS = [
+    ("w1", "410611001001001", True),
+    ("w2", "410611001001002", True),
+    ("w3", "410611001002001", True),
+    ("w4", "410611001002002", False),  # left: not counted
+    ("w5", "410611002001001", True),
+]
+# (incident_id, category, status, grid_code, community_code, street_code, deadline in hours from now or None)
+INCIDENTS = [
+    ("I-TY-1", "sanitation", "reported", "410611001001001", "410611001001", "410611001", -2),  # overdue
+    ("I-TY-2", HOSTILE_CATEGORY, "in_progress", "410611001001002", "410611001001", "410611001", 10),
+    ("I-TY-3", "sanitation", "closed", "410611001001001", "410611001001", "410611001", -5),  # closed
+    ("I-TY-4", "sanitation", "handled", "410611001001002", "410611001001", "410611001", -1),  # handled: not overdue
+    ("I-XY-1", "sanitation", "assigned", "410611001002001", "410611001002", "410611001", -3),  # overdue
+    ("I-TS-1", "sanitation", "reported", "410611002001001", "410611002001", "410611002", None),
+    ("I-CO-1", "sanitation", "reported", None, "410611001001", "410611001", None),  # community known, grid not
+]
+OPEN_STATUSES = {"reported", "case_opened", "assigned", "in_progress", "handled", "verified"}
+UNHANDLED = {"reported", "case_opened", "assigned", "in_progress"}
+
+
+def incident_scope(row: tuple) -> str:
+    """The most precise code of a sample incident (the rule the portal documents)."""
+    return row[3] or row[4] or row[5]
+
+
+def seed_workers_and_incidents(store: Store, grid_boxes: dict[str, tuple[float, float, float, float]]) -> None:
+    import geopandas as gpd
+    import shapely
+
+    now = pd.Timestamp.now(tz="UTC")
+    workers = pd.DataFrame([{"worker_id": w, "name": f"网格员{w}", "role": "full_time", "grid_code": g, "active": a}
+                            for w, g, a in WORKERS])
+    points = []
+    for row in INCIDENTS:
+        box = grid_boxes[row[3]] if row[3] else grid_boxes["410611001001001"]
+        points.append(shapely.Point((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+    incidents = gpd.GeoDataFrame(
+        [{"incident_id": i, "category": c, "status": s, "grid_code": g, "community_code": cc, "street_code": sc,
+          "reported_at": now - pd.Timedelta(hours=n + 1),
+          "deadline_at": None if d is None else now + pd.Timedelta(hours=d), "version": 1}
+         for n, (i, c, s, g, cc, sc, d) in enumerate(INCIDENTS)],
+        geometry=points, crs=4326,
+    )
+    incidents["deadline_at"] = pd.to_datetime(incidents["deadline_at"], utc=True)
+    with store.transaction() as tx:
+        tx.insert(schema.WORKERS, workers)
+        tx.insert(schema.INCIDENTS, incidents)
