@@ -26,7 +26,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from gridmap.auth.principal import Principal, require_area, require_role
-from gridmap.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from gridmap.errors import AuthenticationError, NotFoundError, PermissionDeniedError, ValidationError
 from gridmap.incidents.categories import Category, Level, level_from_text, next_level
 from gridmap.model import Role
 
@@ -252,6 +252,24 @@ def is_reporter(state: IncidentState, principal: Principal, token: str | None) -
     if token and state.token and secrets.compare_digest(token, state.token):
         return True
     return not principal.is_public and state.reporter is not None and principal.name == state.reporter
+
+
+def incident_not_found(incident_id: str) -> NotFoundError:
+    """The one 404 of an incident, the same whether it is missing or lies outside the caller's area."""
+    return NotFoundError(f"incident {incident_id} not found", details={"service_request_id": incident_id})
+
+
+def check_visible(state: IncidentState, principal: Principal, token: str | None) -> None:
+    """401 for the public (unless holding the report's token); for staff outside the incident's area the
+    same 404 as for a missing incident, so an id reveals nothing about other areas."""
+    if is_reporter(state, principal, token):
+        return
+    if principal.is_public:
+        raise AuthenticationError(f"sign in to see incident {state.incident_id}")
+    if principal.role is Role.ADMIN and principal.area_code == "":
+        return
+    if not principal.covers(state.home_code):
+        raise incident_not_found(state.incident_id)
 
 
 def authorize(state: IncidentState, request: ActionRequest, principal: Principal) -> None:

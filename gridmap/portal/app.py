@@ -150,10 +150,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.register_blueprint(lookup_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(resident.bp)
-    from gridmap.portal import incidents_api, open311_api
+    from gridmap.portal import incidents_api, incidents_pages, open311_api
 
     app.register_blueprint(open311_api.bp)
     app.register_blueprint(incidents_api.bp)
+    app.register_blueprint(incidents_pages.bp)
     from gridmap.portal import account_pages, admin_pages, dashboard, live
 
     app.register_blueprint(account_pages.bp)

@@ -1,12 +1,14 @@
 """Staff JSON API of the closed loop, under ``/api/v1/incidents`` (errors: the portal's JSON shape).
 
 * ``GET /<id>``: the incident with its internal fields, its event timeline and the actions the caller
-  may take now. Staff covering the incident's area, or the reporter holding the tracking ``token``.
+  may take now. Staff covering the incident's area, or the reporter holding the tracking ``token``
+  (who sees the public fields only); staff elsewhere get the same 404 as for a missing incident.
 * ``POST /<id>/actions`` with JSON ``{"action", "note", "assigned_to", "department", "satisfaction",
   "to_level", "duplicate_of", "version", "token"}``: one move (409 when illegal or stale).
 * ``GET /duplicates?service_code=&lat=&long=[&crs=]``: open look-alikes near a point (the report form).
 
-Authentication: ``api_key`` or ``Authorization: Bearer`` (see :func:`open311_api.request_principal`).
+Authentication: the portal's (session, ``api_key`` or ``Authorization: Bearer``; see
+:func:`open311_api.request_principal`); session calls that change something need the CSRF header.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from typing import Any
 import pandas as pd
 from flask import Blueprint, request
 
-from gridmap.auth.principal import Principal, require_area, require_role
+from gridmap.auth.principal import Principal
 from gridmap.errors import ValidationError
 from gridmap.incidents import open311
 from gridmap.incidents.intake import ReportInput, action_request_from_fields, report_input_from_fields
-from gridmap.incidents.workflow import RULES, IncidentState, actions_for, is_reporter
+from gridmap.incidents.workflow import RULES, IncidentState, actions_for, check_visible, is_reporter
 from gridmap.model import Role
 from gridmap.portal.i18n import current_language
-from gridmap.portal.open311_api import incident_service, request_principal
+from gridmap.portal.open311_api import STAFF_ROLES, incident_service, request_principal, require_staff
 from gridmap.services.incidents import IncidentService
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1/incidents")
@@ -63,11 +65,13 @@ def allowed_actions(state: IncidentState, principal: Principal, token: str | Non
 
 
 def check_can_view(state: IncidentState, principal: Principal, token: str | None) -> bool:
-    """True for staff covering the incident; the reporter (token) may view too; 401/403 otherwise."""
-    if is_reporter(state, principal, token):
-        return principal.role in (Role.ADMIN, Role.COMMAND, Role.WORKER, Role.ANALYST)
-    require_role(principal, Role.WORKER, Role.COMMAND, Role.ANALYST)
-    require_area(principal, state.home_code, what=f"incident {state.incident_id}")
+    """True for staff in the area (they see internal fields), False for the reporter holding the token;
+    401 for the public, and for staff elsewhere the same 404 as for a missing incident."""
+    check_visible(state, principal, token)
+    if principal.is_public or (principal.role not in STAFF_ROLES and principal.role is not Role.ADMIN
+                               and is_reporter(state, principal, token)):
+        return False
+    require_staff(principal)
     return True
 
 

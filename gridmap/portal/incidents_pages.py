@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gridmap.auth.principal import Principal, require_area, require_role
 from gridmap.errors import NotFoundError, ValidationError
@@ -27,21 +28,21 @@ from gridmap.incidents.categories import LADDER
 from gridmap.incidents.escalation import is_overdue
 from gridmap.incidents.importing import import_incidents
 from gridmap.incidents.query import IncidentFilter
-from gridmap.incidents.workflow import Status, status_from_text
+from gridmap.incidents.workflow import IncidentState, Status, status_from_text
 from gridmap.model import Role
 from gridmap.portal.app import portal_state
+from gridmap.portal.auth import login_required
 from gridmap.portal.basemaps import basemap_from_settings
 from gridmap.portal.i18n import current_language
 from gridmap.portal.incidents_api import check_can_view, events_json
 from gridmap.portal.incidents_charts import bar_chart, line_chart, pie_chart
 from gridmap.portal.incidents_text import incident_text, texts_for
-from gridmap.portal.open311_api import incident_service, request_principal
+from gridmap.portal.open311_api import incident_service, request_principal, require_staff
 from gridmap.services.incidents import assessment_frame
 
 bp = Blueprint("incidents", __name__)
 WINDOW_DAYS = (7, 30, 90, 365)
 LIST_LIMIT = 500
-_STAFF = (Role.WORKER, Role.COMMAND, Role.ANALYST)
 
 
 @bp.app_context_processor
@@ -53,6 +54,10 @@ def _texts() -> dict[str, Any]:
 def page_principal(fields: dict[str, Any] | None = None) -> Principal:
     """The caller of a page (see open311_api.request_principal)."""
     return request_principal(fields)
+
+
+def _to_login() -> WerkzeugResponse:
+    return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
 
 
 def _map_config() -> dict[str, Any]:
@@ -111,9 +116,10 @@ def _row_view(row: dict[Any, Any], lang: str, now: datetime) -> dict[str, Any]:
 
 
 @bp.get("/incidents")
+@login_required
 def list_page() -> str:
     principal = page_principal()
-    require_role(principal, *_STAFF)
+    require_staff(principal)
     service = incident_service()
     now = service.now()
     f, chosen = _list_filter(principal, now)
@@ -129,11 +135,11 @@ def list_page() -> str:
 
 
 @bp.get("/incidents/<incident_id>")
-def detail_page(incident_id: str) -> str:
-    from gridmap.incidents.workflow import IncidentState
-
+def detail_page(incident_id: str) -> str | WerkzeugResponse:
     principal = page_principal()
     token = request.args.get("token") or None
+    if principal.is_public and token is None:
+        return _to_login()
     service = incident_service()
     row = service.get(incident_id)
     state = IncidentState.from_row(row)
@@ -240,6 +246,7 @@ def _shown(record: dict[Any, Any], lang: str) -> dict[str, str]:
 
 
 @bp.get("/assessment")
+@login_required
 def assessment_page() -> str:
     data = _assessment_data(page_principal())
     lang = current_language()
@@ -267,6 +274,7 @@ def assessment_page() -> str:
 
 
 @bp.get("/assessment.csv")
+@login_required
 def assessment_csv() -> Response:
     data = _assessment_data(page_principal())
     body = data["metrics"].to_csv(index=False)

@@ -23,14 +23,15 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 from flask.blueprints import BlueprintSetupState
 
-from gridmap.auth.accounts import principal_from_api_key
-from gridmap.auth.principal import PUBLIC, Principal
+from gridmap.auth.principal import Principal, require_role
 from gridmap.errors import NotFoundError, ValidationError
 from gridmap.incidents import open311
 from gridmap.incidents.intake import MEDIA_MAX_BYTES, media_kind
 from gridmap.incidents.query import MAX_RESULTS, IncidentFilter, ids_from_text
 from gridmap.incidents.timer import EscalationTimer
+from gridmap.model import Role
 from gridmap.portal.app import ON_CLOSE_KEY, portal_state
+from gridmap.portal.auth import auth_state, current_principal
 from gridmap.portal.errors import register_error_format
 from gridmap.portal.i18n import current_language
 from gridmap.services.incidents import IncidentService
@@ -45,6 +46,8 @@ FMT = "<any(json, xml):fmt>"
 MAX_FORM_BYTES = 64 * 1024
 #: Default GET window (GeoReport v2: "90 days or the first 1000 requests, whichever is smaller").
 DEFAULT_WINDOW = timedelta(days=90)
+#: Roles that read incidents (planners see them when drawing grids; admins always pass).
+STAFF_ROLES = (Role.WORKER, Role.COMMAND, Role.ANALYST, Role.PLANNER)
 _MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
 
 
@@ -76,26 +79,19 @@ def incident_service() -> IncidentService:
     return service
 
 
-def api_key_from_request(fields: dict[str, Any] | None = None) -> str | None:
-    """The api_key of the request: body field, query parameter or ``Authorization: Bearer``."""
-    key = (fields or {}).get("api_key") or request.args.get("api_key")
-    if not key:
-        header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            key = header[7:].strip()
-    return str(key) if key else None
-
-
 def request_principal(fields: dict[str, Any] | None = None) -> Principal:
-    """Who is calling: the api_key's principal (401 if it is bad), else the anonymous public.
+    """Who is calling: the portal's principal (Bearer header, ``api_key`` query/form field, or the
+    signed-in session; 401 for a bad key), or the token in an ``api_key`` field of a JSON/XML body."""
+    principal = current_principal()
+    key = (fields or {}).get("api_key")
+    if principal.is_public and key:
+        return auth_state().token_principal(str(key))
+    return principal
 
-    TODO(portal-auth): portal login sessions are being built in gridmap/portal/auth*.py; once they
-    land, a signed-in browser session is the principal when no api_key is sent.
-    """
-    key = api_key_from_request(fields)
-    if key:
-        return principal_from_api_key(portal_state().store, key)
-    return PUBLIC
+
+def require_staff(principal: Principal) -> None:
+    """Incidents are not public: staff who work with them (401 for the public, 403 for other roles)."""
+    require_role(principal, *STAFF_ROLES)
 
 
 def respond(fmt: str, root: str, payload: Any, *, status: int = 200) -> Response:
@@ -186,23 +182,28 @@ def _window(args: Any, *, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def request_filter(args: Any, service: IncidentService) -> IncidentFilter:
-    """The GeoReport v2 GET filters (service_request_id overrides all others)."""
+def request_filter(args: Any, service: IncidentService, *, area_code: str = "") -> IncidentFilter:
+    """The GeoReport v2 GET filters (service_request_id overrides all others), inside ``area_code``."""
+    area = area_code or None
     if args.get("service_request_id"):
-        return IncidentFilter(ids=ids_from_text(args["service_request_id"]), limit=MAX_RESULTS)
+        return IncidentFilter(ids=ids_from_text(args["service_request_id"]), area_code=area, limit=MAX_RESULTS)
     start, end = _window(args, now=service.now())
     codes = [c.strip() for c in str(args.get("service_code", "")).split(",") if c.strip()]
     statuses = open311.open311_statuses(args["status"]) if args.get("status") else None
     return IncidentFilter(
         start=start, end=end, categories=service.stored_categories(codes) if codes else None,
-        statuses=tuple(s.value for s in statuses) if statuses is not None else None, limit=MAX_RESULTS,
+        statuses=tuple(s.value for s in statuses) if statuses is not None else None, area_code=area,
+        limit=MAX_RESULTS,
     )
 
 
 @bp.get(f"/requests.{FMT}")
 def list_requests(fmt: str) -> Response:
+    """Staff only, scoped to their area: incidents are not public (residents follow theirs by token)."""
+    principal = request_principal()
+    require_staff(principal)
     service = incident_service()
-    rows = service.matching(request_filter(request.args, service))
+    rows = service.matching(request_filter(request.args, service, area_code=principal.area_code))
     lang = current_language()
     catalogue = service.policy.catalogue
     return respond(fmt, "service_requests", [open311.request_dict(r, catalogue, lang)
@@ -211,8 +212,10 @@ def list_requests(fmt: str) -> Response:
 
 @bp.get(f"/requests/<incident_id>.{FMT}")
 def get_request(incident_id: str, fmt: str) -> Response:
+    """Staff in the area, or the reporter with ``?token=`` (R-29: residents follow their own report)."""
+    principal = request_principal()
     service = incident_service()
-    row = service.get(incident_id)
+    row = service.visible(principal, incident_id, token=request.args.get("token"))
     return respond(fmt, "service_requests", [open311.request_dict(row, service.policy.catalogue,
                                                                   current_language())])
 
@@ -225,10 +228,14 @@ def token_lookup(token: str, fmt: str) -> Response:
 
 @bp.get(f"/servicerequestupdates.{FMT}")
 def updates(fmt: str) -> Response:
+    """Staff only; updates of incidents in the caller's area, newest first."""
+    principal = request_principal()
+    require_staff(principal)
     service = incident_service()
     start, end = _window(request.args, now=service.now())
     ids = ids_from_text(request.args["service_request_id"]) if request.args.get("service_request_id") else None
-    events = service.updates(IncidentFilter(start=start, end=end, ids=ids, limit=MAX_RESULTS))
+    events = service.updates(IncidentFilter(start=start, end=end, ids=ids, limit=MAX_RESULTS),
+                             area_code=principal.area_code)
     return respond(fmt, "service_request_updates", [open311.update_dict(e) for e in events.to_dict("records")])
 
 

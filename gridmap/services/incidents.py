@@ -43,6 +43,8 @@ from gridmap.incidents.workflow import (
     IncidentState,
     Status,
     authorize,
+    check_visible,
+    incident_not_found,
     initial_level,
 )
 from gridmap.model import Role
@@ -207,6 +209,7 @@ class IncidentService:
         when = now or self._clock()
         with self.store.transaction() as tx:
             state = self._state(tx, incident_id)
+            check_visible(state, principal, request.token)
             authorize(state, request, principal)
             category = self.policy.catalogue.get(state.category)
             transition = plan_transition(state, request, category=category, now=when,
@@ -218,7 +221,7 @@ class IncidentService:
     def _state(tx: StoreTransaction, incident_id: str) -> IncidentState:
         rows = tx.read(schema.INCIDENTS, where={"incident_id": incident_id}, columns=list(_ROW_COLUMNS))
         if rows.empty:
-            raise NotFoundError(f"no incident {incident_id}", details={"service_request_id": incident_id})
+            raise incident_not_found(incident_id)
         return IncidentState.from_row({str(k): v for k, v in rows.iloc[0].to_dict().items()})
 
     @staticmethod
@@ -262,7 +265,7 @@ class IncidentService:
     def get(self, incident_id: str) -> dict[str, Any]:
         rows = self.store.read(schema.INCIDENTS, where={"incident_id": incident_id})
         if rows.empty:
-            raise NotFoundError(f"no incident {incident_id}", details={"service_request_id": incident_id})
+            raise incident_not_found(incident_id)
         return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
 
     def find_by_token(self, token: str) -> dict[str, Any]:
@@ -279,9 +282,24 @@ class IncidentService:
         """Incidents matching ``f``, newest report first (GET requests, the list page)."""
         return rows_matching(self.store, f)
 
-    def updates(self, f: IncidentFilter) -> pd.DataFrame:
-        """Incident events in ``f``'s time window, newest first (FixMyStreet servicerequestupdates)."""
-        return rows_matching(self.store, f, layer=schema.INCIDENT_EVENTS)
+    def updates(self, f: IncidentFilter, *, area_code: str = "") -> pd.DataFrame:
+        """Incident events in ``f``'s time window, newest first (FixMyStreet servicerequestupdates), of
+        incidents inside ``area_code`` ("" = all)."""
+        events = rows_matching(self.store, f, layer=schema.INCIDENT_EVENTS)
+        if not area_code or events.empty:
+            return events
+        homes = self.store.read(schema.INCIDENTS, where={"incident_id": events["incident_id"].unique().tolist()},
+                                columns=["incident_id", "grid_code", "community_code", "street_code"])
+        home = homes["grid_code"].fillna(homes["community_code"]).fillna(homes["street_code"]).fillna("")
+        inside = set(homes.loc[home.astype(str).str.startswith(area_code), "incident_id"])
+        return events.loc[events["incident_id"].isin(inside)].reset_index(drop=True)
+
+    def visible(self, principal: Principal, incident_id: str, *, token: str | None = None) -> dict[str, Any]:
+        """The incident if ``principal`` may see it (staff in the area, or the reporter's token), else the
+        same 404 as for a missing one (401 for the public without a token)."""
+        row = self.get(incident_id)
+        check_visible(IncidentState.from_row(row), principal, token)
+        return row
 
     def stored_categories(self, codes: Sequence[str]) -> tuple[str, ...]:
         """Every stored spelling of these service codes (files and the demo may store the Chinese name)."""

@@ -36,6 +36,13 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture
+def staff(incident_store: Store) -> dict[str, str]:
+    """An Authorization header of a command-centre key for the whole district."""
+    key = create_token(incident_store, role="command", area_code=sample.DISTRICT).api_key
+    return {"Authorization": f"Bearer {key}"}
+
+
 def report(client: FlaskClient, point: tuple[float, float] = A1, **extra: str) -> dict:
     resp = client.post("/open311/v2/requests.json", data={"service_code": "sanitation", "long": point[0],
                                                           "lat": point[1], **extra})
@@ -60,14 +67,16 @@ def test_discovery_and_services_in_json_and_xml(client: FlaskClient) -> None:
     assert missing.status_code == 400 and SafeET.fromstring(missing.data).find("error/code").text == "400"
 
 
-def test_post_then_get_round_trip_with_hostile_text(client: FlaskClient) -> None:
+def test_post_then_get_round_trip_with_hostile_text(client: FlaskClient, staff: dict[str, str]) -> None:
     posted = report(client, description=sample.HOSTILE, address_string="九州路<b>1</b>号")
     iid, token = posted["service_request_id"], posted["token"]
-    got = client.get(f"/open311/v2/requests/{iid}.json").get_json()[0]
+    assert client.get(f"/open311/v2/requests/{iid}.json").status_code == 401  # incidents are not public
+    assert client.get(f"/open311/v2/requests/{iid}.json?token={token}").status_code == 200  # the reporter
+    got = client.get(f"/open311/v2/requests/{iid}.json", headers=staff).get_json()[0]
     assert (got["status"], got["service_code"], got["lat"], got["long"]) == ("open", "sanitation", A1[1], A1[0])
     assert got["description"] == sample.HOSTILE and got["extended_attributes"]["grid_code"] == sample.GRID_A1
     assert got["extended_attributes"]["status"] == "open" and got["requested_datetime"].endswith("+08:00")
-    xml = client.get(f"/open311/v2/requests/{iid}.xml")
+    xml = client.get(f"/open311/v2/requests/{iid}.xml?token={token}")
     assert b"<script>" not in xml.data and b"&lt;script&gt;" in xml.data  # text, escaped in XML
     assert SafeET.fromstring(xml.data).find("request/description").text == sample.HOSTILE
     assert client.get(f"/open311/v2/tokens/{token}.json").get_json() == [{"service_request_id": iid,
@@ -151,7 +160,7 @@ def test_bad_input_is_an_open311_error_list_and_stores_nothing(client: FlaskClie
 
 
 def test_get_requests_filters_and_default_window(incident_store: Store, client: FlaskClient,
-                                                 settings: Settings) -> None:
+                                                 settings: Settings, staff: dict[str, str]) -> None:
     now = datetime.now(UTC)
     made: dict[str, str] = {}
     for label, age_days, code in [("old", 120, "fire"), ("mid", 30, "fire"), ("new", 1, "sanitation")]:
@@ -161,7 +170,7 @@ def test_get_requests_filters_and_default_window(incident_store: Store, client: 
                                  ).incident["incident_id"]
 
     def ids(query: str) -> list[str]:
-        resp = client.get(f"/open311/v2/requests.json{query}")
+        resp = client.get(f"/open311/v2/requests.json{query}", headers=staff)
         assert resp.status_code == 200, resp.get_data(as_text=True)
         return [r["service_request_id"] for r in resp.get_json()]
 
@@ -173,8 +182,12 @@ def test_get_requests_filters_and_default_window(incident_store: Store, client: 
     assert ids(f"?service_request_id={made['old']},{made['new']}&status=closed") == [made["new"], made["old"]]
     end = (now - timedelta(days=10)).isoformat().replace("+00:00", "Z")
     assert ids(f"?start_date={start}&end_date={end}") == [made["mid"], made["old"]]
-    assert client.get("/open311/v2/requests.json?start_date=yesterday").status_code == 400
-    assert client.get(f"/open311/v2/requests.json?start_date={end}&end_date={start}").status_code == 400
+    assert client.get("/open311/v2/requests.json?start_date=yesterday", headers=staff).status_code == 400
+    assert client.get(f"/open311/v2/requests.json?start_date={end}&end_date={start}",
+                      headers=staff).status_code == 400
+    assert client.get("/open311/v2/requests.json").status_code == 401
+    other = create_token(incident_store, role="worker", area_code=sample.COMM_B).api_key
+    assert client.get(f"/open311/v2/requests.json?api_key={other}").get_json() == []  # scoped to its area
 
 
 def test_updates_and_the_staff_action_api(client: FlaskClient, incident_store: Store) -> None:
@@ -190,12 +203,20 @@ def test_updates_and_the_staff_action_api(client: FlaskClient, incident_store: S
     stale = client.post(f"/api/v1/incidents/{iid}/actions", json={"action": "reject", "note": "重复",
                                                                   "version": 1}, headers=auth)
     assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "conflict"
-    updates = client.get(f"/open311/v2/servicerequestupdates.json?service_request_id={iid}").get_json()
+    assert client.get("/open311/v2/servicerequestupdates.json").status_code == 401
+    updates = client.get(f"/open311/v2/servicerequestupdates.json?service_request_id={iid}", headers=auth).get_json()
     assert [(u["update_id"], u["status"]) for u in updates] == [(f"{iid}-2", "investigating"), (f"{iid}-1", "open")]
     other = create_token(incident_store, role="worker", area_code=sample.GRID_B1).api_key
     outside = client.post(f"/api/v1/incidents/{iid}/actions", json={"action": "comment", "note": "x"},
                           headers={"Authorization": f"Bearer {other}"})
-    assert outside.status_code == 403
+    missing = client.post("/api/v1/incidents/SR0-NONE/actions", json={"action": "comment", "note": "x"},
+                          headers={"Authorization": f"Bearer {other}"})
+    assert outside.status_code == missing.status_code == 404  # no existence oracle across areas
+    assert outside.get_json()["error"]["message"].replace(iid, "X") == missing.get_json()["error"][
+        "message"].replace("SR0-NONE", "X")
+    other_updates = client.get(f"/open311/v2/servicerequestupdates.json?service_request_id={iid}",
+                               headers={"Authorization": f"Bearer {other}"})
+    assert other_updates.get_json() == []
 
 
 def test_reporter_token_verifies_and_evaluates(client: FlaskClient, incident_store: Store) -> None:

@@ -31,11 +31,7 @@ A1, B1 = sample.INSIDE[sample.GRID_A1], sample.INSIDE[sample.GRID_B1]
 
 @pytest.fixture
 def app(incident_store: Store, settings: Settings) -> Iterator[Flask]:
-    from gridmap.portal import incidents_pages
-
     app = create_app(settings.replace(allow_anonymous_reports=True, secret_key="t"), store=incident_store)
-    if "incidents" not in app.blueprints:  # until create_app registers the pages itself
-        app.register_blueprint(incidents_pages.bp)
     yield app
     close_app(app)
 
@@ -62,7 +58,8 @@ def test_list_needs_staff_and_filters(client: FlaskClient, incident_store: Store
     _report(incident_store, A1, description=sample.HOSTILE)
     _report(incident_store, B1, "fire", days_ago=20)
     _report(incident_store, B1, "fire", days_ago=200)
-    assert client.get("/incidents").status_code == 401
+    public = client.get("/incidents")
+    assert public.status_code == 302 and "/login" in public.headers["Location"]
     page = client.get(f"/incidents?api_key={command_key}").get_data(as_text=True)
     assert page.count('data-testid="incident-row"') == 2  # default window: 30 days
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -89,7 +86,9 @@ def test_detail_with_timeline_for_staff_and_reporter(client: FlaskClient, incide
 
     boss = Principal("boss", Role.COMMAND, sample.DISTRICT)
     svc.act(boss, iid, ActionRequest(Action.COMMENT, note=sample.HOSTILE))
-    assert client.get(f"/incidents/{iid}").status_code == 401
+    assert client.get(f"/incidents/{iid}").status_code == 302  # to the login page
+    elsewhere = create_token(incident_store, role="worker", area_code=sample.COMM_B).api_key
+    assert client.get(f"/incidents/{iid}?api_key={elsewhere}").status_code == 404  # as if it did not exist
     staff = client.get(f"/incidents/{iid}?api_key={command_key}").get_data(as_text=True)
     assert staff.count('data-testid="event"') == 2 and "boss" in staff
     assert "<img src=x" not in staff and "&lt;img src=x onerror=alert(2)&gt;" in staff
@@ -138,7 +137,9 @@ def test_assessment_page_charts_and_csv(client: FlaskClient, incident_store: Sto
                            (Action.START, {}), (Action.HANDLE, {"note": "ok"}), (Action.VERIFY, {}),
                            (Action.CLOSE, {}), (Action.EVALUATE, {"satisfaction": 5})]:
         svc.act(cmd, iid, ActionRequest(action, **params))
-    assert client.get("/assessment").status_code == 401
+    assert client.get("/assessment").status_code == 302
+    worker = create_token(incident_store, role="worker", area_code=sample.DISTRICT).api_key
+    assert client.get(f"/assessment?api_key={worker}").status_code == 403
     page = client.get(f"/assessment?api_key={command_key}&unit=department").get_data(as_text=True)
     for chart in ("chart-bar", "chart-pie", "chart-trend"):
         assert f'data-testid="{chart}"' in page
