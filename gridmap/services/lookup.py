@@ -7,8 +7,9 @@ oversized batches and empty addresses all become :class:`ValidationError` (400).
 The index is rebuilt when a generation is activated. :class:`LookupService` remembers the
 ``generation_key`` (active generation ids + versions) of its index and re-reads the key from the
 store at most every ``key_check_interval_s`` seconds (one small query); when it changed, it builds a
-new index and swaps it in. The service is an object the caller owns (the portal keeps it in
-``app.extensions``), not module state.
+new index and swaps it in. Workers, service centres and addresses change without a new generation,
+so a snapshot older than ``max_age_s`` (5 minutes) is rebuilt too. The service is an object the
+caller owns (the portal keeps it in ``app.extensions``), not module state.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class AddressAnswer:
 class _Snapshot:
     index: LookupIndex
     gazetteer: Gazetteer
+    built_at: float  # service clock, seconds
 
 
 def generation_key_from_store(store: Store) -> GenerationKey:
@@ -112,11 +114,14 @@ class LookupService:
         settings: Settings,
         *,
         key_check_interval_s: float = 1.0,
+        max_age_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.settings = settings
         self.key_check_interval_s = key_check_interval_s
+        #: Workers, centres and addresses change without a new generation: rebuild at least this often.
+        self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
@@ -138,14 +143,17 @@ class LookupService:
             if snap is not None and now - self._checked_at < self.key_check_interval_s:
                 return snap
             self._checked_at = now  # claimed: other threads answer from ``snap`` meanwhile
-        if snap is not None and generation_key_from_store(self.store) == snap.index.generation_key:
+        if (
+            snap is not None
+            and now - snap.built_at < self.max_age_s
+            and generation_key_from_store(self.store) == snap.index.generation_key
+        ):
             return snap
         with self._build_lock:
             current = self._snapshot
             if current is not None and current is not snap:
                 return current  # another thread rebuilt while we waited
-            gazetteer = current.gazetteer if current is not None else gazetteer_from_store(self.store)
-            fresh = _Snapshot(LookupIndex.from_store(self.store), gazetteer)
+            fresh = _Snapshot(LookupIndex.from_store(self.store), gazetteer_from_store(self.store), now)
             self._refresh_sql_side_table()
             with self._lock:
                 self._snapshot = fresh
@@ -163,12 +171,11 @@ class LookupService:
         """The index of the active grids, rebuilt first if a generation was activated since."""
         return self._current().index
 
-    def invalidate(self, *, reload_addresses: bool = False) -> None:
-        """Force a key check on the next request (call after activating a generation in-process)."""
+    def invalidate(self) -> None:
+        """Rebuild on the next request (call after changing grids, workers or addresses in-process)."""
         with self._lock:
             self._checked_at = -math.inf
-            if reload_addresses:
-                self._snapshot = None
+            self._snapshot = None
 
     # -- questions -------------------------------------------------------------------------------
 

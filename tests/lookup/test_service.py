@@ -171,3 +171,26 @@ def test_concurrent_first_requests_build_the_index_once(filled_store) -> None:  
     assert service.rebuilds == 1
     index = LookupIndex.from_store(filled_store)
     assert codes == [index.lookup(*p).grid.code for p in points]
+
+
+def test_worker_changes_show_after_max_age_or_invalidate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = GeoPackageStore(f"gpkg://{tmp_path}/people.gpkg", Settings())
+    store.migrate()
+    fx.fill_store(store, with_addresses=False)
+    clock = FakeClock()
+    service = LookupService(store, Settings(), key_check_interval_s=1.0, max_age_s=300.0, clock=clock)
+    pt = fx.xy(9, 5)  # grid B1, worker 陈静 (w5)
+    assert [w.name for w in service.lookup_point(*pt).workers] == ["陈静"]
+    with store.transaction() as tx:
+        assert tx.update(schema.WORKERS, {"worker_id": "w5"}, {"name": "陈静怡", "phone": "13900000005"}) == 1
+    clock.now += 10.0  # key checked, unchanged: the snapshot is kept
+    assert [w.name for w in service.lookup_point(*pt).workers] == ["陈静"]
+    clock.now += 300.0  # older than max_age_s: rebuilt with the new worker data
+    workers = service.lookup_point(*pt).workers
+    assert [(w.name, w.phone) for w in workers] == [("陈静怡", "13900000005")]
+    assert service.rebuilds == 2
+    with store.transaction() as tx:
+        tx.update(schema.WORKERS, {"worker_id": "w5"}, {"name": "陈静"})
+    service.invalidate()
+    assert [w.name for w in service.lookup_point(*pt).workers] == ["陈静"]
+    assert service.rebuilds == 3
