@@ -217,3 +217,43 @@ def test_resident_page_bad_grids(client: FlaskClient) -> None:
     missing = client.get(f"/resident?grid={fx.COMM_A}999")
     assert missing.status_code == 404 and missing.mimetype == "text/html"
     assert client.get("/resident?grid=12x").status_code == 400
+
+
+def test_no_input_makes_a_500(app: Flask) -> None:
+    """Arbitrary lon/lat/crs/address text and batch bodies: always 200, 400 or 404, never a server error."""
+    from urllib.parse import urlencode
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    client = app.test_client()
+    numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30))
+    texts = st.one_of(st.text(max_size=30), numbers.map(str))
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(lon=texts, lat=texts, crs=st.one_of(st.none(), st.sampled_from(["wgs84", "gcj02", "bd09", "EPSG:3857",
+                                                                         "EPSG:4547", "4490"]), st.text(max_size=12)))
+    def point(lon: str, lat: str, crs: str | None) -> None:
+        query = {"lon": lon, "lat": lat, **({"crs": crs} if crs is not None else {})}
+        response = client.get("/api/v1/lookup?" + urlencode(query))
+        assert response.status_code in {200, 400, 404}, (query, response.get_data(as_text=True))
+        assert response.get_json()["ok"] is (response.status_code == 200)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(body=st.recursive(st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=5)),
+                             lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                     st.dictionaries(st.sampled_from(["points", "crs", "x"]), inner,
+                                                                     max_size=3)), max_leaves=12))
+    def batch(body: object) -> None:
+        response = client.post("/api/v1/lookup/batch", json=body)
+        assert response.status_code in {200, 400}, (body, response.get_data(as_text=True))
+
+    @settings(max_examples=80, deadline=None, derandomize=True)
+    @given(address=st.text(max_size=40))
+    def address(address: str) -> None:
+        response = client.get("/api/v1/lookup?" + urlencode({"address": address}))
+        assert response.status_code in {200, 400, 404}, (address, response.get_data(as_text=True))
+
+    point()
+    batch()
+    address()
