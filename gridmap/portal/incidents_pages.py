@@ -98,6 +98,12 @@ def _list_filter(principal: Principal, now: datetime) -> tuple[IncidentFilter, d
     ), chosen
 
 
+def _local(value: Any) -> str | None:
+    """A stored instant as China time for people: ``2025-03-01 09:30``."""
+    text = open311.iso(value)
+    return None if text is None else text[:16].replace("T", " ")
+
+
 def _row_view(row: dict[Any, Any], lang: str, now: datetime) -> dict[str, Any]:
     service = incident_service()
     category = service.policy.catalogue.find(row["category"])
@@ -105,7 +111,7 @@ def _row_view(row: dict[Any, Any], lang: str, now: datetime) -> dict[str, Any]:
     return {
         "id": row["incident_id"], "category": category.name(lang) if category else row["category"],
         "status": row["status"], "level": row.get("level") or "grid", "grid": row.get("grid_code"),
-        "reported": open311.iso(row["reported_at"]), "deadline": open311.iso(row.get("deadline_at")),
+        "reported": _local(row["reported_at"]), "deadline": _local(row.get("deadline_at")),
         "overdue": is_overdue(row, now=now, catalogue=service.policy.catalogue),
         "card": row.get("card") if isinstance(row.get("card"), str) else None,
         "supervised": bool(row.get("supervised")) if not pd.isna(row.get("supervised")) else False,
@@ -152,8 +158,9 @@ def detail_page(incident_id: str) -> str | WerkzeugResponse:
         except NotFoundError:
             grid_shape = None  # the grid was retired since: show the point only
     events = events_json(service.events(incident_id))
-    if not staff:
-        for e in events:
+    for e in events:
+        e["shown_at"] = (e["at"] or "")[:19].replace("T", " ")
+        if not staff:
             e["actor"] = incident_text("detail.actor_hidden", lang)
     view = _row_view(row, lang, service.now())
     config = {**_map_config(), "incidentId": incident_id, "token": token, "point": [view["lat"], view["lon"]],
