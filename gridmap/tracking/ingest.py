@@ -227,21 +227,21 @@ class PositionIngest:
         try:
             result = commit_batch(self.store, self.settings, fresh, locate=self._locate, now=self.clock(),
                                   alert_after=timedelta(minutes=self.settings.outside_grid_alert_minutes))
-        except StoreUnavailableError as exc:
-            self._fail(fresh, exc)
-            return
-        except GridmapError as exc:  # a store-side rule refused the batch: nothing committed, say why
-            log.error("tracking batch of %d fixes refused: %s", len(fresh), exc.message)
-            self._fail(fresh, StoreUnavailableError(f"positions could not be stored: {exc.message}"))
+        except GridmapError as exc:  # store down, or a store-side rule refused the batch: nothing committed
+            log.error("tracking batch of %d fixes not stored: %s", len(fresh), exc.message)
+            self._fail(fresh)
             return
         except Exception:  # the writer must survive anything and answer every waiting client
             log.exception("tracking batch of %d fixes failed", len(fresh))
-            self._fail(fresh, StoreUnavailableError("positions could not be stored; send them again"))
+            self._fail(fresh)
             return
         self._finish(fresh, result, (time.perf_counter() - started) * 1000.0)
 
-    def _fail(self, tickets: list[Ticket], error: StoreUnavailableError) -> None:
+    def _fail(self, tickets: list[Ticket]) -> None:
+        """Answer 503 to every ticket; the message names no file or host (the log has the cause)."""
         self._down_until = time.monotonic() + self.retry_after_s
+        error = StoreUnavailableError("positions cannot be stored right now; send the fix again later",
+                                      details={"retry_after_s": self.retry_after_s})
         for ticket in tickets:
             ticket.resolve(error=error)
 
