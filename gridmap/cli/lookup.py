@@ -57,7 +57,8 @@ def _answer(obj: CliContext, store_url: str | None, coords: tuple[str, ...], crs
 def register(group: click.Group) -> None:
     """Add the ``lookup`` command to the gridmap group."""
 
-    @group.command("lookup")
+    # ignore_unknown_options: a negative coordinate (-73.98) is a value, not an option
+    @group.command("lookup", context_settings={"ignore_unknown_options": True})
     @click.argument("coords", nargs=-1, metavar="[LON LAT]")
     @click.option("--crs", default=None, help="CRS of LON LAT: wgs84 (default), cgcs2000, gcj02, bd09, EPSG:n.")
     @click.option("--address", default=None, help="Search an address (road + number, estate + building) instead.")

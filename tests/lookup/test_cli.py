@@ -96,3 +96,10 @@ def test_card_command_unknown_grid(store_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "999" in result.stderr and "not an active" in result.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_negative_coordinates_are_values_not_options(store_url: str) -> None:
+    code, body = run("lookup", "-73.98", "40.75", "--store", store_url)
+    assert code == 2
+    assert body["error"]["code"] == "not_found"  # New York: parsed as a point, far from every grid
+    assert body["error"]["details"]["lon"] == -73.98
