@@ -21,7 +21,7 @@ from flask.blueprints import BlueprintSetupState
 
 from gridmap.analysis.lookup import LookupResult
 from gridmap.errors import ValidationError
-from gridmap.portal.app import portal_state
+from gridmap.portal.app import EXTENSION_KEY, portal_state
 from gridmap.services.lookup import LookupService
 
 bp = Blueprint("lookup_api", __name__, url_prefix="/api/v1")
@@ -30,7 +30,7 @@ SERVICE_KEY = "gridmap.lookup"
 
 def _install_service(setup: BlueprintSetupState) -> None:
     app = setup.app
-    state = app.extensions["gridmap"]
+    state = app.extensions[EXTENSION_KEY]
     app.extensions.setdefault(SERVICE_KEY, LookupService(state.store, state.settings))
 
 
