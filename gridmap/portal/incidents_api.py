@@ -25,7 +25,8 @@ from gridmap.incidents.intake import ReportInput, action_request_from_fields, re
 from gridmap.incidents.workflow import RULES, IncidentState, actions_for, check_visible, is_reporter
 from gridmap.model import Role
 from gridmap.portal.i18n import current_language
-from gridmap.portal.open311_api import STAFF_ROLES, incident_service, request_principal, require_staff
+from gridmap.portal.live import incident_event, publish_quietly
+from gridmap.portal.open311_api import STAFF_ROLES, category_names, incident_service, request_principal, require_staff
 from gridmap.services.incidents import IncidentService
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1/incidents")
@@ -96,6 +97,8 @@ def act(incident_id: str) -> dict[str, Any]:
     principal = request_principal(body)
     service = incident_service()
     row = service.act(principal, incident_id, action_request_from_fields(body))
+    names = category_names(service, row.get("category"))
+    publish_quietly(incident_event("incident.updated", row, category_names=names))
     staff = not principal.is_public
     return {"ok": True, "incident": incident_json(row, service, staff=staff)}
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import queue
 import threading
 import time
@@ -38,6 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from gridmap.auth.principal import Principal
@@ -48,6 +50,8 @@ from gridmap.portal.auth import current_principal, login_required
 
 if TYPE_CHECKING:  # openapi imports this module for live_part
     from gridmap.portal.openapi import ApiPart
+
+log = logging.getLogger("gridmap.portal")
 
 LIVE_KEY = "gridmap.live"
 #: Events a subscriber may have waiting before the oldest are dropped.
@@ -229,6 +233,40 @@ def hub(app: Flask | None = None) -> EventHub:
 def publish(event: Mapping[str, Any]) -> LiveEvent:
     """Publish on the current app's hub (inside a request or app context)."""
     return hub().publish(event)
+
+
+def publish_quietly(event: Mapping[str, Any]) -> LiveEvent | None:
+    """Publish after a committed change: a bad event is logged, never turned into an error response."""
+    try:
+        return publish(event)
+    except ValidationError as exc:
+        log.error("live event not published: %s", exc.message)
+        return None
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def incident_event(kind: str, row: Mapping[str, Any], *, category_names: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """The live event of an incident row: scoped by its most precise code (grid, community, street).
+
+    Only what every account covering that area may see goes in: no reporter, no token, no description.
+    """
+    area = next((str(row[c]) for c in ("grid_code", "community_code", "street_code")
+                 if row.get(c) is not None and str(row[c]) not in ("", "nan", "<NA>")), None)
+    geom = row.get("geometry")
+    point = geom if geom is not None and getattr(geom, "geom_type", "") == "Point" else None
+    return {"type": kind, "area_code": area, "data": {
+        "incident_id": str(row.get("incident_id")), "category": row.get("category"),
+        "category_names": dict(category_names or {}), "status": row.get("status"), "level": row.get("level"),
+        "lon": None if point is None else round(float(point.x), 7),
+        "lat": None if point is None else round(float(point.y), 7),
+        "reported_at": _iso(row.get("reported_at")), "updated_at": _iso(row.get("updated_at")),
+    }}
 
 
 def publisher(app: Flask) -> Callable[[Mapping[str, Any]], LiveEvent]:

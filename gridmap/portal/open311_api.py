@@ -34,6 +34,7 @@ from gridmap.portal.app import ON_CLOSE_KEY, portal_state
 from gridmap.portal.auth import auth_state, current_principal
 from gridmap.portal.errors import register_error_format
 from gridmap.portal.i18n import current_language
+from gridmap.portal.live import incident_event, publish_quietly
 from gridmap.services.incidents import IncidentService
 from gridmap.services.lookup import LookupService
 
@@ -154,6 +155,12 @@ def _save_upload(fields: dict[str, Any]) -> None:
     fields["media_url"] = f"{base}/open311/v2/media/{name}"
 
 
+def category_names(service: IncidentService, code: Any) -> dict[str, str]:
+    """The category's name per language, for live events (each viewer picks its own)."""
+    found = service.policy.catalogue.find(code)
+    return {} if found is None else {lang: found.name(lang) for lang in ("zh", "en")}
+
+
 @bp.post(f"/requests.{FMT}")
 def create_request(fmt: str) -> Response:
     fields = _post_fields()
@@ -162,6 +169,8 @@ def create_request(fmt: str) -> Response:
     service.may_report(principal)
     _save_upload(fields)
     outcome = service.report(principal, fields, source="open311")
+    publish_quietly(incident_event("incident.created", outcome.incident,
+                                   category_names=category_names(service, outcome.incident.get("category"))))
     body = [{
         "service_request_id": outcome.incident["incident_id"],
         "service_notice": "已受理，请凭 token 查询进度" if current_language() == "zh" else

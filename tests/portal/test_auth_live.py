@@ -232,3 +232,34 @@ def test_events_stream_through_waitress(portal_settings: Settings, accounts_stor
         stop_server(server)
         thread.join(timeout=10)
         close_app(app)
+
+
+# -- incidents publish ------------------------------------------------------------------------------
+
+
+def test_reports_and_moves_reach_only_the_streams_covering_them(app: Flask, accounts_store: Store) -> None:
+    hub = live.hub(app)
+    hub.max_subscribers = 3
+    ty, xy, street = hub.subscribe(TY), hub.subscribe(XY), hub.subscribe(STREET)
+    key = create_token(accounts_store, role="command", area_code="410611001001", actor="test").api_key
+    headers = {"Authorization": f"Bearer {key}"}
+    client = app.test_client()
+    point = (114.045, 35.76)  # inside grid 410611001001002 (桃园社区)
+    response = client.post("/open311/v2/requests.json", headers=headers, data={
+        "service_code": "sanitation", "long": point[0], "lat": point[1], "description": "<b>垃圾</b>"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    incident_id = response.get_json()[0]["service_request_id"]
+    created = drain(ty)
+    assert [(e.type, e.area_code, e.data["incident_id"]) for e in created] == [
+        ("incident.created", GRID_TY, incident_id)]
+    data = created[0].data
+    assert (data["lon"], data["lat"], data["status"]) == (point[0], point[1], "reported")
+    assert data["category_names"] == {"zh": "环境卫生", "en": "Sanitation"}
+    assert "description" not in data and "token" not in data and "reporter" not in data
+    assert drain(xy) == [] and [e.data["incident_id"] for e in drain(street)] == [incident_id]
+    moved = client.post(f"/api/v1/incidents/{incident_id}/actions", headers=headers,
+                        json={"action": "open_case", "version": 1})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    updated = drain(ty)
+    assert [(e.type, e.data["status"]) for e in updated] == [("incident.updated", "case_opened")]
+    assert drain(xy) == []

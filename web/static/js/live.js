@@ -9,6 +9,12 @@
   var status = document.getElementById("gm-live-status");
   var list = document.getElementById("gm-live-list");
   var MAX_ITEMS = 50;
+  var lang = (document.documentElement.lang || "zh").slice(0, 2);
+
+  function categoryName(data) {
+    var names = data.category_names || {};
+    return names[lang] || names.zh || data.category || "";
+  }
 
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, function (c) {
@@ -33,7 +39,7 @@
     if (!map || !window.L || !isFinite(lat) || !isFinite(lon)) { return; }
     var marker = L.circleMarker([lat, lon], {radius: 8, color: "#922b21", weight: 2, fillColor: "#f39c12",
                                               fillOpacity: 0.9, className: "gm-incident gm-incident-live"});
-    marker.bindPopup("<b>" + escapeHtml(data.category_name || data.category || "") + "</b><br><code>"
+    marker.bindPopup("<b>" + escapeHtml(categoryName(data)) + "</b><br><code>"
                      + escapeHtml(data.incident_id || "") + "</code>");
     marker.addTo(map);
     if (marker.getElement && marker.getElement()) {
@@ -44,7 +50,7 @@
     var data;
     try { data = JSON.parse(event.data); } catch (e) { return; }
     if (event.type === "incident.created") { addMarker(data); }
-    addToList(format(config.messages.incident, {category: data.category_name || data.category || ""})
+    addToList(format(config.messages.incident, {category: categoryName(data)})
               + " · " + (data.incident_id || ""), data.incident_id);
   }
 
