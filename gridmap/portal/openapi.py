@@ -43,6 +43,7 @@ def _json(schema: Mapping[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Bad input (the message says which parameter and why)", 404: "Nothing found",
+            429: "Too many requests from this client; retry after the Retry-After header's seconds",
             503: "Store unavailable, retry later"}
     return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
 
@@ -130,14 +131,14 @@ def lookup_part() -> ApiPart:
                 "summary": "Which grid, community, street and workers serve a point or an address",
                 "operationId": "lookup", "parameters": point_params,
                 "responses": {"200": _json({"oneOf": [_ref("LookupResult"), _ref("AddressAnswer")]}, "Found"),
-                              **_errors(400, 404, 503)}}},
+                              **_errors(400, 404, 429, 503)}}},
             "/api/v1/lookup/batch": {"post": {
                 "summary": f"Grid code per point for up to {MAX_BATCH_POINTS} points", "operationId": "lookupBatch",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": batch_body}}},
                 "responses": {"200": _json({"type": "object", "properties": {
                     "ok": {"const": True}, "count": {"type": "integer"},
                     "codes": {"type": "array", "items": {"type": ["string", "null"]}}}}, "Codes in input order"),
-                    **_errors(400, 503)}}},
+                    **_errors(400, 429, 503)}}},
             "/api/v1/point/{srid}/{coords}": {"get": {
                 "summary": "MapIt style: areas covering a point", "operationId": "point",
                 "parameters": [
@@ -145,7 +146,8 @@ def lookup_part() -> ApiPart:
                      "description": "4326, 4490, gcj02 or bd09"},
                     {"name": "coords", "in": "path", "required": True, "schema": {"type": "string"},
                      "description": "<lon>,<lat>, e.g. 114.2975,35.7462"}],
-                "responses": {"200": _json({"type": "object"}, "Areas keyed by code"), **_errors(400, 404, 503)}}},
+                "responses": {"200": _json({"type": "object"}, "Areas keyed by code"),
+                              **_errors(400, 404, 429, 503)}}},
         },
         schemas=_lookup_schemas(),
     )

@@ -25,7 +25,9 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     path: Path = tmp_path_factory.mktemp("api") / "api.gpkg"
-    settings = Settings(store_url=f"gpkg://{path}", secret_key="lookup-tests")
+    # the rate limits (gridmap.portal.ratelimit) have their own tests; these tests send many requests
+    settings = Settings(store_url=f"gpkg://{path}", secret_key="lookup-tests", rate_limit_public_write_per_min=0,
+                        rate_limit_public_read_per_s=0)
     store = GeoPackageStore(settings.store_url, settings)
     store.migrate()
     fx.fill_store(store)
