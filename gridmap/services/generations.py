@@ -5,11 +5,17 @@ coverage certificate), approved, then activated, which retires the community's p
 generation. Old generations stay in the store, so lookups "as of a date" keep working (MapIt keeps
 old boundary sets the same way). Activation is one transaction and uses the generation's
 ``version`` for compare-and-set, so two planners cannot both activate from a stale view.
+
+Activation runs *hooks* inside its transaction (by default ``relink.relink_on_activation``: workers
+and open incidents follow the new grids, P-45 同步调整), so the records change together with the
+boundaries or not at all. ``grids_as_of`` / ``generation_ids_as_of`` answer "which grids were in force
+at instant T" for lookups with ``as_of``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,6 +110,47 @@ def approve_generation(store: Store, generation_id: int, *, actor: str, expected
             raise ConflictError(f"generation {generation_id} changed since version {version}; reload and retry")
 
 
+@dataclass(frozen=True)
+class ActivationContext:
+    """What an activation hook is told: the community, the new and the retired generation, who."""
+
+    community_code: str
+    generation_id: int
+    retired_generation_id: int | None
+    actor: str | None
+
+
+#: A hook runs inside the activation transaction; what it returns is kept in the result by its name.
+ActivationHook = Callable[[StoreTransaction, ActivationContext], Any]
+
+
+def relink_hook(tx: StoreTransaction, ctx: ActivationContext) -> Any:
+    """Workers and open incidents follow the new grids (``services.relink``)."""
+    from gridmap.services.relink import relink_on_activation
+
+    return relink_on_activation(tx, community_code=ctx.community_code, generation_id=ctx.generation_id,
+                                retired_generation_id=ctx.retired_generation_id, actor=ctx.actor)  # fmt: skip
+
+
+#: Hooks every activation runs unless told otherwise (immutable: pass ``hooks=`` to change them).
+DEFAULT_ACTIVATION_HOOKS: tuple[ActivationHook, ...] = (relink_hook,)
+
+
+@dataclass
+class ActivationResult:
+    """The activated and the retired generation, and each hook's result by hook name."""
+
+    generation_id: int
+    community_code: str
+    retired: int | None
+    hook_results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def relink(self) -> Any:
+        """The ``RelinkReport`` of the default hook (None when it did not run)."""
+        return self.hook_results.get(relink_hook.__name__)
+
+
 def activate_generation(
     store: Store,
     generation_id: int,
@@ -115,8 +162,24 @@ def activate_generation(
     """Make a generation the active one of its community; retire the previous one. Returns the retired id.
 
     The new grids get ``valid_from = now``; the retired grids get ``valid_to = now``, so
-    ``grids_as_of`` can answer for any instant.
+    ``grids_as_of`` can answer for any instant. Workers and open incidents are re-linked in the same
+    transaction (see :func:`activate_with_report` for the re-link report).
     """
+    return activate_with_report(
+        store, generation_id, actor=actor, require_approval=require_approval, expected_version=expected_version
+    ).retired
+
+
+def activate_with_report(
+    store: Store,
+    generation_id: int,
+    *,
+    actor: str | None = None,
+    require_approval: bool = False,
+    expected_version: int | None = None,
+    hooks: Sequence[ActivationHook] | None = None,
+) -> ActivationResult:
+    """:func:`activate_generation`, returning what the hooks did (default: the re-link report)."""
     with store.transaction() as tx:
         gen = get_generation(tx, generation_id)
         allowed = {GenerationStatus.APPROVED.value} if require_approval else {
@@ -154,7 +217,9 @@ def activate_generation(
         audit.record(
             tx, "generation.activate", actor=actor, target=f"{community}#{generation_id}", detail={"retired": retired}
         )
-        return retired
+        ctx = ActivationContext(str(community), generation_id, retired, actor)
+        results = {hook.__name__: hook(tx, ctx) for hook in (DEFAULT_ACTIVATION_HOOKS if hooks is None else hooks)}
+        return ActivationResult(generation_id, str(community), retired, results)
 
 
 def newest_pending_generations(store_or_tx: Store | StoreTransaction) -> list[int]:
@@ -186,11 +251,56 @@ def active_grids(store_or_tx: Store | StoreTransaction, *, community_code: str |
     return grids
 
 
-def grids_as_of(store: Store, when: datetime | pd.Timestamp) -> gpd.GeoDataFrame:
-    """Grids that were in force at ``when`` (valid_from <= when < valid_to, open ends allowed)."""
+def _utc(when: datetime | pd.Timestamp) -> pd.Timestamp:
     ts = pd.Timestamp(when)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    grids = store.read(schema.GRIDS)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def parse_as_of(text: str | datetime | pd.Timestamp) -> pd.Timestamp:
+    """An instant from ISO 8601 text (``2024-05-01``, ``2024-05-01T08:00:00+08:00``); naive means UTC.
+
+    Raises ValidationError naming the value: ``as_of`` arrives from query strings and the CLI.
+    """
+    if isinstance(text, datetime | pd.Timestamp):
+        return _utc(text)
+    value = str(text).strip()
+    try:
+        ts: pd.Timestamp | None = pd.Timestamp(value) if value else None
+    except (ValueError, TypeError):
+        ts = None
+    if ts is None or pd.isna(ts):
+        raise ValidationError(
+            f"as_of {text!r} is not a date or time; use ISO 8601 such as 2024-05-01 or 2024-05-01T08:00:00+08:00",
+            details={"parameter": "as_of"},
+        )
+    return _utc(ts)
+
+
+def generation_ids_as_of(store_or_tx: Store | StoreTransaction, when: datetime | pd.Timestamp) -> list[int]:
+    """Ids of the generations in force at ``when``: activated at or before it, not retired by then."""
+    ts = _utc(when)
+    gens = store_or_tx.read(
+        schema.GENERATIONS,
+        where={"status": [GenerationStatus.ACTIVE.value, GenerationStatus.RETIRED.value]},
+        columns=["generation_id", "activated_at", "retired_at"],
+    )
+    started = gens["activated_at"].notna() & (gens["activated_at"] <= ts)
+    not_ended = gens["retired_at"].isna() | (gens["retired_at"] > ts)
+    return sorted(int(g) for g in gens.loc[started & not_ended, "generation_id"])
+
+
+def grids_as_of(
+    store: Store | StoreTransaction, when: datetime | pd.Timestamp, *, community_code: str | None = None
+) -> gpd.GeoDataFrame:
+    """Grids that were in force at ``when`` (valid_from <= when < valid_to, open ends allowed).
+
+    Only the grids of generations in force then are read (not the whole history).
+    """
+    ts = _utc(when)
+    where: dict[str, Any] = {"generation_id": generation_ids_as_of(store, ts) or [-1]}
+    if community_code is not None:
+        where["community_code"] = community_code
+    grids = store.read(schema.GRIDS, where=where)
     assert isinstance(grids, gpd.GeoDataFrame)
     started = grids["valid_from"].notna() & (grids["valid_from"] <= ts)
     not_ended = grids["valid_to"].isna() | (grids["valid_to"] > ts)
