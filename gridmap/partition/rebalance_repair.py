@@ -72,6 +72,18 @@ class _State:
         self.actions: list[dict[str, Any]] = []
         self.retired: list[str] = []
 
+    def clone(self) -> _State:
+        """A copy whose labels, members and sums can change without touching this one (graph shared)."""
+        other = object.__new__(_State)
+        other.__dict__.update(self.__dict__)
+        other.labels = self.labels.copy()
+        other.members = {r: set(m) for r, m in self.members.items()}
+        other.codes = dict(self.codes)
+        other.sums = dict(self.sums)
+        other.actions = []
+        other.retired = []
+        return other
+
     def name(self, r: int) -> str:
         return self.codes.get(r) or f"new#{r}"
 
@@ -158,7 +170,7 @@ def repair_labels(
         before = (state.total_violation(), len(state.members))
         _cheap_merges(state)
         _splits(state, rng)
-        while _best_move(state):
+        while _best_move(state) is not None:
             pass
         _merges(state)
         while _best_chain(state):
@@ -186,12 +198,13 @@ def _cheap_merges(state: _State) -> None:
         state.absorb(into, r)
 
 
-def _candidates(state: _State) -> list[tuple[float, float, int, int, int, int]]:
-    """(score, -shared length, households, unit, from, to) of every move that lowers the violation."""
+def _candidates(state: _State, *, only: int | None = None) -> list[tuple[float, float, int, int, int, int]]:
+    """(score, -shared length, households, unit, from, to) of every move that lowers the violation
+    (only moves out of region ``only`` when given)."""
     band = state.band
     seen: set[tuple[int, int]] = set()
     out: list[tuple[float, float, int, int, int, int]] = []
-    for r in state.out_of_band():
+    for r in state.out_of_band() if only is None else [only]:
         for u in state.members[r]:
             for v, _ in state.adj[u]:
                 b = int(state.labels[v])
@@ -200,6 +213,8 @@ def _candidates(state: _State) -> list[tuple[float, float, int, int, int, int]]:
                     seen.add((v, r))  # v leaves b for r
     for u, to in seen:
         src = int(state.labels[u])
+        if only is not None and src != only:
+            continue
         h = int(state.h[u])
         if h == 0 or len(state.members[src]) == 1:
             continue
@@ -227,13 +242,13 @@ def _record_move(state: _State, u: int, to: int, *, chain: bool = False) -> None
     state.move(u, to)
 
 
-def _best_move(state: _State) -> bool:
-    """Apply the best connectivity-preserving single move; False when there is none."""
-    for _, _, _, u, src, to in _candidates(state):
+def _best_move(state: _State, *, only: int | None = None) -> tuple[int, int] | None:
+    """Apply the best connectivity-preserving single move and return (unit, region); None if none."""
+    for _, _, _, u, src, to in _candidates(state, only=only):
         if _keeps_pieces(state, src, u):
             _record_move(state, u, to)
-            return True
-    return False
+            return u, to
+    return None
 
 
 def _hops_from(state: _State, region: int) -> list[tuple[int, int]]:
@@ -396,13 +411,27 @@ def _redivide(state: _State, r: int, rng: np.random.Generator) -> None:
         _apply(state, best)
 
 
+def _moves_out(state: _State, r: int) -> tuple[list[tuple[int, int]], int, bool]:
+    """The moves that would give away boundary units of ``r`` one at a time (tried on a copy), the
+    households they move and whether ``r`` ends in band."""
+    trial = state.clone()
+    moves: list[tuple[int, int]] = []
+    while trial.sums[r] > trial.band.max and (move := _best_move(trial, only=r)) is not None:
+        moves.append(move)
+    return moves, sum(int(state.h[u]) for u, _ in moves), trial.band.contains(trial.sums[r])
+
+
 def _splits(state: _State, rng: np.random.Generator) -> None:
-    """Divide every grid over the maximum on its own when that brings all its parts into the band."""
+    """Every grid over the maximum: give boundary units to neighbours with room, or divide it on its
+    own, whichever brings it into the band moving fewer households (moves win a tie: no new grid)."""
     for r in [r for r in state.out_of_band() if state.sums[r] > state.band.max]:
-        if _feasible(state.sums[r], state.band):
-            trial = _trial(state, [r], rng)
-            if trial is not None and trial.violation == 0:
-                _apply(state, trial)
+        moves, moved, by_moves = _moves_out(state, r)
+        split = _trial(state, [r], rng) if _feasible(state.sums[r], state.band) else None
+        if split is not None and split.violation == 0 and (not by_moves or split.moved < moved):
+            _apply(state, split)
+        elif by_moves:
+            for u, to in moves:
+                _record_move(state, u, to)
 
 
 def _merges(state: _State) -> None:
