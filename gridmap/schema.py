@@ -68,6 +68,7 @@ API_TOKENS = "api_tokens"
 POSITIONS = "positions"
 LATEST_POSITIONS = "latest_positions"
 GEOFENCE_EVENTS = "geofence_events"
+PLANNER_DRAFTS = "planner_drafts"
 
 C = Column
 
@@ -406,6 +407,25 @@ GEOFENCE_EVENTS_SPEC = LayerSpec(
     description="Geofence events: a worker entered or left a grid, or stayed outside their own grid too long.",
 )
 
+PLANNER_DRAFTS_SPEC = LayerSpec(
+    PLANNER_DRAFTS,
+    (
+        C("draft_id", "text", False),
+        C("community_code", "text", False),
+        C("owner", "text", False),  # username of the planner whose work this is
+        C("base_generation_id", "int", False),  # the generation the edits were made on
+        C("token", "text"),  # the community's planning token when the editor was opened
+        C("edits", "json", False),  # the edit operations, replayable (gridmap.partition.edits)
+        C("status", "text", False),  # conflict (a save found a newer version) | kept | saved
+        C("note", "text"),
+        C("created_at", "datetime", False),
+        C("generation_id", "int"),  # the staged generation it became, once saved
+    ),
+    None,
+    key=("draft_id",),
+    description="Planners' unsaved grid edits, kept when a save met a newer version (nothing is lost).",
+)
+
 LAYERS: dict[str, LayerSpec] = {
     s.name: s
     for s in (
@@ -426,6 +446,7 @@ LAYERS: dict[str, LayerSpec] = {
         POSITIONS_SPEC,
         LATEST_POSITIONS_SPEC,
         GEOFENCE_EVENTS_SPEC,
+        PLANNER_DRAFTS_SPEC,
     )
 }
 
