@@ -47,6 +47,8 @@ TILING_KINDS: frozenset[str] = frozenset({GridKind.BASE.value, GridKind.DEDICATE
 GenerationKey = tuple[tuple[int, int], ...]
 #: Batches up to this many points use the STRtree; larger ones the sorted sweep (same answers).
 _TREE_BATCH_MAX = 512
+#: ... and so do batches under this many points per grid: the sweep costs ~10 µs per grid up front.
+_TREE_POINTS_PER_GRID = 4
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ class LookupIndex:
             raise ValueError(f"lon and lat differ in length ({x.size} != {y.size})")
         if x.size == 0 or not len(self._codes):
             return np.full(x.size, -1, dtype=np.int64)
-        if x.size <= _TREE_BATCH_MAX:
+        if x.size <= max(_TREE_BATCH_MAX, _TREE_POINTS_PER_GRID * len(self._geoms)):
             return self._indices_by_tree(x, y)
         return self._indices_by_sweep(x, y)
 
