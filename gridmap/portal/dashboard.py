@@ -190,7 +190,15 @@ def dashboard_map(store: Store, principal: Principal, lang: str) -> folium.Map:
         incidents = open_incidents(store, principal, columns=["incident_id", "category", "reported_at", "geometry"])
         incidents = incidents.sort_values("reported_at", ascending=False).head(MAX_MAP_INCIDENTS)
         incident_layer(incidents, Translator(lang), _category_names(lang)).add_to(m)
+        _controls_last(m)
     return m
+
+
+def _controls_last(m: folium.Map) -> None:
+    """Move the layer control (and what refers to it) after every layer: its script names them all."""
+    for key in [k for k, child in m._children.items() if isinstance(child, folium.LayerControl)
+                or type(child).__name__ == "CompactOnSmallScreens"]:
+        m._children.move_to_end(key)
 
 
 ROLE_SHORTCUTS: Mapping[Role, tuple[str, ...]] = MappingProxyType({

@@ -116,7 +116,7 @@ def seed_workers_and_incidents(store: Store, grid_boxes: dict[str, tuple[float, 
         points.append(shapely.Point((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
     incidents = gpd.GeoDataFrame(
         [{"incident_id": i, "category": c, "status": s, "grid_code": g, "community_code": cc, "street_code": sc,
-          "reported_at": now - pd.Timedelta(hours=n + 1),
+          "reported_at": now - pd.Timedelta(hours=n + 1), "updated_at": now - pd.Timedelta(hours=n + 1),
           "deadline_at": None if d is None else now + pd.Timedelta(hours=d), "version": 1}
          for n, (i, c, s, g, cc, sc, d) in enumerate(INCIDENTS)],
         geometry=points, crs=4326,
