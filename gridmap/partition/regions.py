@@ -3,43 +3,42 @@
 ``regions_from_problem(problem, rng=...)`` is the plain strategy (a label 0..k-1 per atom);
 ``region_result_from_problem`` returns the same labels with :class:`RegionDiagnostics` that say
 what could not be done and why (islands under the band, atoms over the band, an infeasible number
-of grids, regions left out of band).
+of grids, regions left out of band) and, per region out of band, whether that is *proved* (by
+arithmetic or by the exact model) or only what the heuristic reached.
 
 How (see partition-notes.md): atoms heavier than ``band.max`` are left alone as their own region
 (the geometry side splits those before). The rest of the atom graph is cut into connected
-components (islands); each component gets its own number of regions ``k`` (from its households,
-or a share of ``problem.n_grids``), is split by recursive spanning-tree bisection
-(``regions_bisect``) and then all regions are polished together by single-atom moves
-(``regions_search``). All randomness comes from the ``rng`` argument: the same seed gives the
-same labels.
+components (islands); an island too small for a grid that touches such a heavy atom joins it (one
+grid over the band instead of two grids out of it). Every other island is solved on its own by
+``regions_island.solve_island``: each k that fits the band by count is tried (closest to
+``households / target`` first), each attempt a recursive spanning-tree bisection (``regions_bisect``)
+polished by single-atom moves (``regions_search``) and merge-and-resplit (``regions_repair``), and
+small islands still out of band go to the exact model (``regions_exact``). All randomness comes
+from the ``rng`` argument: the same seed gives the same labels.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from gridmap.errors import InfeasiblePartitionError
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.regions_bisect import BisectParams, BisectStats, parts_from_component
-from gridmap.partition.regions_exact import ExactParams, ExactReport, improve_with_exact
-from gridmap.partition.regions_graph import AtomGraph, IntArray, graph_from_problem
-from gridmap.partition.regions_repair import RepairStats, repair_out_of_band
-from gridmap.partition.regions_search import SearchParams, SearchStats, improve_labels
-
-
-@dataclass(frozen=True)
-class RegionParams:
-    """All tuning knobs of the strategy (defaults are what the benchmark measured best)."""
-
-    bisect: BisectParams = field(default_factory=BisectParams)
-    search: SearchParams = field(default_factory=SearchParams)
-    #: Re-solve small islands left out of band with the exact model (slower; off by default).
-    exact: ExactParams | None = None
+from gridmap.partition.regions_exact import ExactParams
+from gridmap.partition.regions_graph import AtomGraph, IntArray, graph_from_problem, subgraph_of
+from gridmap.partition.regions_island import (
+    HEURISTIC,
+    IN_BAND,
+    PROVED_INFEASIBLE,
+    Counters,
+    IslandOutcome,
+    RegionParams,
+    k_range_of,
+    solve_island,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,27 @@ class ComponentReport:
     k_min: int
     k_max: int
     note: str = ""
+    #: "in_band", "proved_infeasible" or "heuristic" (see ``regions_island``); "merged" when the
+    #: island joined a neighbouring heavy atom.
+    status: str = IN_BAND
+    #: Why the island's grids are out of band ("proved infeasible: ..." / "heuristic: ..."), or "".
+    reason: str = ""
+    attempts: int = 0
+    ks_tried: tuple[int, ...] = ()
+    #: Households outside the band over the island's regions.
+    violation: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExactReport:
+    """What the exact model said about one island: the least households outside the band known
+    (``proven``: no partition does better), and whether its answer replaced the heuristic's."""
+
+    component: int
+    violation: float
+    proven: bool
+    used: bool
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +84,8 @@ class RegionDiagnostics:
     components: tuple[ComponentReport, ...]
     #: Atoms with more households than band.max, each left as its own region.
     heavy_atoms: tuple[int, ...]
-    #: Components whose households are under band.min: each became one (too small) region.
+    #: Components whose households are under band.min and that touch no heavy atom: each became
+    #: one (too small) region.
     small_components: tuple[int, ...]
     #: (label, households) of every region outside the band in the result.
     out_of_band: tuple[tuple[int, int], ...]
@@ -80,13 +101,25 @@ class RegionDiagnostics:
     moves: int
     #: Regions brought back into band by merge-and-resplit with their neighbours.
     repairs: int
-    #: Islands re-solved by the exact model (only with RegionParams.exact).
+    #: Islands the exact model was run on.
     exact: tuple[ExactReport, ...] = ()
+    #: Per region label: "" in band, else why it is out ("proved infeasible: ..." / "heuristic: ...").
+    region_notes: tuple[str, ...] = ()
+    #: Heuristic attempts over all islands (k choices and restarts).
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
         """True when every region is in band and nothing had to be reported."""
         return not (self.out_of_band or self.heavy_atoms or self.small_components or self.infeasible)
+
+    @property
+    def islands_proved_infeasible(self) -> int:
+        return sum(c.status == PROVED_INFEASIBLE for c in self.components)
+
+    @property
+    def islands_heuristic(self) -> int:
+        return sum(c.status == HEURISTIC for c in self.components)
 
     def messages(self) -> list[str]:
         """One human sentence per problem found, for CLI output and generation notes."""
@@ -100,13 +133,8 @@ class RegionDiagnostics:
         out.extend(
             f"island {c} has fewer households than the band minimum and forms one grid" for c in self.small_components
         )
-        out.extend(f"region {r} has {h} households, outside the band" for r, h in self.out_of_band)
-        out.extend(
-            f"island {e.component}: no partition keeps all grids in band; at best {e.violation:g} households "
-            "fall outside it (proven by the exact model)"
-            for e in self.exact
-            if e.proven and e.violation > 0
-        )
+        out.extend(f"region {r} has {h} households, outside the band: {self.region_notes[r]}"
+                   for r, h in self.out_of_band)  # fmt: skip
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +163,8 @@ def region_result_from_problem(
     params = params or RegionParams()
     band = problem.band
     households = np.asarray(problem.households, dtype=np.int64)
+    area = np.asarray(problem.area_m2, dtype=np.float64)
+    xy = np.asarray(problem.xy_m, dtype=np.float64)
     graph = graph_from_problem(problem)
     heavy = households > band.max
     comp = graph.components(~heavy)
@@ -144,82 +174,87 @@ def region_result_from_problem(
     sizes = [len(nodes) for nodes in comp_nodes]
     heavy_idx = np.flatnonzero(heavy)
     ks, infeasible = _region_counts(totals, sizes, len(heavy_idx), band, problem.n_grids)
+    host = {} if problem.n_grids is not None else _hosts(graph, comp_nodes, totals, heavy, band)
 
     labels = np.full(problem.n, -1, dtype=np.int64)
-    targets: list[float] = []
-    frozen: list[bool] = []
-    bstats = BisectStats()
+    notes: list[str] = []
+    outcomes: dict[int, IslandOutcome] = {}
+    counters = Counters()
     for c, nodes in enumerate(comp_nodes):
-        target = min(max(totals[c] / ks[c], band.min), band.max) if totals[c] > 0 else float(band.target)
-        for part in parts_from_component(
-            graph, nodes, ks[c], households, band, rng=rng, params=params.bisect, stats=bstats
-        ):
-            labels[part] = len(targets)
-            targets.append(target)
-            frozen.append(False)
+        if c in host:
+            continue
+        sub = subgraph_of(graph, nodes)
+        fixed = ks[c] if problem.n_grids is not None else None
+        outcome = solve_island(sub, households[nodes], area[nodes], xy[nodes], band, k_fixed=fixed, rng=rng,
+                               params=params, counters=counters)  # fmt: skip
+        outcomes[c] = outcome
+        labels[nodes] = outcome.labels + len(notes)
+        notes.extend([outcome.reason] * outcome.k)
     for i in heavy_idx.tolist():
-        labels[i] = len(targets)
-        targets.append(float(households[i]))
-        frozen.append(True)
+        labels[i] = len(notes)
+        guests = [c for c, h in host.items() if h == i]
+        for c in guests:
+            labels[comp_nodes[c]] = len(notes)
+        notes.append(_heavy_note(int(households[i]), [totals[c] for c in guests], band))
+    labels, notes = _relabel_by_first_atom(labels, notes)
+    reports = tuple(_component_report(c, sizes[c], totals[c], band, outcomes.get(c), c in host)
+                    for c in range(n_comp))  # fmt: skip
+    exact = tuple(ExactReport(c, o.exact.violation, o.exact.proven, o.exact.labels is not None, o.exact.status)
+                  for c, o in outcomes.items() if o.exact is not None)  # fmt: skip
+    diagnostics = _diagnostics(labels, households, graph, band, reports, heavy_idx, infeasible, counters)
+    return RegionResult(labels, dataclasses.replace(diagnostics, exact=exact, region_notes=tuple(notes),
+                                                    attempts=counters.attempts))  # fmt: skip
 
-    sstats, rstats = SearchStats(), RepairStats()
-    labels = _polish(problem, graph, labels, targets, frozen, rng=rng, params=params, sstats=sstats, rstats=rstats)
-    exact_reports: tuple[ExactReport, ...] = ()
-    if params.exact is not None:
-        labels, exact_reports = improve_with_exact(
-            graph, labels, households, np.asarray(problem.xy_m, dtype=np.float64), band, components=comp_nodes,
-            counts=ks, exact_k=problem.n_grids is not None, params=params.exact,
-        )  # fmt: skip
-    labels = _relabel_by_first_atom(labels)
-    reports = tuple(
-        ComponentReport(c, sizes[c], totals[c], ks[c], *_k_range(totals[c], band), _component_note(totals[c], band))
-        for c in range(n_comp)
+
+def _hosts(
+    graph: AtomGraph, comp_nodes: list[IntArray], totals: list[int], heavy: np.ndarray, band: Band
+) -> dict[int, int]:
+    """Islands under ``band.min`` that touch a heavy atom -> the heavy atom they join.
+
+    Such an island cannot be a grid in band on its own, and the heavy atom is over the band anyway:
+    together they make one grid out of band instead of two. The heavy neighbour sharing the
+    costliest boundary (the least road between them) wins; ties go to the lowest index.
+    """
+    out: dict[int, int] = {}
+    for c, nodes in enumerate(comp_nodes):
+        if totals[c] >= band.min:
+            continue
+        shared: dict[int, float] = {}
+        for v in nodes.tolist():
+            for u, cost in zip(graph.neighbours[v], graph.neighbour_costs[v], strict=True):
+                if heavy[u]:
+                    shared[u] = shared.get(u, 0.0) + cost
+        if shared:
+            out[c] = max(shared, key=lambda u: (shared[u], -u))
+    return out
+
+
+def _heavy_note(households: int, guests: list[int], band: Band) -> str:
+    joined = ""
+    if guests:
+        joined = (
+            f", plus {len(guests)} enclosed part(s) of {', '.join(map(str, guests))} households that touch "
+            "nothing else and are too small for a grid of their own"
+        )
+    return (
+        f"proved infeasible: a single atom holds {households} households, more than the band maximum {band.max}{joined}"
     )
-    diagnostics = _diagnostics(labels, households, graph, band, reports, heavy_idx, infeasible, bstats, sstats, rstats)
-    return RegionResult(labels, dataclasses.replace(diagnostics, exact=exact_reports))
 
 
-def _polish(
-    problem: PartitionProblem,
-    graph: AtomGraph,
-    labels: IntArray,
-    targets: list[float],
-    frozen: list[bool],
-    *,
-    rng: np.random.Generator,
-    params: RegionParams,
-    sstats: SearchStats,
-    rstats: RepairStats,
-) -> IntArray:
-    """Local search, then merge-and-resplit of regions still out of band, then local search again."""
-    band = problem.band
-    households = np.asarray(problem.households, dtype=np.int64)
-    area = np.asarray(problem.area_m2, dtype=np.float64)
-    xy = np.asarray(problem.xy_m, dtype=np.float64)
-
-    def search(current: IntArray) -> IntArray:
-        return improve_labels(graph, current, households, area, xy, targets=targets, frozen_regions=frozen,
-                              band=band, rng=rng, params=params.search, stats=sstats)  # fmt: skip
-
-    labels = search(labels)
-    sums = np.bincount(labels, weights=households, minlength=len(targets))
-    stuck = ((sums < band.min) | (sums > band.max)) & ~np.asarray(frozen, dtype=bool)
-    if stuck.any():
-        labels = repair_out_of_band(graph, labels, households, band, frozen_regions=frozen, rng=rng,
-                                    params=params.bisect, stats=rstats)  # fmt: skip
-        labels = search(labels)
-    return labels
-
-
-def _k_range(total: int, band: Band) -> tuple[int, int]:
-    """Region counts that fit ``total`` households by the band alone (may be empty: lo > hi)."""
-    lo = max(1, math.ceil(total / band.max))
-    hi = total // band.min if band.min > 0 else total
-    return lo, max(hi, 0)
+def _component_report(
+    c: int, size: int, total: int, band: Band, outcome: IslandOutcome | None, merged: bool
+) -> ComponentReport:
+    lo, hi = k_range_of(total, band)
+    note = _component_note(total, band)
+    if outcome is None:
+        reason = "joined the neighbouring atom over the band maximum" if merged else ""
+        return ComponentReport(c, size, total, 0, lo, hi, note, "merged", reason)
+    return ComponentReport(c, size, total, outcome.k, lo, hi, note, outcome.status, outcome.reason,
+                           outcome.attempts, outcome.ks_tried, outcome.violation)  # fmt: skip
 
 
 def _component_note(total: int, band: Band) -> str:
-    lo, hi = _k_range(total, band)
+    lo, hi = k_range_of(total, band)
     if total < band.min:
         return f"{total} households is under the band minimum {band.min}: one grid"
     if lo > hi:
@@ -231,7 +266,7 @@ def _region_counts(
     totals: list[int], sizes: list[int], n_heavy: int, band: Band, n_grids: int | None
 ) -> tuple[list[int], str]:
     """Regions per component and a sentence when the band cannot be met with them."""
-    ranges = [_k_range(t, band) for t in totals]
+    ranges = [k_range_of(t, band) for t in totals]
     free = [min(max(round(t / band.target), lo), hi) if lo <= hi else max(1, round(t / band.target)) for t, (lo, hi)
             in zip(totals, ranges, strict=True)]  # fmt: skip
     ks = [min(max(k, 1), size) for k, size in zip(free, sizes, strict=True)]
@@ -280,11 +315,17 @@ def _infeasible_sentence(bad: list[int], totals: list[int], band: Band) -> str:
     return f"cannot be divided into grids of {band.min}..{band.max} households: {', '.join(parts)}"
 
 
-def _relabel_by_first_atom(labels: IntArray) -> IntArray:
-    """Labels renumbered 0..k-1 in order of each region's lowest atom index (stable output)."""
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+def _relabel_by_first_atom(labels: IntArray, notes: list[str]) -> tuple[IntArray, list[str]]:
+    """Labels renumbered 0..k-1 in order of each region's lowest atom index (stable output), and
+    the per-region notes in the new order."""
+    if len(labels) == 0:
+        return labels, []
+    uniq, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     rank = np.argsort(np.argsort(first))
-    return rank[inverse].astype(np.int64)
+    new_notes = [""] * len(uniq)
+    for old, new in zip(uniq.tolist(), rank.tolist(), strict=True):
+        new_notes[new] = notes[old]
+    return rank[inverse].astype(np.int64), new_notes
 
 
 def _diagnostics(
@@ -295,9 +336,7 @@ def _diagnostics(
     reports: tuple[ComponentReport, ...],
     heavy_idx: IntArray,
     infeasible: str,
-    bstats: BisectStats,
-    sstats: SearchStats,
-    rstats: RepairStats,
+    counters: Counters,
 ) -> RegionDiagnostics:
     k = int(labels.max()) + 1 if len(labels) else 0
     sums = np.bincount(labels, weights=households, minlength=k).astype(np.int64)
@@ -307,16 +346,28 @@ def _diagnostics(
         n_regions=k,
         components=reports,
         heavy_atoms=tuple(heavy_idx.tolist()),
-        small_components=tuple(r.index for r in reports if r.households < band.min),
+        small_components=tuple(r.index for r in reports if r.households < band.min and r.status != "merged"),
         out_of_band=tuple((int(r), int(sums[r])) for r in np.flatnonzero(~inside)),
         infeasible=infeasible,
         max_deviation=float(np.abs(sums - band.target).max()) if k else 0.0,
         share_in_band=float(inside.mean()) if k else 1.0,
         cut_cost=float(graph.cost[cut].sum()),
-        splits=bstats.splits,
-        trees=bstats.trees,
-        bisection_fallbacks=bstats.fallbacks,
-        sweeps=sstats.sweeps,
-        moves=sstats.moves,
-        repairs=rstats.repaired,
+        splits=counters.bisect.splits,
+        trees=counters.bisect.trees,
+        bisection_fallbacks=counters.bisect.fallbacks,
+        sweeps=counters.search.sweeps,
+        moves=counters.search.moves,
+        repairs=counters.repair.repaired,
     )
+
+
+__all__ = [
+    "ComponentReport",
+    "ExactParams",
+    "ExactReport",
+    "RegionDiagnostics",
+    "RegionParams",
+    "RegionResult",
+    "region_result_from_problem",
+    "regions_from_problem",
+]

@@ -1,111 +1,218 @@
 """Exact regions for small islands: a mixed-integer model solved by HiGHS (``scipy.optimize.milp``).
 
-Why: when atoms are coarse (a community of 20 blocks of 150-480 households each), spanning-tree
-cuts and single-atom moves often leave a few grids out of band although a better grouping exists,
-and no heuristic can say whether the band is reachable at all. For islands of a few dozen atoms
-an exact model settles it: it finds the grouping with the fewest households outside the band
-(then the smallest deviation from the target) or proves that none does better.
+Why: when atoms are coarse (a community of 20 estates of 70-450 households each), spanning-tree
+cuts and single-atom moves can leave grids out of band although a better grouping exists, and no
+heuristic can say whether the band is reachable at all. For islands of a few dozen atoms an exact
+model settles it: it finds a grouping with fewer households outside the band than the heuristic's,
+or *proves* that none exists. That proof is what lets a flag say "proved infeasible" instead of
+"the heuristic found nothing better".
 
 Model (centres + flows, after Shirabe 2005 / Validi & Buchanan 2022): ``x[i, j] = 1`` puts atom
 ``i`` in the region whose centre is atom ``j``, the lowest-numbered atom of its region (``i >= j``,
 which also removes symmetric copies). Contiguity: the centre sends one unit of flow to every atom
-of its region along edges between atoms of that region. Band violations are slack variables with a
-large weight, so an infeasible band still gives the least-bad answer instead of "no solution".
-Compactness enters with a small weight as the sum of squared distances to the centre (metres²).
+of its region along edges between atoms of that region. The objective is the households outside
+the band (slack below ``band.min`` plus above ``band.max``); balance and compactness are left to
+the local search that runs afterwards, because optimising them here would make proofs slow.
+
+What keeps the model small (all reductions are exact):
+
+* zero-household atoms hanging off the island (leaves, repeatedly) are set aside and later join
+  their neighbour's region: they can never help a region reach the band;
+* with an incumbent of ``V`` households outside the band, only solutions with at most ``V - 1``
+  are sought, so no region may exceed ``band.max + V - 1`` households; atom ``i`` can then share a
+  region with centre ``j`` only if some path from ``j`` to ``i`` weighs at most that (every atom on
+  the path would be in the region). On estate-sized atoms this removes most pairs.
+
+The search is deterministic: HiGHS is stopped by a node limit (a time limit stays as a safety net
+and is reported when it fires).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import LinearConstraint, milp
-from scipy.sparse import coo_array
+from scipy.sparse import coo_array, csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
+from gridmap.partition.regions_graph import AtomGraph, IntArray
 
-#: Weight of one household outside the band, against one household of deviation from the target.
-_VIOLATION_WEIGHT = 1000.0
-#: Weight of compactness: all squared centre distances together are worth this many households.
-_COMPACT_WEIGHT = 1.0
+#: Tiny arc weight added so that scipy's sparse Dijkstra sees zero-household atoms as arcs.
+_EPS = 1e-6
+
+Rows = list[tuple[dict[int, float], float, float]]
 
 
 @dataclass(frozen=True)
 class ExactParams:
     """Which islands get the exact model and how long it may search (deterministic node limit)."""
 
-    max_atoms: int = 40
-    node_limit: int = 2000
-    time_limit_s: float = 10.0
+    #: Islands with more atoms than this (after removing zero-household leaves) are not tried.
+    max_atoms: int = 80
+    #: Largest model: allowed (atom, centre) pairs plus flow arcs.
+    max_columns: int = 40_000
+    node_limit: int = 4000
+    #: Safety net only (a run stopped by it is reported as such; results may then vary by machine).
+    time_limit_s: float = 20.0
 
 
 @dataclass(frozen=True)
 class ExactResult:
-    labels: IntArray  # region per atom of the island (0..k-1)
-    violation: float  # households outside the band, summed over regions
-    proven: bool  # True when HiGHS proved the result optimal
+    """What the model found for one island.
+
+    ``labels`` (region 0..k-1 per island atom) is None when no grouping better than the upper bound
+    exists or none was found within the limits. ``violation`` is the households outside the band of
+    the best grouping known (found here, or the upper bound). ``proven``: no grouping does better.
+    """
+
+    labels: IntArray | None
+    violation: float
+    proven: bool
+    status: str  # "optimal" | "bound_is_optimal" | "node_limit" | "time_limit" | "too_large"
+
+
+@dataclass(frozen=True)
+class _Island:
+    """An island reduced for the model: kept atoms (global ids, sorted) and where the rest go."""
+
+    kept: IntArray  # in model order: most households first
+    hh: npt.NDArray[np.float64]
+    adj: list[list[int]]  # local adjacency among kept atoms
+    attach: dict[int, int]  # removed global atom -> kept global atom whose region it joins
 
 
 def exact_regions(
     graph: AtomGraph,
     nodes: IntArray,
     households: IntArray,
-    xy_m: FloatArray,
     band: Band,
     *,
     k_range: tuple[int, int],
     params: ExactParams,
-) -> ExactResult | None:
-    """Best regions of one island (sorted global atom ids) with ``k_range[0]..k_range[1]`` regions, or None
-    when the solver found no solution within its limits."""
-    model = _Model(graph, nodes, households[nodes].astype(np.float64), xy_m[nodes], band)
-    c, integrality, lb, ub, constraints = model.build(k_range)
+    upper_bound: float | None = None,
+) -> ExactResult:
+    """The grouping of one island (sorted global atom ids) into ``k_range`` connected regions with
+    the fewest households outside the band, or the proof that none beats ``upper_bound``."""
+    free_k = k_range[0] <= 1 and k_range[1] >= len(nodes)
+    island = _reduce(graph, nodes, households, drop_zero_leaves=free_k)
+    n = len(island.kept)
+    bound = math.inf if upper_bound is None else float(upper_bound)
+    if bound <= 0:
+        return ExactResult(None, 0.0, True, "bound_is_optimal")
+    if n > params.max_atoms:
+        return ExactResult(None, bound, False, "too_large")
+    cap = band.max + bound - 1 if math.isfinite(bound) else math.inf
+    k_lo, k_hi = (1, n) if free_k else k_range
+    if math.isfinite(bound):  # at most bound - 1 households outside: k*max >= total - slack, k*min <= total + slack
+        total, slack = float(households[nodes].sum()), bound - 1
+        k_lo = max(k_lo, math.ceil((total - slack) / band.max))
+        k_hi = min(k_hi, math.floor((total + slack) / band.min) if band.min > 0 else k_hi)
+        if k_lo > k_hi:
+            return ExactResult(None, bound, True, "bound_is_optimal")
+    model = _Model(island, band, cap)
+    if model.n_columns > params.max_columns:
+        return ExactResult(None, bound, False, "too_large")
+    c, integrality, ub, constraints = model.build((k_lo, k_hi), max_violation=bound - 1)
     options = {"node_limit": params.node_limit, "time_limit": params.time_limit_s, "presolve": True}
-    res = milp(c, integrality=integrality, bounds=(lb, ub), constraints=constraints, options=options)
+    res = milp(c, integrality=integrality, bounds=(np.zeros(len(c)), ub), constraints=constraints, options=options)
+    if res.status == 2:  # infeasible: nothing beats the bound, so the bound is the minimum
+        return ExactResult(None, bound, True, "bound_is_optimal")
     if res.x is None:
-        return None
-    centre_of = model.centres_from(res.x)
-    _, labels = np.unique(centre_of, return_inverse=True)
+        return ExactResult(None, bound, False, _limit_status(res.message))
+    labels = model.labels_from(res.x, nodes, island)
     sums = np.bincount(labels, weights=households[nodes].astype(np.float64))
     violation = float(np.sum(np.maximum(band.min - sums, 0) + np.maximum(sums - band.max, 0)))
-    return ExactResult(labels.astype(np.int64), violation, bool(res.status == 0))
+    proven = bool(res.status == 0)
+    return ExactResult(labels, violation, proven, "optimal" if proven else _limit_status(res.message))
+
+
+def reduced_size(graph: AtomGraph, nodes: IntArray, households: IntArray, *, drop_zero_leaves: bool) -> int:
+    """Atoms of an island that the model would keep (what ``ExactParams.max_atoms`` is compared with)."""
+    return len(_reduce(graph, nodes, households, drop_zero_leaves=drop_zero_leaves).kept)
+
+
+def _limit_status(message: str) -> str:
+    return "time_limit" if "time" in str(message).lower() else "node_limit"
+
+
+def _reduce(graph: AtomGraph, nodes: IntArray, households: IntArray, *, drop_zero_leaves: bool) -> _Island:
+    """Remove zero-household leaves repeatedly (they join their one neighbour's region)."""
+    members = set(nodes.tolist())
+    nbrs = {v: [u for u in graph.neighbours[v] if u in members] for v in nodes.tolist()}
+    attach: dict[int, int] = {}
+    if drop_zero_leaves:
+        alive = set(members)
+        queue = [v for v in nodes.tolist() if households[v] == 0]
+        while queue and len(alive) > 1:
+            v = queue.pop()
+            if v not in alive:
+                continue
+            live = [u for u in nbrs[v] if u in alive]
+            if len(live) != 1:
+                continue
+            alive.discard(v)
+            attach[v] = live[0]
+            if households[live[0]] == 0:
+                queue.append(live[0])
+        members = alive
+    # Centres are the lowest-numbered atoms of their regions: numbering the heaviest atoms first
+    # makes centres the big atoms, which prunes and branches better than the input order.
+    kept = np.asarray(sorted(members, key=lambda v: (-int(households[v]), v)), dtype=np.int64)
+    pos = {v: i for i, v in enumerate(kept.tolist())}
+    adj = [[pos[u] for u in nbrs[v] if u in pos] for v in kept.tolist()]
+    for v in list(attach):  # follow chains of removed leaves to a kept atom
+        root = attach[v]
+        while root in attach:
+            root = attach[root]
+        attach[v] = root
+    return _Island(kept, households[kept].astype(np.float64), adj, attach)
 
 
 class _Model:
-    """Variable layout and constraint rows of the centre/flow model for one island."""
+    """Variable layout and constraint rows of the pruned centre/flow model of one island."""
 
-    def __init__(self, graph: AtomGraph, nodes: IntArray, hh: FloatArray, xy: FloatArray, band: Band) -> None:
-        self.n = len(nodes)
-        self.hh, self.xy, self.band = hh, xy, band
-        in_island = np.zeros(graph.n, dtype=bool)
-        in_island[nodes] = True
-        keep = in_island[graph.u] & in_island[graph.v]
-        lu = np.searchsorted(nodes, graph.u[keep])
-        lv = np.searchsorted(nodes, graph.v[keep])
-        self.arcs = np.concatenate([np.stack([lu, lv], 1), np.stack([lv, lu], 1)]).tolist()
-        # x[i, j] for i >= j, then per centre j its flow arcs, then slack/deviation per centre.
-        self.x_index: dict[tuple[int, int], int] = {}
+    def __init__(self, island: _Island, band: Band, cap: float) -> None:
+        self.n = len(island.kept)
+        self.hh, self.adj, self.band = island.hh, island.adj, band
+        allowed = self._allowed(cap)
+        self.members: list[list[int]] = [[i for i in range(j, self.n) if allowed[j, i]] for j in range(self.n)]
+        self.x: dict[tuple[int, int], int] = {}
         for j in range(self.n):
-            for i in range(j, self.n):
-                self.x_index[(i, j)] = len(self.x_index)
-        self.flow_index: dict[tuple[int, int, int], int] = {}
-        base = len(self.x_index)
+            for i in self.members[j]:
+                self.x[(i, j)] = len(self.x)
+        self.f: dict[tuple[int, int, int], int] = {}
         for j in range(self.n):
-            for a, b in self.arcs:
-                if a >= j and b > j:
-                    self.flow_index[(j, a, b)] = base + len(self.flow_index)
-        self.slack0 = base + len(self.flow_index)  # per centre: under-min, over-max, deviation
-        self.n_vars = self.slack0 + 3 * self.n
+            inside = set(self.members[j])
+            for a in self.members[j]:
+                for b in self.adj[a]:
+                    if b in inside and b != j:
+                        self.f[(j, a, b)] = len(self.x) + len(self.f)
+        self.slack0 = len(self.x) + len(self.f)  # per centre: under-min, over-max
+        self.n_columns = self.slack0 + 2 * self.n
+
+    def _allowed(self, cap: float) -> npt.NDArray[np.bool_]:
+        """allowed[j, i]: a path from j to i weighs at most ``cap`` households (endpoints included)."""
+        if not math.isfinite(cap):
+            return np.ones((self.n, self.n), dtype=bool)
+        rows = [a for a in range(self.n) for _ in self.adj[a]]
+        cols = [b for a in range(self.n) for b in self.adj[a]]
+        weights = self.hh[np.asarray(cols, dtype=np.int64)] + _EPS if cols else np.zeros(0)
+        arcs = csr_matrix((weights, (rows, cols)), shape=(self.n, self.n))
+        dist = dijkstra(arcs, directed=True) + self.hh[:, None]
+        np.fill_diagonal(dist, self.hh)
+        return np.asarray(dist <= cap + 0.5, dtype=bool)
 
     def build(
-        self, k_range: tuple[int, int]
-    ) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray, FloatArray, list[LinearConstraint]]:
-        rows: list[tuple[dict[int, float], float, float]] = []
+        self, k_range: tuple[int, int], *, max_violation: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64], list[LinearConstraint]]:
+        rows: Rows = []
         self._assignment_rows(rows, k_range)
         self._flow_rows(rows)
-        self._band_rows(rows)
+        self._band_rows(rows, max_violation)
         r_idx, c_idx, vals, lo, hi = [], [], [], [], []
         for r, (coefs, lower, upper) in enumerate(rows):
             for col, val in coefs.items():
@@ -114,115 +221,67 @@ class _Model:
                 vals.append(val)
             lo.append(lower)
             hi.append(upper)
-        a = coo_array((vals, (r_idx, c_idx)), shape=(len(rows), self.n_vars)).tocsr()
-        constraints = [LinearConstraint(a, np.asarray(lo), np.asarray(hi))]
-        integrality = np.zeros(self.n_vars, dtype=np.int64)
-        integrality[: len(self.x_index)] = 1
-        lb = np.zeros(self.n_vars)
-        ub = np.full(self.n_vars, np.inf)
-        ub[: len(self.x_index)] = 1.0
-        return self._objective(), integrality, lb, ub, constraints
+        a = coo_array((vals, (r_idx, c_idx)), shape=(len(rows), self.n_columns)).tocsr()
+        integrality = np.zeros(self.n_columns, dtype=np.int64)
+        integrality[: len(self.x)] = 1
+        ub = np.full(self.n_columns, np.inf)
+        ub[: len(self.x)] = 1.0
+        c = np.zeros(self.n_columns)
+        c[self.slack0 :] = 1.0
+        return c, integrality, ub, [LinearConstraint(a, np.asarray(lo), np.asarray(hi))]
 
-    def _assignment_rows(self, rows: list[tuple[dict[int, float], float, float]], k_range: tuple[int, int]) -> None:
-        x = self.x_index
+    def _assignment_rows(self, rows: Rows, k_range: tuple[int, int]) -> None:
+        x = self.x
         for i in range(self.n):
-            rows.append(({x[(i, j)]: 1.0 for j in range(i + 1)}, 1.0, 1.0))  # each atom in one region
-            for j in range(i):
-                rows.append(({x[(i, j)]: 1.0, x[(j, j)]: -1.0}, -np.inf, 0.0))  # only to open centres
+            rows.append(({x[(i, j)]: 1.0 for j in range(i + 1) if (i, j) in x}, 1.0, 1.0))  # in one region
+        for (i, j), col in x.items():
+            if i == j:
+                continue
+            rows.append(({col: 1.0, x[(j, j)]: -1.0}, -np.inf, 0.0))  # only to open centres
+            # a member other than the centre has a neighbour in the same region (valid, tightens the LP)
+            support = {x[(p, j)]: -1.0 for p in self.adj[i] if (p, j) in x}
+            rows.append(({col: 1.0, **support}, -np.inf, 0.0))
         rows.append(({x[(j, j)]: 1.0 for j in range(self.n)}, float(k_range[0]), float(k_range[1])))
 
-    def _flow_rows(self, rows: list[tuple[dict[int, float], float, float]]) -> None:
-        x, f = self.x_index, self.flow_index
-        cap = float(self.n - 1)
-        balance: dict[tuple[int, int], dict[int, float]] = {}
+    def _flow_rows(self, rows: Rows) -> None:
+        x, f = self.x, self.f
+        inflow: dict[tuple[int, int], dict[int, float]] = {}
         for (j, a, b), col in f.items():
-            balance.setdefault((j, b), {})[col] = balance.get((j, b), {}).get(col, 0.0) + 1.0
+            cap = float(len(self.members[j]) - 1)
+            inflow.setdefault((j, b), {})[col] = 1.0
             if a != j:
-                balance.setdefault((j, a), {})[col] = balance.get((j, a), {}).get(col, 0.0) - 1.0
+                inflow.setdefault((j, a), {})[col] = -1.0
             rows.append(({col: 1.0, x[(b, j)]: -cap}, -np.inf, 0.0))  # flow only into members
             rows.append(({col: 1.0, x[(a, j)]: -cap}, -np.inf, 0.0))  # and only out of members
         for j in range(self.n):
-            for i in range(j + 1, self.n):
-                coefs = dict(balance.get((j, i), {}))
-                coefs[x[(i, j)]] = coefs.get(x[(i, j)], 0.0) - 1.0
+            for i in self.members[j]:
+                if i == j:
+                    continue
+                coefs = dict(inflow.get((j, i), {}))
+                coefs[x[(i, j)]] = -1.0
                 rows.append((coefs, 0.0, 0.0))  # net inflow = 1 for each member but the centre
 
-    def _band_rows(self, rows: list[tuple[dict[int, float], float, float]]) -> None:
-        x, band = self.x_index, self.band
-        target = float(band.target)
+    def _band_rows(self, rows: Rows, max_violation: float) -> None:
+        x, band = self.x, self.band
         for j in range(self.n):
-            load = {x[(i, j)]: float(self.hh[i]) for i in range(j, self.n)}
-            under, over, dev = self.slack0 + 3 * j, self.slack0 + 3 * j + 1, self.slack0 + 3 * j + 2
+            load = {x[(i, j)]: float(self.hh[i]) for i in self.members[j]}
+            under, over = self.slack0 + 2 * j, self.slack0 + 2 * j + 1
             rows.append(({**load, x[(j, j)]: load[x[(j, j)]] - band.min, under: 1.0}, 0.0, np.inf))
             rows.append(({**load, x[(j, j)]: load[x[(j, j)]] - band.max, over: -1.0}, -np.inf, 0.0))
-            rows.append(({**load, x[(j, j)]: load[x[(j, j)]] - target, dev: -1.0}, -np.inf, 0.0))
-            rows.append(({**{c: -v for c, v in load.items()}, x[(j, j)]: target - load[x[(j, j)]], dev: -1.0},
-                         -np.inf, 0.0))  # fmt: skip
+        if math.isfinite(max_violation):
+            rows.append(({self.slack0 + s: 1.0 for s in range(2 * self.n)}, 0.0, max_violation))
 
-    def _objective(self) -> FloatArray:
-        c = np.zeros(self.n_vars)
-        d2 = ((self.xy[:, None, :] - self.xy[None, :, :]) ** 2).sum(axis=2)
-        scale = _COMPACT_WEIGHT / max(float(d2.sum()), 1e-9)
-        for (i, j), col in self.x_index.items():
-            c[col] = d2[i, j] * scale
-        for j in range(self.n):
-            c[self.slack0 + 3 * j] = _VIOLATION_WEIGHT
-            c[self.slack0 + 3 * j + 1] = _VIOLATION_WEIGHT
-            c[self.slack0 + 3 * j + 2] = 1.0
-        return c
-
-    def centres_from(self, solution: FloatArray) -> IntArray:
+    def labels_from(self, solution: npt.NDArray[np.float64], nodes: IntArray, island: _Island) -> IntArray:
+        """Region 0..k-1 per atom of the whole island (removed leaves join their anchor's region)."""
         centre = np.full(self.n, -1, dtype=np.int64)
-        for (i, j), col in self.x_index.items():
+        for (i, j), col in self.x.items():
             if solution[col] > 0.5:
                 centre[i] = j
-        return centre
+        _, local = np.unique(centre, return_inverse=True)
+        region_of = dict(zip(island.kept.tolist(), local.tolist(), strict=True))
+        for v, root in island.attach.items():
+            region_of[v] = region_of[root]
+        return np.asarray([region_of[v] for v in nodes.tolist()], dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class ExactReport:
-    """What the exact model said about one island: the least households outside the band it found
-    (``proven``: no partition does better), and whether its answer replaced the heuristic's."""
-
-    component: int
-    violation: float
-    proven: bool
-    used: bool
-
-
-def improve_with_exact(
-    graph: AtomGraph,
-    labels: IntArray,
-    households: IntArray,
-    xy_m: FloatArray,
-    band: Band,
-    *,
-    components: list[IntArray],
-    counts: list[int],
-    exact_k: bool,
-    params: ExactParams,
-) -> tuple[IntArray, tuple[ExactReport, ...]]:
-    """Re-solve exactly every small island that the heuristic left with regions out of band."""
-    labels = labels.copy()
-    reports: list[ExactReport] = []
-    for c, nodes in enumerate(components):
-        if len(nodes) > params.max_atoms or len(nodes) < 2:
-            continue
-        current = _violation_of(labels[nodes], households[nodes], band)
-        if current == 0:
-            continue
-        k_range = (counts[c], counts[c]) if exact_k else (1, len(nodes))
-        found = exact_regions(graph, nodes, households, xy_m, band, k_range=k_range, params=params)
-        if found is None:
-            continue
-        used = found.violation < current
-        if used:
-            labels[nodes] = found.labels + int(labels.max()) + 1
-        reports.append(ExactReport(c, found.violation, found.proven, used))
-    return labels, tuple(reports)
-
-
-def _violation_of(labels: IntArray, households: IntArray, band: Band) -> float:
-    _, local = np.unique(labels, return_inverse=True)
-    sums = np.bincount(local, weights=households.astype(np.float64))
-    return float(np.sum(np.maximum(band.min - sums, 0) + np.maximum(sums - band.max, 0)))
+__all__ = ["ExactParams", "ExactResult", "exact_regions", "reduced_size"]

@@ -103,3 +103,18 @@ def _adjacency_lists(n: int, u: IntArray, v: IntArray, cost: FloatArray) -> tupl
     neighbours = [col_list[bounds[i] : bounds[i + 1]] for i in range(n)]
     neighbour_costs = [cost_list[bounds[i] : bounds[i + 1]] for i in range(n)]
     return neighbours, neighbour_costs
+
+
+def subgraph_of(graph: AtomGraph, nodes: IntArray) -> AtomGraph:
+    """The graph induced by ``nodes`` (sorted global ids), renumbered 0..len(nodes)-1.
+
+    Costs keep the parent's normalisation, so scores of an island solved on its own compare with
+    scores computed on the whole graph.
+    """
+    inside = np.zeros(graph.n, dtype=bool)
+    inside[nodes] = True
+    keep = inside[graph.u] & inside[graph.v]
+    u = np.searchsorted(nodes, graph.u[keep]).astype(np.int64)
+    v = np.searchsorted(nodes, graph.v[keep]).astype(np.int64)
+    cost = graph.cost[keep]
+    return AtomGraph(len(nodes), u, v, cost, *_adjacency_lists(len(nodes), u, v, cost))

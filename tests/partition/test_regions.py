@@ -210,6 +210,77 @@ def chain_min_violation(households: list[int], band: Band) -> float:
     return best
 
 
+def set_partitions(items: list[int]):
+    """Every partition of ``items`` into non-empty blocks (Bell(n) of them)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        yield [[first], *part]
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+
+
+def brute_min_violation(households: list[int], edges: list[tuple[int, int]], band: Band) -> float:
+    """The least households outside the band over every partition into connected parts."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(households)))
+    graph.add_edges_from(edges)
+    best = float("inf")
+    for part in set_partitions(list(range(len(households)))):
+        if all(nx.is_connected(graph.subgraph(block)) for block in part):
+            sums = [sum(households[i] for i in block) for block in part]
+            best = min(best, sum(max(0, band.min - s) + max(0, s - band.max) for s in sums))
+    return best
+
+
+def random_graph_problem(seed: int, n: int = 8) -> PartitionProblem:
+    """A random connected graph: a random spanning path plus a few chords; households 0..420."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    pairs = {tuple(sorted((int(order[i]), int(order[i + 1])))) for i in range(n - 1)}
+    for _ in range(3):
+        a, b = rng.choice(n, size=2, replace=False)
+        pairs.add(tuple(sorted((int(a), int(b)))))
+    households = rng.integers(0, 420, size=n).tolist()
+    households[int(rng.integers(n))] = 0  # a zero-household connector
+    return PartitionProblem(
+        households=np.array(households, dtype=np.int64),
+        xy_m=rng.random((n, 2)) * 1000.0,
+        area_m2=np.full(n, 10_000.0),
+        edges=np.array(sorted(pairs), dtype=np.int64),
+        edge_length_m=np.full(len(pairs), 100.0),
+        edge_cut_weight=np.ones(len(pairs)),
+        band=BAND,
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_model_matches_brute_force(seed):
+    """The exact model's minimum equals brute force over all connected partitions; with an upper
+    bound it either beats the bound or proves that the bound is the minimum."""
+    from gridmap.partition.regions_exact import ExactParams, exact_regions
+    from gridmap.partition.regions_graph import graph_from_problem
+
+    problem = random_graph_problem(seed)
+    households, edges = problem.households.tolist(), [tuple(e) for e in problem.edges.tolist()]
+    truth = brute_min_violation(households, edges, BAND)
+    graph, nodes = graph_from_problem(problem), np.arange(problem.n)
+    found = exact_regions(graph, nodes, problem.households, BAND, k_range=(1, problem.n), params=ExactParams())
+    assert found.proven and found.status == "optimal" and found.labels is not None
+    assert found.violation == truth
+    assert regions_are_connected(found.labels, problem.edges)
+    sums = sums_of(found.labels, problem.households)
+    assert sum(max(0, BAND.min - s) + max(0, s - BAND.max) for s in sums) == truth
+    bounded = exact_regions(graph, nodes, problem.households, BAND, k_range=(1, problem.n), params=ExactParams(),
+                            upper_bound=truth + 1)  # fmt: skip
+    assert bounded.proven and bounded.violation == truth
+    at_bound = exact_regions(graph, nodes, problem.households, BAND, k_range=(1, problem.n), params=ExactParams(),
+                             upper_bound=truth)  # fmt: skip
+    assert at_bound.proven and at_bound.labels is None and at_bound.violation == truth
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_exact_model_matches_brute_force_on_chains(seed):
     from gridmap.partition.regions_exact import ExactParams, exact_regions
@@ -217,24 +288,31 @@ def test_exact_model_matches_brute_force_on_chains(seed):
 
     households = np.random.default_rng(seed).integers(60, 420, size=8).tolist()
     problem = chain_problem(households)
-    found = exact_regions(graph_from_problem(problem), np.arange(8), problem.households, problem.xy_m, BAND,
+    found = exact_regions(graph_from_problem(problem), np.arange(8), problem.households, BAND,
                           k_range=(1, 8), params=ExactParams())  # fmt: skip
-    assert found is not None and found.proven
+    assert found.proven and found.labels is not None
     assert found.violation == chain_min_violation(households, BAND)
     assert regions_are_connected(found.labels, problem.edges)
 
 
-def test_exact_option_proves_the_band_unreachable_and_never_does_worse():
+def test_exact_fallback_proves_the_band_unreachable_and_never_does_worse():
     from gridmap.partition.regions import RegionParams
-    from gridmap.partition.regions_exact import ExactParams
 
     households = [130, 130, 130, 130, 40, 450, 45, 300]
     problem = chain_problem(households)
-    plain = region_result_from_problem(problem, rng=np.random.default_rng(0)).diagnostics
-    exact = region_result_from_problem(problem, rng=np.random.default_rng(0),
-                                       params=RegionParams(exact=ExactParams())).diagnostics  # fmt: skip
-    violation = {d: sum(max(0, BAND.min - h) + max(0, h - BAND.max) for _, h in d.out_of_band) for d in (plain, exact)}
-    assert violation[exact] <= violation[plain]
-    assert violation[exact] == chain_min_violation(households, BAND) > 0
-    assert len(exact.exact) == 1 and exact.exact[0].proven
-    assert any("proven by the exact model" in m for m in exact.messages())
+    plain = region_result_from_problem(problem, rng=np.random.default_rng(0), params=RegionParams(exact=None))
+    exact = region_result_from_problem(problem, rng=np.random.default_rng(0))  # the fallback is on by default
+    violation = {id(r): sum(max(0, BAND.min - h) + max(0, h - BAND.max) for _, h in r.diagnostics.out_of_band)
+                 for r in (plain, exact)}  # fmt: skip
+    assert violation[id(exact)] <= violation[id(plain)]
+    assert violation[id(exact)] == chain_min_violation(households, BAND) > 0
+    d = exact.diagnostics
+    assert len(d.exact) == 1 and d.exact[0].proven
+    assert d.components[0].status == "proved_infeasible" and d.islands_proved_infeasible == 1
+    for label, _ in d.out_of_band:
+        assert d.region_notes[label].startswith("proved infeasible: no grouping of the 8 atoms")
+        assert f"at best {violation[id(exact)]:g} households fall outside" in d.region_notes[label]
+    p = plain.diagnostics
+    assert p.components[0].status == "heuristic" and p.islands_proved_infeasible == 0
+    assert all(p.region_notes[label].startswith("heuristic:") for label, _ in p.out_of_band)
+    assert any("exact model is switched off" in m for m in p.messages())
