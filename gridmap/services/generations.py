@@ -72,14 +72,52 @@ def stage_generation(
             ]
         ),
     )
+    _insert_grids(tx, gen_id, grids)
+    return gen_id
+
+
+def _insert_grids(tx: StoreTransaction, generation_id: int, grids: gpd.GeoDataFrame) -> None:
     frame = grids.copy()
-    frame["generation_id"] = gen_id
+    frame["generation_id"] = generation_id
     # tz-aware NaT: the stores reject naive datetime columns (set on activation)
     frame["valid_from"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     frame["valid_to"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     columns = [c for c in schema.GRIDS_SPEC.column_names if c in frame.columns] + [schema.GEOMETRY]
     tx.insert(schema.GRIDS, gpd.GeoDataFrame(frame[columns], geometry=schema.GEOMETRY, crs=grids.crs))
-    return gen_id
+
+
+def update_staged_generation(
+    tx: StoreTransaction,
+    generation_id: int,
+    grids: gpd.GeoDataFrame,
+    *,
+    expected_version: int,
+    note: str | None = None,
+    certificate: Mapping[str, Any] | None = None,
+) -> int:
+    """Replace the grids of a *staged* generation (a planner's draft saved again); returns the new version.
+
+    Compare-and-set on ``version``: a generation that was approved, activated or saved by someone
+    else since ``expected_version`` raises ConflictError and nothing is written.
+    """
+    gen = get_generation(tx, generation_id)
+    if gen["status"] != GenerationStatus.STAGED.value:
+        raise ConflictError(f"generation {generation_id} is {gen['status']}; only a staged generation can be changed")
+    wrong = grids.loc[grids["community_code"] != gen["community_code"], "code"].tolist()
+    if wrong or grids.empty:
+        raise ValidationError(f"generation {generation_id}: grids {wrong[:10]} do not belong to community"
+                              f" {gen['community_code']}" if wrong else "a generation needs at least one grid")
+    changed = tx.update(
+        schema.GENERATIONS,
+        {"generation_id": generation_id, "version": expected_version},
+        {"version": expected_version + 1, "note": note,
+         "certificate": dict(certificate) if certificate is not None else None},
+    )  # fmt: skip
+    if changed != 1:
+        raise ConflictError(f"generation {generation_id} changed since version {expected_version}; reload and retry")
+    tx.delete(schema.GRIDS, {"generation_id": generation_id})
+    _insert_grids(tx, generation_id, grids)
+    return expected_version + 1
 
 
 def get_generation(store_or_tx: Store | StoreTransaction, generation_id: int) -> dict[str, Any]:
