@@ -38,6 +38,8 @@ bp = Blueprint("dashboard", __name__)
 
 #: Open incidents drawn on a dashboard map at most (the newest); the numbers count all of them.
 MAX_MAP_INCIDENTS = 1000
+#: Leaflet's marker pane (z-index 600): above the grid and boundary panes, so incidents stay clickable.
+INCIDENT_PANE = "markerPane"
 #: Roles that see incidents on their dashboard map.
 INCIDENT_ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.WORKER, Role.ANALYST})
 #: Statuses of incidents not yet closed (the closed loop of gridmap.incidents.workflow).
@@ -161,10 +163,12 @@ def incident_layer(
         reported = tr.datetime(row.reported_at) if pd.notna(row.reported_at) else tr("value.unknown")
         popup = (f"<b>{escape_text(category)}</b><br>{escape_text(tr('incident.reported_at'))}: "
                  f"{escape_text(reported)}<br><code>{escape_text(row.incident_id)}</code>")
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             location=(geom.y, geom.x), radius=6, color="#922b21", weight=2, fill=True, fill_color="#e74c3c",
             fill_opacity=0.85, popup=folium.Popup(popup, max_width=260), class_name="gm-incident",
-        ).add_to(layer)
+        )
+        marker.options["pane"] = INCIDENT_PANE  # Folium's path options leave ``pane`` out
+        marker.add_to(layer)
     return layer
 
 

@@ -38,7 +38,8 @@
     var lat = Number(data.lat), lon = Number(data.lon);
     if (!map || !window.L || !isFinite(lat) || !isFinite(lon)) { return; }
     var marker = L.circleMarker([lat, lon], {radius: 8, color: "#922b21", weight: 2, fillColor: "#f39c12",
-                                              fillOpacity: 0.9, className: "gm-incident gm-incident-live"});
+                                              fillOpacity: 0.9, className: "gm-incident gm-incident-live",
+                                              pane: "markerPane"});
     marker.bindPopup("<b>" + escapeHtml(categoryName(data)) + "</b><br><code>"
                      + escapeHtml(data.incident_id || "") + "</code>");
     marker.addTo(map);
