@@ -88,6 +88,10 @@ def _incidents_from_file(
         incident_times(incidents, time_column, source=str(path))
     frame = filter_incidents(incidents, source=str(path), categories=categories, start=start, end=end,
                              time_column=time_column or TIME_COLUMN)
+    if frame.empty:
+        raise ValidationError(
+            f"{path}: no incident left after the filters (of {len(incidents)}: categories, --start/--end);"
+            " all counts would be zero", code="constant_values")
     return gpd.GeoDataFrame(frame, geometry=incidents.geometry.name, crs=4326)
 
 
