@@ -2,8 +2,8 @@
 
 Routes (all under ``/api/v1``, described in ``/api/v1/openapi.json``):
 
-* ``GET /lookup?lon=&lat=[&crs=][&geometry=1]``: one point; ``crs`` is wgs84 (default), cgcs2000,
-  gcj02, bd09 or EPSG:n.
+* ``GET /lookup?lon=&lat=[&crs=][&geometry=1][&as_of=]``: one point; ``crs`` is wgs84 (default), cgcs2000,
+  gcj02, bd09 or EPSG:n; ``as_of`` (ISO 8601) answers with the grids in force at that instant.
 * ``GET /lookup?address=...``: ranked address candidates and the full answer for the best one.
 * ``POST /lookup/batch`` with ``{"points": [[lon, lat], ...], "crs": "..."}``: up to 10,000 points.
 * ``GET /point/<srid>/<lon>,<lat>``: MapIt style; srid 4326, 4490 or a name (gcj02, bd09).
@@ -67,8 +67,9 @@ def lookup() -> dict[str, Any]:
         return {"ok": True, **answer.to_dict(include_geometry=_flag("geometry"))}
     if not has_point:
         raise ValidationError("give lon and lat (and optionally crs), or address")
-    result = lookup_service().lookup_point(args.get("lon"), args.get("lat"), crs=args.get("crs"))
-    return _result_body(result)
+    as_of = args.get("as_of")
+    result = lookup_service().lookup_point(args.get("lon"), args.get("lat"), crs=args.get("crs"), as_of=as_of)
+    return _result_body(result) if as_of is None else {**_result_body(result), "as_of": as_of}
 
 
 @bp.post("/lookup/batch")
@@ -77,14 +78,17 @@ def lookup_batch() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationError('batch lookup: the body must be JSON {"points": [[lon, lat], ...], "crs": "wgs84"}')
-    unknown = sorted(set(body) - {"points", "crs"})
+    unknown = sorted(set(body) - {"points", "crs", "as_of"})
     if unknown:
-        raise ValidationError(f"batch lookup: unknown field(s) {', '.join(unknown)}; expected points and crs")
+        raise ValidationError(f"batch lookup: unknown field(s) {', '.join(unknown)}; expected points, crs, as_of")
     crs = body.get("crs")
     if crs is not None and not isinstance(crs, str):
         raise ValidationError("batch lookup: crs must be text such as wgs84, gcj02 or EPSG:4490")
-    codes = lookup_service().lookup_points(body.get("points"), crs=crs)
-    return {"ok": True, "count": len(codes), "codes": codes}
+    as_of = body.get("as_of")
+    if as_of is not None and not isinstance(as_of, str):
+        raise ValidationError("batch lookup: as_of must be ISO 8601 text such as 2024-05-01T08:00:00+08:00")
+    codes = lookup_service().lookup_points(body.get("points"), crs=crs, as_of=as_of)
+    return {"ok": True, "count": len(codes), "codes": codes, **({"as_of": as_of} if as_of is not None else {})}
 
 
 @bp.get("/point/<srid>/<coords>")

@@ -120,11 +120,12 @@ def lookup_part() -> ApiPart:
     point_params = [_query("lon", "Longitude (or x in a projected crs)", schema={"type": "number"}),
                     _query("lat", "Latitude (or y)", schema={"type": "number"}), CRS_PARAM,
                     _query("address", "An address instead of lon/lat: 淇河路12号, 翠苑小区3号楼..."),
-                    _query("geometry", "1 to include the grid boundary (GeoJSON)", schema={"enum": ["0", "1"]})]
+                    _query("geometry", "1 to include the grid boundary (GeoJSON)", schema={"enum": ["0", "1"]}),
+                    _query("as_of", "ISO 8601 instant (naive = UTC): answer with the grids in force then")]
     batch_body = {"type": "object", "required": ["points"], "additionalProperties": False, "properties": {
         "points": {"type": "array", "maxItems": MAX_BATCH_POINTS,
                    "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}},
-        "crs": {"type": "string"}}}
+        "crs": {"type": "string"}, "as_of": {"type": "string", "description": "ISO 8601 instant"}}}
     return ApiPart(
         paths={
             "/api/v1/lookup": {"get": {

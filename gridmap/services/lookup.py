@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,6 +36,8 @@ from gridmap.store.base import Store
 
 #: Most points one batch request may send (R-28 kiosks batch a few; importers use the library directly).
 MAX_BATCH_POINTS = 10_000
+#: Past instants (``as_of``) whose index a LookupService keeps at once.
+AS_OF_CACHE = 8
 #: Longest address accepted (a real one is < 60 characters; this bounds the fuzzy matching work).
 MAX_ADDRESS_CHARS = 200
 
@@ -128,6 +131,8 @@ class LookupService:
         self._snapshot: _Snapshot | None = None
         self._checked_at = -math.inf
         self.rebuilds = 0
+        #: Indexes of past instants (``as_of``), by the generation ids in force then; a few are kept.
+        self._as_of: OrderedDict[tuple[int, ...], tuple[float, LookupIndex]] = OrderedDict()
 
     # -- index management ------------------------------------------------------------------------
 
@@ -171,6 +176,36 @@ class LookupService:
         """The index of the active grids, rebuilt first if a generation was activated since."""
         return self._current().index
 
+    def index_as_of(self, when: Any) -> LookupIndex:
+        """The index of the grids in force at ``when`` (ISO 8601 text or a datetime; naive = UTC).
+
+        Boundaries come from the generations active then (retired ones stay queryable); the workers and
+        service centres shown are today's, by grid code. Indexes are cached by the generation ids in
+        force (at most ``AS_OF_CACHE`` of them, rebuilt after ``max_age_s``).
+        """
+        from gridmap.services.generations import generation_ids_as_of, grids_as_of, parse_as_of
+
+        ts = parse_as_of(when)
+        key = tuple(generation_ids_as_of(self.store, ts))
+        now = self._clock()
+        with self._lock:
+            hit = self._as_of.get(key)
+            if hit is not None and now - hit[0] < self.max_age_s:
+                self._as_of.move_to_end(key)
+                return hit[1]
+        index = LookupIndex.from_frames(
+            self.store.read(schema.AREAS), grids_as_of(self.store, ts), self.store.read(schema.WORKERS),
+            self.store.read(schema.SERVICE_CENTRES), generation_key=tuple((g, 0) for g in key),
+        )  # fmt: skip
+        with self._lock:
+            self._as_of[key] = (now, index)
+            while len(self._as_of) > AS_OF_CACHE:
+                self._as_of.popitem(last=False)
+        return index
+
+    def _index_for(self, as_of: Any) -> LookupIndex:
+        return self.index() if as_of is None else self.index_as_of(as_of)
+
     def invalidate(self) -> None:
         """Rebuild on the next request (call after changing grids, workers or addresses in-process)."""
         with self._lock:
@@ -212,17 +247,20 @@ class LookupService:
                 details={"lon": x, "lat": y, "suggestion": [y, x]},
             )
 
-    def lookup_point(self, x: Any, y: Any, *, crs: str | None = None) -> LookupResult:
-        """The grid and people serving a point given in ``crs``; 404 outside every grid, 400 if swapped."""
+    def lookup_point(self, x: Any, y: Any, *, crs: str | None = None, as_of: Any = None) -> LookupResult:
+        """The grid and people serving a point given in ``crs``; 404 outside every grid, 400 if swapped.
+
+        ``as_of`` (ISO 8601) answers with the grids in force at that instant instead of today's.
+        """
         spec = crs_from_text(crs)
         lon, lat = self.wgs84_from_input(x, y, crs=crs)
         try:
-            return self.index().lookup(lon, lat)
+            return self._index_for(as_of).lookup(lon, lat)
         except NotFoundError:
             self._raise_if_swapped(float(x), float(y), spec)
             raise
 
-    def lookup_points(self, points: Any, *, crs: str | None = None) -> list[str | None]:
+    def lookup_points(self, points: Any, *, crs: str | None = None, as_of: Any = None) -> list[str | None]:
         """Grid code per point (None outside every grid) for up to MAX_BATCH_POINTS ``[x, y]`` pairs."""
         xy = self._batch_array(points)
         spec = crs_from_text(crs)
@@ -234,7 +272,7 @@ class LookupService:
                 details={"points": where},
             )
         lon, lat = to_wgs84(xy[:, 0], xy[:, 1], spec)
-        return list(self.index().lookup_many(lon, lat))
+        return list(self._index_for(as_of).lookup_many(lon, lat))
 
     @staticmethod
     def _batch_array(points: Any) -> npt.NDArray[np.float64]:
