@@ -346,3 +346,16 @@ def test_audit_viewer_rejects_bad_filters_next_to_the_field(
 def test_audit_viewer_is_for_installation_admins(client: FlaskClient) -> None:
     login(client, "admin_jz")
     assert client.get("/admin/audit").status_code == 403
+
+
+def test_new_pages_use_only_vendored_assets(client: FlaskClient) -> None:
+    """No page of this part loads anything from another origin (maps included: basemap none)."""
+    pages = {"/login": client.get("/login").get_data(as_text=True)}
+    login(client, "root")
+    for path in ("/dashboard", "/account", "/admin/users", "/admin/audit"):
+        pages[path] = client.get(path).get_data(as_text=True)
+    for path, html in pages.items():
+        external = re.findall(r'(?:src|href)="((?:https?:)?//[^"]+)"', html)
+        assert external == [], (path, external)
+    assert '/static/vendor/leaflet-1.9.3/leaflet.js' in pages["/dashboard"]
+    assert '/static/js/live.js' in pages["/dashboard"]
