@@ -28,6 +28,7 @@ from gridmap.partition.blocks import BLOCK_ID, block_edges_from_blocks
 from gridmap.partition.dedicated import DedicatedPlan
 from gridmap.partition.estates import EstatePlan
 from gridmap.partition.faces import coverage_from_polygons
+from gridmap.partition.flags import flag_drafts
 from gridmap.partition.households import BUILDING_ID, HOUSEHOLDS, POPULATION, BuildingAssignment
 from gridmap.partition.problem import Band
 from gridmap.schema import GEOMETRY, GRIDS_SPEC
@@ -65,6 +66,13 @@ class Pipeline:
     estates: EstatePlan
     splits: list[dict[str, Any]]
     crs: pyproj.CRS
+    #: Region label -> why it is out of band ("proved infeasible: ..." / "heuristic: ...").
+    notes: dict[int, str] = field(default_factory=dict)
+    #: Per island the strategy reported: households, grids, status, reason (``solve.Solution``).
+    islands: list[dict[str, Any]] = field(default_factory=list)
+    #: Estates and blocks that fit no in-band grids of their own, and what was chosen for them.
+    flexible: list[dict[str, Any]] = field(default_factory=list)
+    strategy_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class Draft:
     kind: GridKind
     atoms: list[int] = field(default_factory=list)
     group: int | None = None
+    label: int | None = None  # the strategy's region label of a base grid
     dedicated: int | None = None
     geometry: BaseGeometry = field(default_factory=shapely.Polygon)
     flags: list[dict[str, str]] = field(default_factory=list)
@@ -122,7 +131,7 @@ def drafts_from_pipeline(p: Pipeline) -> list[Draft]:
             grid_of_label[int(lab)] = len(drafts)
             members = np.flatnonzero(p.labels == lab).tolist()
             geom = _union([atom_geoms[i] for i in members])
-            drafts.append(Draft(GridKind.BASE, atoms=members, group=gi, geometry=geom))
+            drafts.append(Draft(GridKind.BASE, atoms=members, group=gi, label=int(lab), geometry=geom))
     for k, grid in enumerate(p.dedicated.grids):
         drafts.append(Draft(GridKind.DEDICATED, dedicated=k, geometry=grid.geometry))
     small = [gi for gi in range(len(p.groups)) if gi not in p.solved]
@@ -162,7 +171,7 @@ def assemble_grids(
     grid_of_building = _grid_of_buildings(p, drafts)
     hh = np.bincount(grid_of_building, weights=p.buildings[HOUSEHOLDS].to_numpy(dtype=float), minlength=len(drafts))
     households = np.rint(hh).astype(np.int64)
-    _flag_drafts(drafts, p, households, band)
+    flag_drafts(drafts, p, households, band)
     order = _numbering(drafts)
     codes = {d: grid_code(meta.community_code, seq + 1) for seq, d in enumerate(order)}
     names = {d: _name_of(drafts[d], p, meta.community_name, seq + 1) for seq, d in enumerate(order)}
@@ -196,46 +205,6 @@ def _grid_of_buildings(p: Pipeline, drafts: list[Draft]) -> npt.NDArray[np.int64
     for row in np.flatnonzero(p.dedicated_buildings >= 0):
         out[row] = draft_of_dedicated[int(p.dedicated_buildings[row])]
     return out
-
-
-def _flag_drafts(drafts: list[Draft], p: Pipeline, households: npt.NDArray[np.int64], band: Band) -> None:
-    """Flags for estate grids, split blocks, multipart shapes and every base grid out of band."""
-    split_atoms = set(np.flatnonzero(p.atoms["atom_kind"].to_numpy() == "piece").tolist())
-    n_base = sum(d.kind is GridKind.BASE for d in drafts)
-    for i, d in enumerate(drafts):
-        if d.kind is not GridKind.BASE:
-            if d.geometry.geom_type == "MultiPolygon":
-                d.flag("multipart", "a cluster of separate unit sites (P-29) forms this dedicated grid")
-            continue
-        group = p.groups[d.group] if d.group is not None else None
-        if group is not None and group.estate is not None:
-            d.flag("estate_split", f"estate {group.estate.split('#')[0]} has {group.households} households, more than"
-                   f" {band.max}: it is split into grids of its own")
-        if split_atoms.intersection(d.atoms):
-            d.flag("block_split", "contains part of a block that held more households than one grid may")
-        if d.geometry.geom_type == "MultiPolygon" and not any(f["code"] == "disconnected_part" for f in d.flags):
-            d.flag("not_contiguous", "the grid is in several pieces")
-        h = int(households[i])
-        if h < band.min:
-            d.flag("under_min", f"{h} households, below the band minimum {band.min}: {_reason(d, p, h, band, n_base)}")
-        elif h > band.max:
-            d.flag("over_max", f"{h} households, above the band maximum {band.max}: {_reason(d, p, h, band, n_base)}")
-
-
-def _reason(d: Draft, p: Pipeline, h: int, band: Band, n_base: int) -> str:
-    """Why a base grid is out of band, in words a planner can act on."""
-    group = p.groups[d.group] if d.group is not None else None
-    total = int(sum(g.households for g in p.groups))
-    if n_base == 1 and total < band.min:
-        return f"the community has only {total} households outside dedicated grids, too few for one full grid"
-    if len(d.atoms) == 1 and h > band.max:
-        return "it is one block or estate whose buildings cannot be separated without splitting a building or estate"
-    if group is not None and group.estate is not None:
-        estate = group.estate.split("#")[0]
-        return f"estate {estate} ({group.households} households) cannot be split evenly within the band"
-    if group is not None and group.households < band.min:
-        return f"its connected part has only {group.households} households"
-    return "the partition strategy found no better balance for this part of the community"
 
 
 def _numbering(drafts: list[Draft]) -> list[int]:

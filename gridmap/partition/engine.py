@@ -34,10 +34,10 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.codes import validate_code
 from gridmap.config import HouseholdBand, Settings
 from gridmap.crs import working_crs_for
-from gridmap.errors import PartitionError, ValidationError
+from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
 from gridmap.partition import assemble, quality
-from gridmap.partition.atoms import ESTATE_GROUP, atoms_from_blocks, problem_from_atoms
+from gridmap.partition.atoms import atoms_from_blocks
 from gridmap.partition.blocks import (
     BLOCK_ID,
     MINOR_ROAD_CLASSES,
@@ -48,7 +48,6 @@ from gridmap.partition.blocks import (
 )
 from gridmap.partition.dedicated import DedicatedPlan, DedicatedRules, plan_dedicated, units_from_input
 from gridmap.partition.estates import estates_from_input, plan_estates
-from gridmap.partition.faces import components_from_pairs
 from gridmap.partition.households import (
     HOUSEHOLDS,
     BuildingAssignment,
@@ -56,6 +55,7 @@ from gridmap.partition.households import (
     buildings_from_input,
 )
 from gridmap.partition.problem import Band, Strategy
+from gridmap.partition.solve import solution_from_atoms
 
 
 @dataclass
@@ -231,8 +231,8 @@ def _run(
         sliver_area_m2=settings.sliver_area_m2,
     )
     atom_edges = block_edges_from_blocks(atom_set.atoms, inputs.roads, id_column="atom_id")
-    groups = _groups_of(atom_set.atoms, atom_edges)
-    labels, solved = _solve(atom_set.atoms, atom_edges, groups, band, n_grids, strategy or _default_strategy(), rng)
+    solution = solution_from_atoms(atom_set.atoms, atom_edges, band, n_grids=n_grids,
+                                   strategy=strategy or _default_strategy(), rng=rng)  # fmt: skip
     return assemble.Pipeline(
         blocks=blocks,
         buildings=counted,
@@ -242,13 +242,17 @@ def _run(
         building_atom=atom_set.building_atom,
         base_buildings=base_buildings,
         dedicated_buildings=dedicated_of_building,
-        groups=groups,
-        labels=labels,
-        solved=solved,
+        groups=solution.groups,
+        labels=solution.labels,
+        solved=solution.solved,
         dedicated=dplan,
         estates=eplan,
         splits=atom_set.splits,
         crs=inputs.crs,
+        notes=solution.notes,
+        islands=solution.islands,
+        flexible=solution.flexible,
+        strategy_s=solution.strategy_s,
     )
 
 
@@ -296,92 +300,10 @@ def _cells_of(blocks: gpd.GeoDataFrame, dplan: DedicatedPlan) -> gpd.GeoDataFram
     return pd.concat([blocks[[BLOCK_ID, "geometry"]], sites], ignore_index=True)
 
 
-def _groups_of(atoms: gpd.GeoDataFrame, edges: pd.DataFrame) -> list[assemble.Group]:
-    """Oversize estates each form a group; the other atoms form one group per connected part."""
-    n = len(atoms)
-    estate = atoms[ESTATE_GROUP].tolist()
-    kind = atoms["atom_kind"].tolist()
-    own: dict[str, list[int]] = {}
-    for i, key in enumerate(estate):
-        if isinstance(key, str) and kind[i] != "estate":
-            own.setdefault(key, []).append(i)
-    in_estate = np.zeros(n, dtype=bool)
-    for ids in own.values():
-        in_estate[ids] = True
-    a = edges["block_a"].to_numpy(dtype=np.int64)
-    b = edges["block_b"].to_numpy(dtype=np.int64)
-    free = ~in_estate[a] & ~in_estate[b]
-    comp = components_from_pairs(n, a[free], b[free])
-    hh = atoms[HOUSEHOLDS].to_numpy(dtype=np.int64)
-    groups = [assemble.Group(f"estate:{k}", np.asarray(v, dtype=np.int64), int(hh[v].sum()), k) for k, v in own.items()]
-    for c in np.unique(comp[~in_estate]) if n else []:
-        members = np.flatnonzero((comp == c) & ~in_estate)
-        groups.append(assemble.Group(f"part:{len(groups)}", members, int(hh[members].sum()), None))
-    return groups
-
-
 def _default_strategy() -> Strategy:
-    from gridmap.partition.regions import regions_from_problem
+    from gridmap.partition.regions import region_result_from_problem
 
-    return regions_from_problem
-
-
-def _allocate(groups: list[assemble.Group], solvable: list[int], n_grids: int | None) -> dict[int, int | None]:
-    """Grids per solvable group: None (strategy decides) or a share of ``n_grids`` by households."""
-    if n_grids is None:
-        return dict.fromkeys(solvable)
-    weights = np.asarray([max(groups[g].households, 1) for g in solvable], dtype=float)
-    share = weights / weights.sum() * max(n_grids, len(solvable))
-    base = np.maximum(np.floor(share).astype(int), 1)
-    for i in np.argsort(-(share - np.floor(share)), kind="stable")[: max(0, n_grids - int(base.sum()))]:
-        base[i] += 1
-    return {g: min(int(k), len(groups[g].atoms)) for g, k in zip(solvable, base, strict=True)}
-
-
-def _solve(
-    atoms: gpd.GeoDataFrame,
-    edges: pd.DataFrame,
-    groups: list[assemble.Group],
-    band: Band,
-    n_grids: int | None,
-    strategy: Strategy,
-    rng: np.random.Generator,
-) -> tuple[npt.NDArray[np.int64], list[int]]:
-    """Global grid label per atom (-1: left for joining a neighbour) and the solved group indices."""
-    labels = np.full(len(atoms), -1, dtype=np.int64)
-    big = [i for i, g in enumerate(groups) if g.households >= band.min or g.estate is not None]
-    if not big and groups:
-        big = [max(range(len(groups)), key=lambda i: (groups[i].households, -i))]
-    allocation = _allocate(groups, big, n_grids)
-    offset = 0
-    for gi in big:
-        local = _labels_of_group(atoms, edges, groups[gi], band, allocation[gi], strategy, rng)
-        labels[groups[gi].atoms] = local + offset
-        offset += int(local.max()) + 1
-    return labels, big
-
-
-def _labels_of_group(
-    atoms: gpd.GeoDataFrame,
-    edges: pd.DataFrame,
-    group: assemble.Group,
-    band: Band,
-    n_grids: int | None,
-    strategy: Strategy,
-    rng: np.random.Generator,
-) -> npt.NDArray[np.int64]:
-    """Run the strategy on one connected group of atoms; labels relabelled to 0..k-1."""
-    if len(group.atoms) == 1 or group.households < band.min:
-        return np.zeros(len(group.atoms), dtype=np.int64)
-    problem = problem_from_atoms(atoms.iloc[group.atoms], edges, band=band, n_grids=n_grids)
-    raw = np.asarray(strategy(problem, rng=rng))
-    if raw.shape != (problem.n,) or not np.issubdtype(raw.dtype, np.integer) or (raw < 0).any():
-        raise PartitionError(
-            f"partition strategy returned {raw.shape} labels of type {raw.dtype} for {problem.n} atoms;"
-            " it must return one non-negative integer label per atom"
-        )
-    _, relabelled = np.unique(raw, return_inverse=True)
-    return relabelled.astype(np.int64)
+    return region_result_from_problem
 
 
 def _certify(assembled: assemble.Assembled, boundary: BaseGeometry, band: Band) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -88,5 +89,22 @@ class PartitionProblem:
         return int(self.households.sum())
 
 
-#: A partition strategy: atoms -> a label 0..k-1 per atom. Randomness only through ``rng``.
-Strategy = Callable[..., npt.NDArray[np.int64]]
+@runtime_checkable
+class StrategyResult(Protocol):
+    """What a strategy may return instead of bare labels: labels plus diagnostics.
+
+    The engine reads ``diagnostics.region_notes`` (per region label, why it is out of band:
+    "proved infeasible: ..." or "heuristic: ...") and ``diagnostics.components`` (per island) when
+    they exist; ``regions.RegionResult`` is the built-in example.
+    """
+
+    @property
+    def labels(self) -> npt.NDArray[np.int64]: ...
+
+    @property
+    def diagnostics(self) -> Any: ...
+
+
+#: A partition strategy: atoms -> a label 0..k-1 per atom (or a ``StrategyResult`` carrying them).
+#: Randomness only through ``rng``.
+Strategy = Callable[..., npt.NDArray[np.int64] | StrategyResult]

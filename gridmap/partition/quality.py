@@ -3,8 +3,10 @@
 Measures (base grids unless said otherwise): share of grids in the band; largest deviation from
 the target (households and relative); Polsby-Popper compactness 4πA/P² (1 = a disc, a square is
 0.785); length of the lines between grids that follow roads, by road class (P-15); blocks split;
-runtime. Then the lists a planner must see: grids out of band with the reason, disconnected parts,
-buildings outside the community, duplicates, overlaps, estates kept or split, dedicated units.
+runtime. Then the lists a planner must see: grids out of band with the reason, islands by outcome
+(in band, proved infeasible, heuristic), estates and blocks that fit no grids of their own and what
+was chosen for them, disconnected parts, buildings outside the community, duplicates, overlaps,
+estates kept or split, dedicated units.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def report_from_partition(
              "area_m2": round(float(r["area_m2"]), 1)} for k, r in comp.iterrows()
         ],
         "out_of_band": out_of_band,
+        "islands": _island_report(p),
+        "flexible_units": p.flexible,
         "disconnected_parts": [g["code"] for g in summary if "disconnected_part" in g["flags"]],
         "building_checks": p.assignment.to_dict(),
         "estates": p.estates.report,
@@ -120,4 +124,14 @@ def report_from_partition(
         "seed": seed,
         "n_grids_requested": n_grids,
         "runtime_s": round(runtime_s, 3),
+        "strategy_s": round(p.strategy_s, 3),
     }
+
+
+def _island_report(p: Pipeline) -> dict[str, Any]:
+    """Islands the strategy solved (connected parts without atoms over the band) by outcome: every
+    island left out of band is either proved infeasible or only the heuristic's best."""
+    islands = p.islands
+    count = {status: sum(i["status"] == status for i in islands) for status in
+             ("in_band", "proved_infeasible", "heuristic", "merged")}  # fmt: skip
+    return {"total": len(islands), **count, "list": islands}
