@@ -25,6 +25,7 @@ import pandas as pd
 
 from gridmap import schema
 from gridmap.analysis.lookup import LookupIndex
+from gridmap.errors import StoreUnavailableError
 from gridmap.services.lookup import generation_key_from_store
 from gridmap.store.base import Store
 
@@ -91,7 +92,13 @@ def devices_from_workers(workers: pd.DataFrame) -> dict[str, WorkerDevice]:
 
 
 class DeviceRegistry:
-    """device_id -> :class:`WorkerDevice`, re-read from the workers layer now and then (thread-safe)."""
+    """device_id -> :class:`WorkerDevice`, re-read from the workers layer now and then (thread-safe).
+
+    Known devices are answered from the map in hand while one background thread re-reads it; an
+    unknown device waits for a re-read (at most every ``unknown_retry_s``). When the store is
+    unavailable the last map stays in use (an outage must not turn every fix into a connect-timeout
+    wait), and only a registry that was never loaded raises :class:`StoreUnavailableError`.
+    """
 
     def __init__(
         self,
@@ -106,35 +113,59 @@ class DeviceRegistry:
         self.unknown_retry_s = unknown_retry_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._devices: Mapping[str, WorkerDevice] = {}
+        self._devices: Mapping[str, WorkerDevice] | None = None
         self._loaded_at = -float("inf")
+        self._reloading = False
+
+    def _read(self) -> Mapping[str, WorkerDevice]:
+        columns = ["worker_id", "name", "role", "grid_code", "extra_grid_codes", "device_id", "active"]
+        return devices_from_workers(self.store.read(schema.WORKERS, columns=columns))
+
+    def _devices_now(self, *, max_age_s: float, wait: bool = True) -> Mapping[str, WorkerDevice]:
+        """The map, re-read when older than ``max_age_s`` and no other thread is re-reading.
+
+        With ``wait=False`` a map in hand is returned at once and the re-read runs in a background
+        thread, so a slow or unreachable store never delays a fix of a known device.
+        """
+        with self._lock:
+            devices = self._devices
+            due = self._clock() - self._loaded_at >= max_age_s and not (self._reloading and devices is not None)
+            if due:
+                self._reloading = True
+        if not due:
+            assert devices is not None
+            return devices
+        if devices is not None and not wait:
+            threading.Thread(target=self._reload, name="gridmap-device-registry", daemon=True).start()
+            return devices
+        return self._reload()
 
     def _reload(self) -> Mapping[str, WorkerDevice]:
-        columns = ["worker_id", "name", "role", "grid_code", "extra_grid_codes", "device_id", "active"]
-        devices = devices_from_workers(self.store.read(schema.WORKERS, columns=columns))
         with self._lock:
-            self._devices = devices
-            self._loaded_at = self._clock()
-        return devices
+            devices = self._devices
+        try:
+            fresh = self._read()
+        except StoreUnavailableError:
+            with self._lock:
+                self._reloading = False
+                self._loaded_at = self._clock()  # try again after max_age_s, not on every fix
+            if devices is None:
+                raise
+            return devices
+        with self._lock:
+            self._devices, self._loaded_at, self._reloading = fresh, self._clock(), False
+        return fresh
 
     def lookup(self, device_id: str) -> WorkerDevice | None:
         """The worker carrying ``device_id`` now, or None (unknown or inactive)."""
-        with self._lock:
-            devices, age = self._devices, self._clock() - self._loaded_at
-        if age >= self.refresh_s:
-            devices = self._reload()
-        found = devices.get(device_id)
-        if found is None and age >= self.unknown_retry_s and age < self.refresh_s:
-            found = self._reload().get(device_id)
+        found = self._devices_now(max_age_s=self.refresh_s, wait=False).get(device_id)
+        if found is None:  # registered a moment ago? look again, at most every unknown_retry_s
+            found = self._devices_now(max_age_s=self.unknown_retry_s).get(device_id)
         return found
 
     def workers(self) -> list[WorkerDevice]:
-        """Every registered device's worker (reloaded if stale)."""
-        with self._lock:
-            devices, age = self._devices, self._clock() - self._loaded_at
-        if age >= self.refresh_s:
-            devices = self._reload()
-        return list(devices.values())
+        """Every registered device's worker (re-read if stale)."""
+        return list(self._devices_now(max_age_s=self.refresh_s).values())
 
 
 class GridLocator:
@@ -149,15 +180,21 @@ class GridLocator:
         self._checked_at = -float("inf")
 
     def index(self) -> LookupIndex:
+        """The index of the active grids; the one in hand while the store cannot be reached."""
         with self._lock:
             index, due = self._index, self._clock() - self._checked_at >= self.check_s
             if due:
                 self._checked_at = self._clock()
         if index is not None and not due:
             return index
-        if index is not None and generation_key_from_store(self.store) == index.generation_key:
+        try:
+            if index is not None and generation_key_from_store(self.store) == index.generation_key:
+                return index
+            fresh = LookupIndex.from_store(self.store)
+        except StoreUnavailableError:
+            if index is None:
+                raise
             return index
-        fresh = LookupIndex.from_store(self.store)
         with self._lock:
             self._index = fresh
         return fresh

@@ -10,8 +10,10 @@ How it stays fast: request threads hand their fix to one writer thread and wait 
 writer takes everything queued (group commit, up to ``max_batch`` fixes), locates the grids in one
 vectorised call, and writes positions, geofence events and the newest position per device in ONE
 transaction; then it releases every ticket of the batch and publishes live events. When the store
-is down the batch fails as a whole (every ticket gets the 503) and for ``retry_after_s`` new fixes are
-answered 503 at once instead of queueing behind a dead connection.
+is down the batch fails as a whole (every ticket gets the 503), and until a probe (every
+``retry_after_s``) finds the store answering again new fixes are answered 503 at once instead of
+queueing behind a dead connection; so are new fixes while a commit has hung for more than ``stall_s``
+(a PostGIS pool waits up to its connect timeout before it gives up).
 
 Out-of-order fixes are stored; only fixes newer than a device's latest one move its live position
 and its geofence state (gridmap.tracking.geofence).
@@ -115,6 +117,7 @@ class PositionIngest:
         max_batch: int = 1000,
         wait_s: float = 15.0,
         retry_after_s: float = 1.0,
+        stall_s: float = 2.0,
         max_pending: int = 50_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -126,13 +129,16 @@ class PositionIngest:
         self.max_batch = max_batch
         self.wait_s = wait_s
         self.retry_after_s = retry_after_s
+        self.stall_s = stall_s
         self.max_pending = max_pending
         self.clock = clock
         self.counters = IngestCounters()
         self._counter_lock = threading.Lock()
         self._queue: queue.Queue[Ticket | None] = queue.Queue()
         self._recent: OrderedDict[tuple[str, datetime], None] = OrderedDict()
-        self._down_until = 0.0
+        self._down = threading.Event()
+        self._stopping = threading.Event()
+        self._commit_started: float | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -158,12 +164,19 @@ class PositionIngest:
         return NotFoundError(f"device {device_id!r} is not registered to an active worker; register it in the "
                              "workers layer (device_id)", code="unknown_device", details={"device_id": device_id})
 
+    def _refusing(self) -> bool:
+        """Answer 503 at once: the store failed a moment ago, a commit hangs, or too much is queued."""
+        now = time.monotonic()
+        started = self._commit_started
+        return (self._down.is_set() or (started is not None and now - started > self.stall_s)
+                or self._queue.qsize() >= self.max_pending)
+
     def accept(self, fix: Fix) -> Receipt:
         """Store ``fix`` (blocking until committed) and return the receipt; raises 404/503 errors."""
         worker = self._lookup(fix.device_id)
         if worker is None:
             raise self._unknown(fix.device_id)
-        if time.monotonic() < self._down_until or self._queue.qsize() >= self.max_pending:
+        if self._refusing():
             self._count(received=1, unavailable=1)
             raise StoreUnavailableError("positions cannot be stored right now; send the fix again later",
                                         details={"retry_after_s": self.retry_after_s})
@@ -192,6 +205,7 @@ class PositionIngest:
         with self._start_lock:
             thread, self._thread = self._thread, None
         if thread is not None:
+            self._stopping.set()
             self._queue.put(None)
             thread.join(timeout_s)
 
@@ -212,8 +226,48 @@ class PositionIngest:
                     break
                 batch.append(item)
             self._write(batch)
+            if self._down.is_set():
+                self._wait_for_store()
             if stop:
                 return
+
+    def _refuse_queued(self) -> None:
+        """503 to every fix still queued (their phones send them again) instead of a wait for the probe."""
+        refused: list[Ticket] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # close() asked to stop: keep the sentinel for the run loop
+                self._stopping.set()
+                self._queue.put(None)
+                break
+            refused.append(item)
+        if refused:
+            self._fail(refused)
+
+    def _wait_for_store(self) -> None:
+        """After a failed batch: probe the store every ``retry_after_s`` until it answers (or we stop).
+
+        Fixes still queued get their 503 now and new fixes get it at once, so no phone waits on a dead
+        connection.
+        """
+        self._refuse_queued()
+        while not self._stopping.is_set():
+            try:
+                self.store.schema_version()
+            except GridmapError as exc:
+                log.warning("store still unavailable for positions: %s", exc.message)
+                self._stopping.wait(self.retry_after_s)
+                continue
+            except Exception:  # an unexpected driver error: keep probing, never kill the writer
+                log.exception("store probe failed")
+                self._stopping.wait(self.retry_after_s)
+                continue
+            log.info("store reachable again; accepting positions")
+            break
+        self._down.clear()
 
     def _write(self, batch: list[Ticket]) -> None:
         fresh = [t for t in batch if t.fix.key not in self._recent]
@@ -224,6 +278,7 @@ class PositionIngest:
         if not fresh:
             return
         started = time.perf_counter()
+        self._commit_started = time.monotonic()
         try:
             result = commit_batch(self.store, self.settings, fresh, locate=self._locate, now=self.clock(),
                                   alert_after=timedelta(minutes=self.settings.outside_grid_alert_minutes))
@@ -235,11 +290,13 @@ class PositionIngest:
             log.exception("tracking batch of %d fixes failed", len(fresh))
             self._fail(fresh)
             return
+        finally:
+            self._commit_started = None
         self._finish(fresh, result, (time.perf_counter() - started) * 1000.0)
 
     def _fail(self, tickets: list[Ticket]) -> None:
         """Answer 503 to every ticket; the message names no file or host (the log has the cause)."""
-        self._down_until = time.monotonic() + self.retry_after_s
+        self._down.set()
         error = StoreUnavailableError("positions cannot be stored right now; send the fix again later",
                                       details={"retry_after_s": self.retry_after_s})
         for ticket in tickets:
@@ -276,5 +333,5 @@ class PositionIngest:
         with self._counter_lock:
             body = self.counters.to_dict()
         body["pending"] = self._queue.qsize()
-        body["refusing"] = time.monotonic() < self._down_until
+        body["refusing"] = self._refusing()
         return body
