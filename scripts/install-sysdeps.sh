@@ -4,12 +4,14 @@
 #   chromium                 headless browser for the portal tests (driven by Playwright)
 #   gdal-bin                 ogrinfo, to prove the GeoPackage store opens in GDAL/QGIS
 #   fonts-noto-cjk           Chinese glyphs for screenshots, PDF grid cards and plots
+#   poppler-utils            pdftotext, to read the filing PDF (报备) back in tests
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -89,3 +89,42 @@ def register(group: click.Group) -> None:
         else:
             click.echo(_summary(outcome))
         sys.exit(0 if outcome.plan.certificate.ok else 1)
+
+    @group.command("filing")
+    @click.option("--generation", "generation_id", type=int, metavar="ID", help="The generation to file.")
+    @click.option("--community", "community_code", metavar="CODE", help="Or: the community's active generation.")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                  show_default=True, help="Folder for <community>_g<id>.gpkg and .pdf.")
+    @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings).")
+    @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+    @click.pass_obj
+    def filing_command(obj: CliContext, generation_id: int | None, community_code: str | None, out_dir: Path,
+                       store_url: str | None, as_json: bool) -> None:  # fmt: skip
+        """Write the filing package (报备) of a generation: GeoPackage + PDF summary."""
+        from gridmap.errors import NotFoundError, ValidationError
+        from gridmap.services.filing import file_generation
+        from gridmap.services.generations import active_generation_ids
+        from gridmap.store import open_store
+
+        if (generation_id is None) == (community_code is None):
+            raise ValidationError("give --generation ID or --community CODE (its active generation), not both")
+        store = open_store(obj.store_url(store_url), obj.settings)
+        try:
+            if generation_id is None:
+                from gridmap import schema
+
+                gens = store.read(schema.GENERATIONS, where={"community_code": community_code},
+                                  columns=["generation_id"])  # fmt: skip
+                active = sorted(set(active_generation_ids(store)) & {int(g) for g in gens["generation_id"]})
+                if not active:
+                    raise NotFoundError(f"community {community_code} has no active generation to file")
+                generation_id = active[0]
+            package = file_generation(store, obj.settings, generation_id, out_dir)
+        finally:
+            store.close()
+        if as_json:
+            click.echo(json.dumps(package.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            verdict = {True: "ok", False: "FAILED", None: "not attached"}[package.certificate_ok]
+            click.echo(f"generation {package.generation_id} ({package.community_code}): {package.grids} grids,"
+                       f" {package.households} households, certificate {verdict}\n  {package.gpkg}\n  {package.pdf}")

@@ -40,7 +40,10 @@ LAYOUT_2X2: dict[int, list[tuple[int, int]]] = {
 
 
 def outline() -> shapely.Polygon:
-    return box(W, S, W + COLS * DX, S + ROWS * DY)
+    """The community: the union of its blocks, so its edge has a vertex at every block corner, like
+    the grids' (a straight edge in lon/lat bows by millimetres in metres between vertices)."""
+    cells = [box(W + c * DX, S + r * DY, W + (c + 1) * DX, S + (r + 1) * DY) for c in range(COLS) for r in range(ROWS)]
+    return shapely.normalize(shapely.union_all(cells))
 
 
 def block_box(col: int, row: int) -> shapely.Polygon:
@@ -124,13 +127,18 @@ def grids_from_layout(layout: dict[int, list[tuple[int, int]]], *, households: d
     return gpd.GeoDataFrame(rows, geometry=geoms, crs=4326)
 
 
+def certificate_of(grids: gpd.GeoDataFrame) -> dict:
+    parent = gpd.GeoDataFrame({"code": [COMMUNITY]}, geometry=[outline()], crs=4326)
+    return check_partition(grids, parent, buildings=buildings_frame(), band=BAND, parent_code_column="code").to_dict()
+
+
 def activate_layout(store: Store, layout: dict[int, list[tuple[int, int]]] | None = None, *, actor: str = "setup"
                     ) -> int:
     """Stage the layout's grids (with their certificate) and activate them; returns the generation id."""
     grids = grids_from_layout(layout or LAYOUT_2X2)
-    cert = check_partition(grids, outline(), buildings=buildings_frame(), band=BAND)
+    cert = certificate_of(grids)
     with store.transaction() as tx:
-        gen = stage_generation(tx, COMMUNITY, grids, created_by=actor, certificate=cert.to_dict())
+        gen = stage_generation(tx, COMMUNITY, grids, created_by=actor, certificate=cert)
     activate_generation(store, gen, actor=actor)
     return gen
 
