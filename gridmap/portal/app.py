@@ -161,6 +161,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin_pages.bp)
     app.register_blueprint(live.bp)
+    from gridmap.portal import analysis_api, analysis_pages
+
+    app.register_blueprint(analysis_api.bp)
+    app.register_blueprint(analysis_pages.bp)
     return app
 
 

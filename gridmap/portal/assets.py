@@ -48,6 +48,12 @@ VENDORED_ASSETS: Mapping[str, str] = MappingProxyType(
         "markerclusterdefaultcss": "leaflet.markercluster-1.1.0/MarkerCluster.Default.css",
         # folium.plugins.HeatMap
         "leaflet-heat.js": "folium-0.20.0/leaflet_heat.min.js",
+        # folium.plugins.HeatMapWithTime (the analysis pages' weekly view)
+        "iso8601": "iso8601-js-period-0.2.1/iso8601.js",
+        "leaflet.timedimension.min.js": "leaflet-timedimension-1.1.1/leaflet.timedimension.min.js",
+        "leaflet.timedimension.control.min.css": "leaflet-timedimension-1.1.1/leaflet.timedimension.control.css",
+        "heatmap.min.js": "folium-0.20.0/pa7_hm.min.js",
+        "leaflet-heatmap.js": "folium-0.20.0/pa7_leaflet_hm.min.js",
         # branca.colormap legends
         "d3": "d3-3.5.5/d3.min.js",
     }

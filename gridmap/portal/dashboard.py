@@ -66,6 +66,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
             frozenset({Role.COMMAND, Role.WORKER, Role.ANALYST, Role.PLANNER})),
     NavItem("incidents.new_page", "nav.report", None),
     NavItem("incidents.assessment_page", "nav.assessment", frozenset({Role.COMMAND, Role.ANALYST})),
+    NavItem("analysis.hotspots_page", "nav.analysis", frozenset({Role.COMMAND, Role.ANALYST, Role.PLANNER})),
     NavItem("admin.users", "nav.users", frozenset({Role.ADMIN})),
     NavItem("admin.audit", "nav.audit", frozenset({Role.ADMIN})),
 )

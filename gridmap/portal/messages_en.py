@@ -113,6 +113,7 @@ MESSAGES: dict[str, str] = {
     "nav.incidents": "Incidents",
     "nav.report": "Report an incident",
     "nav.assessment": "Assessment",
+    "nav.analysis": "Analysis",
     "nav.users": "Users",
     "nav.audit": "Audit log",
     "nav.login": "Sign in",

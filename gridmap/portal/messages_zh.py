@@ -116,6 +116,7 @@ MESSAGES: dict[str, str] = {
     "nav.incidents": "事件",
     "nav.report": "上报事件",
     "nav.assessment": "考核",
+    "nav.analysis": "研判分析",
     "nav.users": "用户管理",
     "nav.audit": "审计日志",
     "nav.login": "登录",

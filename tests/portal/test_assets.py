@@ -32,6 +32,8 @@ KNOWN_VERSION_DIFFERENCES = {
     "glyphicons_css": "Folium links the 3.0.0 standalone glyphicons css (not on npm); extracted from 3.4.1",
     "awesome_rotate_css": "Folium links its own repository file; regenerated",
     "leaflet-heat.js": "Folium links its own patched copy; shipped from the folium wheel",
+    "heatmap.min.js": "HeatMapWithTime links Folium's repository copy; shipped from the folium wheel",
+    "leaflet-heatmap.js": "as heatmap.min.js",
 }
 
 
@@ -53,6 +55,7 @@ def _everything_map(settings: Settings) -> folium.Map:
     folium.Marker([35.73, 114.03], icon=folium.Icon(icon="fire", prefix="fa", angle=30)).add_to(cluster)
     folium.CircleMarker([35.74, 114.04], radius=6).add_to(m)
     plugins.HeatMap([[35.72, 114.02, 1.0], [35.75, 114.05, 3.0]], name="heat").add_to(m)
+    plugins.HeatMapWithTime([[[35.72, 114.02, 1.0]], [[35.75, 114.05, 3.0]]], index=["w1", "w2"]).add_to(m)
     branca.colormap.LinearColormap(["#ffffff", "#ff0000"], vmin=0, vmax=10, caption="rate").add_to(m)
     return m
 
@@ -74,6 +77,7 @@ def test_vendored_versions_match_what_folium_links() -> None:
     folium_links = dict(folium.folium._default_js + folium.folium._default_css)
     folium_links.update(plugins.MarkerCluster.default_js + plugins.MarkerCluster.default_css)
     folium_links.update(plugins.HeatMap.default_js)
+    folium_links.update(plugins.HeatMapWithTime.default_js + plugins.HeatMapWithTime.default_css)
     folium_links["d3"] = "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js"  # branca ColorMap.render
     assert set(folium_links) == set(VENDORED_ASSETS)
     for name, rel in VENDORED_ASSETS.items():
