@@ -335,3 +335,16 @@ def test_every_sample_account_can_sign_in(client: FlaskClient) -> None:
     for username, *_ in ACCOUNTS:
         assert login(client, username).headers["Location"] == "/dashboard"
         client.post("/logout", data={"csrf_token": csrf_of(client)})
+
+
+@pytest.mark.parametrize(("hops", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_client_address_trusts_x_forwarded_for_only_behind_configured_proxies(
+    portal_settings: Settings, accounts_store: Store, hops: int, expected: str
+) -> None:
+    app = create_app(portal_settings.replace(trusted_proxy_hops=hops), store=accounts_store)
+    client = app.test_client()
+    headers = {"X-Forwarded-For": "203.0.113.9"}
+    page = client.get("/login", headers=headers).get_data(as_text=True)
+    client.post("/login", headers=headers,
+                data={"username": "cmd_ty", "password": "wrong-password", "csrf_token": csrf_from(page)})
+    assert _audit(accounts_store)[-1]["detail"]["client"] == expected  # also the rate-limit key
