@@ -62,6 +62,8 @@ class ComponentReport:
     ks_tried: tuple[int, ...] = ()
     #: Households outside the band over the island's regions.
     violation: float = 0.0
+    #: What the exact model said ("" when it was not run): see ``regions_exact.ExactResult.status``.
+    exact_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,8 +251,9 @@ def _component_report(
     if outcome is None:
         reason = "joined the neighbouring atom over the band maximum" if merged else ""
         return ComponentReport(c, size, total, 0, lo, hi, note, "merged", reason)
+    exact = outcome.exact.status if outcome.exact is not None else ""
     return ComponentReport(c, size, total, outcome.k, lo, hi, note, outcome.status, outcome.reason,
-                           outcome.attempts, outcome.ks_tried, outcome.violation)  # fmt: skip
+                           outcome.attempts, outcome.ks_tried, outcome.violation, exact)  # fmt: skip
 
 
 def _component_note(total: int, band: Band) -> str:

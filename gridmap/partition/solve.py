@@ -275,7 +275,8 @@ def _labels_and_diagnostics(raw: Any, n: int) -> tuple[IntArray, Any]:
 def _island_dict(c: Any) -> dict[str, Any]:
     return {"atoms": int(c.atoms), "households": int(c.households), "grids": int(c.regions), "status": c.status,
             "k_range": [int(c.k_min), int(c.k_max)], "ks_tried": list(c.ks_tried), "attempts": int(c.attempts),
-            "households_outside_band": float(c.violation), "reason": c.reason}  # fmt: skip
+            "households_outside_band": float(c.violation),
+        "exact": getattr(c, "exact_status", ""), "reason": c.reason}  # fmt: skip
 
 
 def contracted(problem: PartitionProblem, merge: Sequence[IntArray]) -> tuple[PartitionProblem, IntArray]:

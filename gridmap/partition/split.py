@@ -4,12 +4,13 @@ First choice: cut along the block's internal minor ways (service roads, footpath
 boundaries, because people recognise them (P-15). Faces that a building straddles are joined
 again (a cut never runs through a building, P-23), and an estate that fits the band stays whole
 (P-25). Any face still above ``band.max`` is cut by clustering: the buildings are grouped into
-``k = ceil(households / target)`` clusters of near-equal households (k-means on building points
-with a seeded rng, the assignment balanced by a small transport LP) and the block is cut along the
-Voronoi diagram of the clusters' buildings; the cut is then moved off buildings by giving every
-building face to its own cluster, and a piece left in several parts hands its stray parts to the
-neighbour it shares most edge with. All lines are noded once (``faces.py``), so pieces tile the
-block exactly.
+``piece_count`` clusters of near-equal households (k-means on building points with a seeded rng,
+the assignment balanced by a small transport LP) and the block is cut along the Voronoi diagram of
+the clusters' buildings; the cut is then moved off buildings by giving every building face to its
+own cluster, and a piece left in several parts hands its stray parts to the neighbour it shares
+most edge with. Unequal buildings can still leave a piece above ``band.max``: it is cut again (a
+few times at most) unless one building holds it all. All lines are noded once (``faces.py``), so
+pieces tile the block exactly.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gridmap.partition.clusters import balanced_labels_from_points
 from gridmap.partition.faces import (
     GeomArray,
     components_from_pairs,
+    coverage_from_polygons,
     faces_from_lines,
     groups_from_slivers,
     shared_boundaries,
@@ -40,6 +42,8 @@ from gridmap.partition.problem import Band
 _SAMPLE_SPACING_M = 5.0
 #: A building overlapping a face by less than this (m²) does not tie the face to it (noding noise).
 _TOUCH_AREA_M2 = 0.01
+#: Times a piece still above ``band.max`` after clustering is cut again.
+_MAX_RECUTS = 3
 
 
 @dataclass
@@ -77,19 +81,38 @@ def pieces_from_block(
     faces = _faces_by_minor_ways(block, lines, geoms, rep, hh, band, keep_whole, sliver_area_m2)
     method = "minor_ways" if len(faces) > 1 else "whole"
     pieces: list[BaseGeometry] = []
-    for face in faces:
+    queue = [(face, 0) for face in reversed(faces)]
+    recut = False
+    while queue:  # a piece still over the maximum (clusters of unequal buildings) is cut again
+        face, depth = queue.pop()
         inside = np.asarray(shapely.covered_by(rep, face), dtype=bool)
         total = int(hh[inside].sum())
-        if total <= band.max:
+        if total <= band.max or depth > _MAX_RECUTS:
             pieces.append(face)
             continue
-        k = max(2, math.ceil(total / band.target))
-        parts = pieces_from_clusters(face, geoms[inside], hh[inside], k=k, rng=rng)
+        parts = pieces_from_clusters(face, geoms[inside], hh[inside], k=piece_count(total, band), rng=rng)
+        if len(parts) < 2:  # one building (or overlapping buildings) holds it all: never cut
+            pieces.append(face)
+            continue
         method = "clusters" if method == "whole" else "minor_ways+clusters"
-        pieces.extend(parts)
+        recut = recut or depth > 0
+        queue.extend((part, depth + 1) for part in reversed(parts))
+    if recut:  # cutting a piece again added vertices its neighbours lack: node all pieces together
+        pieces = [g for g in coverage_from_polygons(pieces, block) if not g.is_empty]
     building_piece = _piece_of_points(pieces, rep)
     households = [int(hh[building_piece == i].sum()) for i in range(len(pieces))]
     return BlockSplit(pieces, households, building_piece, method)
+
+
+def piece_count(households: int, band: Band) -> int:
+    """Pieces to cut ``households`` into: the count whose average piece is closest to the target
+    among those that keep every piece in band (1,000 in 300-500 -> 3 pieces of ~333, not 2 of 500);
+    when none does (max < households < 2 x min), two halves, each to be completed by neighbours."""
+    lo = max(2, math.ceil(households / band.max))
+    hi = households // band.min if band.min > 0 else households
+    if lo > hi:
+        return lo
+    return min(range(lo, hi + 1), key=lambda k: (abs(households / k - band.target), k))
 
 
 def _piece_of_points(pieces: Sequence[BaseGeometry], points: GeomArray) -> npt.NDArray[np.int64]:
@@ -236,17 +259,27 @@ def _voronoi_regions(
     cell_label[c_idx] = pts_label[p_idx]
     dissolve = shapely.union_all if bad.any() else _coverage_union
     return {
-        int(c): shapely.intersection(dissolve(cells[cell_label == c]), extent)
-        for c in np.unique(cell_label[cell_label >= 0])
+        int(c): _clipped(dissolve(cells[cell_label == c]), extent) for c in np.unique(cell_label[cell_label >= 0])
     }
 
 
 def _coverage_union(cells: GeomArray) -> BaseGeometry:
-    """Union of valid Voronoi cells (a valid coverage: the fast union), overlay if GEOS objects."""
+    """Union of valid Voronoi cells (a valid coverage: the fast union); the overlay union when GEOS
+    objects or the fast union comes out invalid (cells of near-collinear points are not always a
+    clean coverage)."""
     try:
-        return shapely.coverage_union_all(cells)
+        out = shapely.coverage_union_all(cells)
     except shapely.errors.GEOSException:
         return shapely.union_all(cells)
+    return out if out.is_valid else shapely.union_all(cells)
+
+
+def _clipped(region: BaseGeometry, extent: BaseGeometry) -> BaseGeometry:
+    """``region`` inside ``extent``; repaired first if GEOS finds it invalid."""
+    try:
+        return shapely.intersection(region, extent)
+    except shapely.errors.GEOSException:
+        return shapely.intersection(shapely.make_valid(region), extent)
 
 
 def _face_owner(
