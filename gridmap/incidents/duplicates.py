@@ -11,13 +11,13 @@ CGCS2000 Gauss-Krüger in China), never in degrees.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import shapely
 
 from gridmap.crs import transformer_between, working_crs_for
 from gridmap.errors import ValidationError
@@ -53,23 +53,15 @@ class DuplicateCandidate:
     description: str | None
 
     def to_dict(self) -> dict[str, Any]:
+        from gridmap.incidents.open311 import iso
+
         return {"service_request_id": self.incident_id, "distance_m": round(self.distance_m, 1),
-                "status": self.status, "requested_datetime": self.reported_at.isoformat(),
+                "status": self.status, "requested_datetime": iso(self.reported_at),
                 "description": self.description}
 
 
-def _box_filter(frame: pd.DataFrame, lon: float, lat: float, radius_m: float) -> pd.DataFrame:
-    """Rows whose point lies in a lon/lat box a little larger than the radius (cheap, before projecting)."""
-    dlat = radius_m * _DEG_PER_M * 1.2
-    dlon = dlat / max(np.cos(np.radians(lat)), 0.01)
-    x = shapely.get_x(np.asarray(frame.geometry.to_numpy()))
-    y = shapely.get_y(np.asarray(frame.geometry.to_numpy()))
-    keep = (np.abs(x - lon) <= dlon) & (np.abs(y - lat) <= dlat)
-    return frame.loc[keep]
-
-
 def duplicate_candidates(
-    incidents: pd.DataFrame,
+    incidents: Sequence[Mapping[str, Any]],
     *,
     lon: float,
     lat: float,
@@ -81,35 +73,29 @@ def duplicate_candidates(
 ) -> list[DuplicateCandidate]:
     """Open incidents that may be the same problem as a new report at (lon, lat), nearest first.
 
-    ``incidents`` are stored rows (GeoDataFrame, lon/lat) of the grid, or more: they are filtered here.
+    ``incidents`` are records (incident_id, category, grid_code, status, reported_at, description,
+    lon, lat) of the grid, or more: they are filtered here.
     """
-    if incidents.empty or grid_code is None:
+    if grid_code is None:
         return []
-    since = pd.Timestamp(now) - timedelta(days=rules.days)
-    rows = incidents.loc[
-        (incidents["category"] == category)
-        & (incidents["grid_code"] == grid_code)
-        & ~incidents["status"].isin([s.value for s in CLOSED_STATUSES])
-        & (incidents["reported_at"] >= since)
-        & incidents.geometry.notna()
-    ]
-    if exclude_id is not None:
-        rows = rows.loc[rows["incident_id"] != exclude_id]
-    rows = _box_filter(rows, lon, lat, rules.radius_m) if len(rows) else rows
-    if rows.empty:
+    since = now - timedelta(days=rules.days)
+    closed = {s.value for s in CLOSED_STATUSES}
+    dlat = rules.radius_m * _DEG_PER_M * 1.2  # a cheap lon/lat box a little larger than the radius first
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    rows = [r for r in incidents
+            if r["category"] == category and r["grid_code"] == grid_code and r["status"] not in closed
+            and r["reported_at"] >= since and r.get("lon") is not None and r["incident_id"] != exclude_id
+            and abs(r["lon"] - lon) <= dlon and abs(r["lat"] - lat) <= dlat]
+    if not rows:
         return []
     epsg = working_crs_for((lon, lat, lon, lat)).to_epsg()
     assert epsg is not None
     to_metric = transformer_between(4326, epsg)
     x0, y0 = to_metric.transform(lon, lat)
-    xs, ys = to_metric.transform(shapely.get_x(rows.geometry.to_numpy()), shapely.get_y(rows.geometry.to_numpy()))
+    xs, ys = to_metric.transform(np.array([r["lon"] for r in rows]), np.array([r["lat"] for r in rows]))
     distance = np.hypot(np.asarray(xs) - x0, np.asarray(ys) - y0)
-    found = [
-        DuplicateCandidate(str(r["incident_id"]), float(d), str(r["status"]),
-                           pd.Timestamp(r["reported_at"]).to_pydatetime(),
-                           None if pd.isna(r["description"]) else str(r["description"]))
-        for r, d in zip(rows.to_dict("records"), distance, strict=True)
-        if d <= rules.radius_m
-    ]
+    found = [DuplicateCandidate(str(r["incident_id"]), float(d), str(r["status"]), r["reported_at"],
+                                r.get("description"))
+             for r, d in zip(rows, distance, strict=True) if d <= rules.radius_m]
     found.sort(key=lambda c: (c.distance_m, c.incident_id))
     return found[: rules.limit]

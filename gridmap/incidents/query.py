@@ -1,36 +1,41 @@
-"""Filtered, newest-first pages of incidents, answered by the database (GET requests, the list page).
+"""Filtered, newest-first pages of incidents (and events), answered by the database as plain records.
 
-Why SQL here: the Store protocol filters by equality only and has no ORDER BY/LIMIT, but GET
-requests must pick "the newest 1000 in a date window" out of hundreds of thousands of rows in well
-under 200 ms. Each backend runs one parameterised ``SELECT fid ... ORDER BY reported_at DESC
-LIMIT n`` on its ``reported_at`` index (migration 0004), then the rows are read through the normal
-Store API (``where={"fid": [...]}``), so decoding stays the stores' business.
+Why SQL and records here: the Store protocol filters by equality only and has no ORDER BY/LIMIT,
+and it builds a pandas frame per read, which costs milliseconds per call. GET requests must pick
+"the newest 1000 in a date window" out of hundreds of thousands of rows in well under 200 ms, and
+every POST looks for duplicates nearby, so these two hot paths run one parameterised ``SELECT ...
+ORDER BY <time> DESC LIMIT n`` on the time indexes (migration 0004) and return dicts of plain
+Python values: datetimes tz-aware UTC, points as ``lon``/``lat`` (storage CRS degrees).
 
 The GeoPackage stores datetimes as ISO 8601 text in UTC with milliseconds and a ``Z``
 (gridmap.store.gpkg), which sorts and compares like the instants it encodes; bounds are formatted
-the same way.
+the same way. Reads use a read-only connection of their own.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
+import numpy as np
+import shapely
 from psycopg import sql
 
 from gridmap import schema
 from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.store.base import Store
+from gridmap.store.gpkg_binary import geometries_from_gpkg_blobs
 
 #: Most rows one query returns (GeoReport v2: "first 1000 requests").
 MAX_RESULTS = 1000
 _COLUMN_FOR_LENGTH = {15: "grid_code", 12: "community_code", 9: "street_code", 6: "street_code"}
 #: The time column each listable layer is windowed and ordered by.
 _ORDER_COLUMN = {schema.INCIDENTS: "reported_at", schema.INCIDENT_EVENTS: "at"}
+Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -59,11 +64,11 @@ class IncidentFilter:
 
 
 def _gpkg_time(value: datetime) -> str:
-    stamp = pd.Timestamp(value).tz_convert("UTC")
+    stamp = value.astimezone(UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
-def _conditions(f: IncidentFilter, time_column: str) -> list[tuple[str, str, Any]]:
+def _conditions(f: IncidentFilter, time_column: str, layer: str) -> list[tuple[str, str, Any]]:
     """(column, operator, value) triples; operators: >=, <, in."""
     out: list[tuple[str, str, Any]] = []
     if f.start is not None:
@@ -75,6 +80,8 @@ def _conditions(f: IncidentFilter, time_column: str) -> list[tuple[str, str, Any
         if values is not None:
             out.append((column, "in", list(values)))
     if f.area_code is not None:
+        if layer != schema.INCIDENTS:
+            raise ValidationError("an area filter applies to incidents only")
         column = _COLUMN_FOR_LENGTH[len(f.area_code)]
         if len(f.area_code) in (15, 12, 9):
             out.append((column, "in", [f.area_code]))
@@ -83,69 +90,129 @@ def _conditions(f: IncidentFilter, time_column: str) -> list[tuple[str, str, Any
     return out
 
 
-def _fids_gpkg(path: str, table: str, order_column: str, f: IncidentFilter) -> list[int]:
+#: The incident columns an Open311 listing shows (fewer columns = less to convert per row).
+LISTING_COLUMNS: tuple[str, ...] = (
+    "incident_id", "category", "status", "status_notes", "description", "department", "level", "reported_at",
+    "updated_at", "deadline_at", "address", "media_url", "grid_code", "community_code", "street_code", "urgent",
+    "supervised", "card", "satisfaction", "duplicate_of", "overdue_count",
+)
+
+
+def _columns(layer: str, columns: Sequence[str] | None = None) -> list[str]:
+    known = schema.LAYERS[layer].column_names
+    if columns is None:
+        return list(known)
+    unknown = sorted(set(columns) - set(known))
+    if unknown:
+        raise ValidationError(f"layer {layer!r} has no column(s) {', '.join(unknown)}")
+    return list(columns)
+
+
+def _decode_gpkg(spec: schema.LayerSpec, names: list[str], row: Sequence[Any]) -> Record:
+    out: Record = {}
+    for name, value in zip(names, row, strict=False):
+        kind = spec.column(name).type
+        if value is None:
+            out[name] = None
+        elif kind == "datetime":
+            out[name] = datetime.fromisoformat(value).astimezone(UTC)
+        elif kind == "bool":
+            out[name] = bool(value)
+        elif kind == "json":
+            out[name] = json.loads(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _records_gpkg(path: str, layer: str, f: IncidentFilter, columns: Sequence[str] | None) -> list[Record]:
+    spec = schema.LAYERS[layer]
+    names = _columns(layer, columns)
     parts: list[str] = []
     params: list[Any] = []
-    for column, op, value in _conditions(f, order_column):
+    for column, op, value in _conditions(f, _ORDER_COLUMN[layer], layer):
         if op == "in":
             if not value:
                 return []
-            parts.append(f'"{column}" IN ({", ".join("?" * len(value))})')
-            params += value
+            parts.append(f'"{column}" IN (SELECT value FROM json_each(?))')
+            params.append(json.dumps(value))
         else:
             parts.append(f'"{column}" {op} ?')
             params.append(_gpkg_time(value) if isinstance(value, datetime) else value)
+    geometry = ', "geometry"' if spec.geometry_type else ""
     where = " WHERE " + " AND ".join(parts) if parts else ""
-    query = (f'SELECT fid FROM "{table}"{where} ORDER BY "{order_column}" DESC, fid DESC '
-             f"LIMIT {int(f.limit)} OFFSET {int(f.offset)}")
+    query = (f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)}{geometry} FROM "{layer}"{where} '
+             f'ORDER BY "{_ORDER_COLUMN[layer]}" DESC, fid DESC LIMIT {int(f.limit)} OFFSET {int(f.offset)}')
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
     except sqlite3.Error as exc:
         raise StoreUnavailableError(f"cannot open GeoPackage {path}: {exc}") from None
     try:
-        return [int(r[0]) for r in conn.execute(query, params).fetchall()]
+        rows = conn.execute(query, params).fetchall()
     except sqlite3.OperationalError as exc:
         raise StoreUnavailableError(f"GeoPackage {path}: {exc}") from None
     finally:
         conn.close()
+    records = [_decode_gpkg(spec, names, r) for r in rows]
+    if spec.geometry_type and rows:
+        points = geometries_from_gpkg_blobs([r[-1] for r in rows])
+        xs, ys = shapely.get_x(points), shapely.get_y(points)
+        for rec, x, y in zip(records, xs, ys, strict=True):
+            rec["lon"], rec["lat"] = (None, None) if np.isnan(x) else (float(x), float(y))
+    return records
 
 
-def _fids_postgis(store: Any, table: str, order_column: str, f: IncidentFilter) -> list[int]:
+def postgis_select(layer: str, f: IncidentFilter, columns: Sequence[str] | None = None
+                   ) -> tuple[sql.Composed, list[Any]]:
+    """The PostGIS ``SELECT`` of :func:`records_matching` and its parameters (writes.py embeds it in a CTE)."""
+    spec = schema.LAYERS[layer]
     parts: list[sql.Composable] = []
     params: list[Any] = []
-    for column, op, value in _conditions(f, order_column):
+    for column, op, value in _conditions(f, _ORDER_COLUMN[layer], layer):
         ident = sql.Identifier(column)
-        if op == "in":
-            parts.append(sql.SQL("{} = ANY(%s)").format(ident))
-        else:
-            parts.append(sql.SQL("{} " + op + " %s").format(ident))
+        parts.append(sql.SQL("{} = ANY(%s)").format(ident) if op == "in" else sql.SQL("{} " + op + " %s").format(ident))
         params.append(value)
+    fields: list[sql.Composable] = [sql.Identifier(n) for n in _columns(layer, columns)]
+    if spec.geometry_type:
+        fields += [sql.SQL("ST_X(geometry)"), sql.SQL("ST_Y(geometry)")]
     where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts) if parts else sql.SQL("")
-    query = sql.SQL("SELECT fid FROM {}{} ORDER BY {} DESC, fid DESC LIMIT {} OFFSET {}").format(
-        sql.Identifier(table), where, sql.Identifier(order_column), sql.Literal(int(f.limit)),
-        sql.Literal(int(f.offset)))
-    return [int(r[0]) for r in store.query(query, params)]
+    query = sql.SQL("SELECT {} FROM {}{} ORDER BY {} DESC, fid DESC LIMIT {} OFFSET {}").format(
+        sql.SQL(", ").join(fields), sql.Identifier(layer), where, sql.Identifier(_ORDER_COLUMN[layer]),
+        sql.Literal(int(f.limit)), sql.Literal(int(f.offset)))
+    return query, params
 
 
-def fids_matching(store: Store, f: IncidentFilter, *, layer: str = schema.INCIDENTS) -> list[int]:
-    """Fids of the incidents (or incident events) matching ``f``, newest first, at most ``f.limit``."""
+def records_from_postgis(layer: str, rows: Sequence[Sequence[Any]], columns: Sequence[str] | None = None
+                         ) -> list[Record]:
+    """Records from rows of :func:`postgis_select` (psycopg already returns plain Python values)."""
+    names = _columns(layer, columns)
+    with_point = schema.LAYERS[layer].geometry_type is not None
+    out = []
+    for row in rows:
+        rec = dict(zip(names, row, strict=False))
+        if with_point:
+            rec["lon"], rec["lat"] = row[-2], row[-1]
+        out.append(rec)
+    return out
+
+
+def records_matching(store: Store, f: IncidentFilter, *, layer: str = schema.INCIDENTS,
+                     columns: Sequence[str] | None = None) -> list[Record]:
+    """Rows of incidents (or incident events) matching ``f`` as dicts, newest first, at most ``f.limit``.
+
+    Incident records carry ``lon``/``lat`` instead of a geometry; ``columns`` picks the others (all).
+    """
     from gridmap.store.gpkg import GeoPackageStore
     from gridmap.store.postgis import PostGISStore
 
-    order_column = _ORDER_COLUMN[layer]
+    if layer not in _ORDER_COLUMN:
+        raise ValidationError(f"layer {layer!r} cannot be listed here")
     if isinstance(store, GeoPackageStore):
-        return _fids_gpkg(str(store.path), layer, order_column, f)
+        return _records_gpkg(str(store.path), layer, f, columns)
     if isinstance(store, PostGISStore):
-        return _fids_postgis(store, layer, order_column, f)
+        query, params = postgis_select(layer, f, columns)
+        return records_from_postgis(layer, store.query(query, params), columns)
     raise ValidationError(f"incident listing is not implemented for {type(store).__name__}")
-
-
-def rows_matching(store: Store, f: IncidentFilter, *, layer: str = schema.INCIDENTS) -> pd.DataFrame:
-    """The matching rows (incidents: a GeoDataFrame), newest first."""
-    fids = fids_matching(store, f, layer=layer)
-    frame = store.read(layer, where={schema.FID: fids})
-    order = {fid: i for i, fid in enumerate(fids)}
-    return frame.sort_values(schema.FID, key=lambda s: s.map(order)).reset_index(drop=True)
 
 
 def ids_from_text(text: str, *, limit: int = MAX_RESULTS) -> tuple[str, ...]:
@@ -154,11 +221,3 @@ def ids_from_text(text: str, *, limit: int = MAX_RESULTS) -> tuple[str, ...]:
     if len(ids) > limit:
         raise ValidationError(f"service_request_id lists {len(ids)} ids; at most {limit} per request")
     return ids
-
-
-def categories_values(codes: Sequence[str], aliases: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """Every stored spelling of the given service codes (imported files may hold the Chinese name)."""
-    out: list[str] = []
-    for code in codes:
-        out += [code, *aliases.get(code, ())]
-    return tuple(dict.fromkeys(out))

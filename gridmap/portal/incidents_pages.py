@@ -107,7 +107,9 @@ def _local(value: Any) -> str | None:
 def _row_view(row: dict[Any, Any], lang: str, now: datetime) -> dict[str, Any]:
     service = incident_service()
     category = service.policy.catalogue.find(row["category"])
-    geom = row.get("geometry")
+    lon, lat = row.get("lon"), row.get("lat")
+    if lon is None and row.get("geometry") is not None:
+        lon, lat = float(row["geometry"].x), float(row["geometry"].y)
     return {
         "id": row["incident_id"], "category": category.name(lang) if category else row["category"],
         "status": row["status"], "level": row.get("level") or "grid", "grid": row.get("grid_code"),
@@ -116,7 +118,7 @@ def _row_view(row: dict[Any, Any], lang: str, now: datetime) -> dict[str, Any]:
         "card": row.get("card") if isinstance(row.get("card"), str) else None,
         "supervised": bool(row.get("supervised")) if not pd.isna(row.get("supervised")) else False,
         "description": row.get("description") if isinstance(row.get("description"), str) else "",
-        "lat": None if geom is None else float(geom.y), "lon": None if geom is None else float(geom.x),
+        "lat": lat, "lon": lon,
         "failures": 0 if pd.isna(row.get("verification_failures")) else int(row["verification_failures"]),
     }
 
@@ -130,7 +132,7 @@ def list_page() -> str:
     now = service.now()
     f, chosen = _list_filter(principal, now)
     lang = current_language()
-    rows = [_row_view(r, lang, now) for r in service.matching(f).to_dict("records")]
+    rows = [_row_view(r, lang, now) for r in service.matching(f)]
     if chosen["overdue"]:
         rows = [r for r in rows if r["overdue"]]
     return render_template(

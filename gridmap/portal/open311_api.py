@@ -14,7 +14,6 @@ come from ``gridmap.portal.errors`` (the one mapping) in the GeoReport shape
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -99,7 +98,7 @@ def respond(fmt: str, root: str, payload: Any, *, status: int = 200) -> Response
     """``payload`` (a list or a dict) as JSON, or as XML under ``root``."""
     if fmt == "xml":
         return Response(open311.xml_document(root, payload), status=status, mimetype="text/xml")
-    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
+    return Response(open311.json_body(payload), status=status, mimetype="application/json")
 
 
 @bp.get(f"/discovery.{FMT}")
@@ -215,8 +214,7 @@ def list_requests(fmt: str) -> Response:
     rows = service.matching(request_filter(request.args, service, area_code=principal.area_code))
     lang = current_language()
     catalogue = service.policy.catalogue
-    return respond(fmt, "service_requests", [open311.request_dict(r, catalogue, lang)
-                                              for r in rows.to_dict("records")])
+    return respond(fmt, "service_requests", [open311.request_dict(r, catalogue, lang) for r in rows])
 
 
 @bp.get(f"/requests/<incident_id>.{FMT}")
@@ -245,7 +243,7 @@ def updates(fmt: str) -> Response:
     ids = ids_from_text(request.args["service_request_id"]) if request.args.get("service_request_id") else None
     events = service.updates(IncidentFilter(start=start, end=end, ids=ids, limit=MAX_RESULTS),
                              area_code=principal.area_code)
-    return respond(fmt, "service_request_updates", [open311.update_dict(e) for e in events.to_dict("records")])
+    return respond(fmt, "service_request_updates", [open311.update_dict(e) for e in events])
 
 
 @bp.get("/media/<name>")

@@ -17,10 +17,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 import shapely
 
@@ -33,7 +32,7 @@ from gridmap.incidents.duplicates import DuplicateCandidate, duplicate_candidate
 from gridmap.incidents.escalation import escalation_decisions
 from gridmap.incidents.intake import ReportInput, report_input_from_fields
 from gridmap.incidents.policy import IncidentPolicy, policy_from_settings
-from gridmap.incidents.query import IncidentFilter, rows_matching
+from gridmap.incidents.query import LISTING_COLUMNS, IncidentFilter, records_matching
 from gridmap.incidents.transitions import Transition, plan_transition
 from gridmap.incidents.workflow import (
     CLOSED_STATUSES,
@@ -47,6 +46,7 @@ from gridmap.incidents.workflow import (
     incident_not_found,
     initial_level,
 )
+from gridmap.incidents.writes import insert_report
 from gridmap.model import Role
 from gridmap.services.lookup import LookupService
 from gridmap.store.base import Store, StoreTransaction
@@ -156,50 +156,56 @@ class IncidentService:
             require_area(principal, grid or community, what=f"the point ({lon:.6f}, {lat:.6f})")
         now = self._clock()
         category = data.category
-        duplicates = self.duplicates(lon, lat, category=category, grid_code=grid, now=now)
         level = initial_level(category) if grid is not None or category.urgent else Level.COMMUNITY
         token = secrets.token_urlsafe(16)
-        row = {
+        row: dict[str, Any] = {
             "category": category.service_code, "description": data.description, "status": Status.REPORTED.value,
-            "reported_at": pd.Timestamp(now), "updated_at": pd.Timestamp(now), "grid_code": grid,
+            "reported_at": now, "updated_at": now, "closed_at": None, "grid_code": grid,
             "community_code": community, "street_code": street, "level": level.value, "weight": 1.0,
             "address": data.address, "reporter": principal.name, "synthetic": False, "source": source,
-            "version": 1, "deadline_at": pd.Timestamp(now + category.deadline(level)), "urgent": category.urgent,
-            "verification_failures": 0, "penalty": False, "supervised": False, "overdue_count": 0,
-            "media_url": data.media_url, "status_notes": "已受理上报", "token": token,
+            "version": 1, "assigned_to": None, "department": None, "deadline_at": now + category.deadline(level),
+            "urgent": category.urgent, "verification_failures": 0, "penalty": False, "supervised": False,
+            "card": None, "overdue_count": 0, "satisfaction": None, "media_url": data.media_url,
+            "status_notes": "已受理上报", "token": token, "duplicate_of": None,
         }
+        event = {"seq": 1, "at": now, "actor": principal.name, "from_status": None,
+                 "to_status": Status.REPORTED.value, "action": Action.REPORT.value, "note": None,
+                 "detail": {"level": level.value, "urgent": True} if category.urgent else None}
+        nearby = self._nearby(category, grid, now) if grid is not None else None
         for attempt in range(3):  # a 40-bit id collides about never; retry anyway rather than fail a report
-            row["incident_id"] = new_incident_id(now)
+            row["incident_id"] = event["incident_id"] = new_incident_id(now)
             try:
-                self._insert_report(row, lon, lat, now=now, actor=principal.name, category=category)
+                before = insert_report(self.store, row, lon, lat, event, nearby=nearby)
                 break
             except ConflictError:
                 if attempt == 2:
                     raise
-        return ReportOutcome(self.get(str(row["incident_id"])), token, duplicates)
+        duplicates = self._candidates(before, lon, lat, category=category, grid_code=grid, now=now)
+        stored = {**row, "lon": lon, "lat": lat, "geometry": shapely.Point(lon, lat)}
+        return ReportOutcome(stored, token, duplicates)
 
-    def _insert_report(self, row: dict[str, Any], lon: float, lat: float, *, now: datetime, actor: str,
-                       category: Category) -> None:
-        frame = gpd.GeoDataFrame([row], geometry=[shapely.Point(lon, lat)], crs=self.settings.storage_epsg)
-        first = Transition(Action.REPORT, Status.REPORTED, Status.REPORTED, {}, None,
-                           {"level": row["level"], "urgent": category.urgent} if category.urgent else {})
-        with self.store.transaction() as tx:
-            tx.insert(schema.INCIDENTS, frame)
-            tx.insert(schema.INCIDENT_EVENTS, event_frame(str(row["incident_id"]), 1, at=now, actor=actor,
-                                                          transition=first))
+    def _nearby(self, category: Category, grid_code: str, now: datetime) -> IncidentFilter:
+        """Open incidents of ``category`` in the grid within the duplicate window (duplicates.py)."""
+        stored = tuple(dict.fromkeys([category.service_code, category.name_zh, *category.aliases]))
+        return IncidentFilter(start=now - timedelta(days=self.policy.duplicates.days), categories=stored,
+                              statuses=tuple(_OPEN), area_code=grid_code)
+
+    def _candidates(self, records: list[dict[str, Any]], lon: float, lat: float, *, category: Category,
+                    grid_code: str | None, now: datetime, exclude_id: str | None = None) -> list[DuplicateCandidate]:
+        for rec in records:
+            rec["category"] = category.service_code  # imported rows may spell it in Chinese
+        return duplicate_candidates(records, lon=lon, lat=lat, category=category.service_code, grid_code=grid_code,
+                                    now=now, rules=self.policy.duplicates, exclude_id=exclude_id)
 
     def duplicates(self, lon: float, lat: float, *, category: Category, grid_code: str | None,
                    now: datetime | None = None, exclude_id: str | None = None) -> list[DuplicateCandidate]:
         """Open incidents of the same category nearby in the same grid (a suggestion, see duplicates.py)."""
         if grid_code is None:
             return []
-        stored = [category.service_code, category.name_zh, *category.aliases]
-        rows = self.store.read(schema.INCIDENTS, where={"grid_code": grid_code, "category": stored, "status": _OPEN})
-        if rows.empty:
-            return []
-        rows = rows.assign(category=category.service_code)
-        return duplicate_candidates(rows, lon=lon, lat=lat, category=category.service_code, grid_code=grid_code,
-                                    now=now or self._clock(), rules=self.policy.duplicates, exclude_id=exclude_id)
+        when = now or self._clock()
+        records = records_matching(self.store, self._nearby(category, grid_code, when))
+        return self._candidates(records, lon, lat, category=category, grid_code=grid_code, now=when,
+                                exclude_id=exclude_id)
 
     # -- the closed loop -------------------------------------------------------------------------
 
@@ -278,21 +284,23 @@ class IncidentService:
         events = self.store.read(schema.INCIDENT_EVENTS, where={"incident_id": incident_id})
         return events.sort_values("seq").reset_index(drop=True)
 
-    def matching(self, f: IncidentFilter) -> pd.DataFrame:
-        """Incidents matching ``f``, newest report first (GET requests, the list page)."""
-        return rows_matching(self.store, f)
+    def matching(self, f: IncidentFilter) -> list[dict[str, Any]]:
+        """Incidents matching ``f`` as records (``lon``/``lat``, the columns a listing shows), newest report
+        first (GET requests, the list page)."""
+        return records_matching(self.store, f, columns=LISTING_COLUMNS)
 
-    def updates(self, f: IncidentFilter, *, area_code: str = "") -> pd.DataFrame:
+    def updates(self, f: IncidentFilter, *, area_code: str = "") -> list[dict[str, Any]]:
         """Incident events in ``f``'s time window, newest first (FixMyStreet servicerequestupdates), of
         incidents inside ``area_code`` ("" = all)."""
-        events = rows_matching(self.store, f, layer=schema.INCIDENT_EVENTS)
-        if not area_code or events.empty:
+        events = records_matching(self.store, f, layer=schema.INCIDENT_EVENTS)
+        if not area_code or not events:
             return events
-        homes = self.store.read(schema.INCIDENTS, where={"incident_id": events["incident_id"].unique().tolist()},
+        ids = sorted({e["incident_id"] for e in events})
+        homes = self.store.read(schema.INCIDENTS, where={"incident_id": ids},
                                 columns=["incident_id", "grid_code", "community_code", "street_code"])
         home = homes["grid_code"].fillna(homes["community_code"]).fillna(homes["street_code"]).fillna("")
         inside = set(homes.loc[home.astype(str).str.startswith(area_code), "incident_id"])
-        return events.loc[events["incident_id"].isin(inside)].reset_index(drop=True)
+        return [e for e in events if e["incident_id"] in inside]
 
     def visible(self, principal: Principal, incident_id: str, *, token: str | None = None) -> dict[str, Any]:
         """The incident if ``principal`` may see it (staff in the area, or the reporter's token), else the

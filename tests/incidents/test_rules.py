@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-import shapely
 from pyproj import Geod
 
 from gridmap.config import Settings
@@ -133,11 +131,9 @@ def test_duplicate_distances_are_metres() -> None:
             ("d101", 101, "sanitation", "G1", "reported", 1), ("other_cat", 10, "fire", "G1", "reported", 1),
             ("other_grid", 10, "sanitation", "G2", "reported", 1), ("closed", 10, "sanitation", "G1", "closed", 1),
             ("old", 10, "sanitation", "G1", "reported", 9)]
-    frame = gpd.GeoDataFrame(
-        {"incident_id": [r[0] for r in rows], "category": [r[2] for r in rows], "grid_code": [r[3] for r in rows],
-         "status": [r[4] for r in rows], "reported_at": [pd.Timestamp(NOW - timedelta(days=r[5])) for r in rows],
-         "description": "x"},
-        geometry=[shapely.Point(_east(r[1])) for r in rows], crs=4326)
+    frame = [{"incident_id": r[0], "category": r[2], "grid_code": r[3], "status": r[4],
+              "reported_at": NOW - timedelta(days=r[5]), "description": "x", "lon": _east(r[1])[0],
+              "lat": _east(r[1])[1]} for r in rows]
     found = duplicate_candidates(frame, lon=LON, lat=LAT, category="sanitation", grid_code="G1", now=NOW,
                                  rules=DuplicateRules(radius_m=100, days=7))
     assert [c.incident_id for c in found] == ["d40", "d99"]
