@@ -165,6 +165,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(analysis_pages.bp)
+    from gridmap.portal import tracking_api
+
+    app.register_blueprint(tracking_api.bp)
     return app
 
 

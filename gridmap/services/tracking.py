@@ -80,13 +80,13 @@ class TrackingService:
         *,
         publish: Publish | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        registry_refresh_s: float = 10.0,
+        registry: DeviceRegistry | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.zone = ZoneInfo(settings.tracking_timezone)
-        self.registry = DeviceRegistry(store, refresh_s=registry_refresh_s)
+        self.registry = registry if registry is not None else DeviceRegistry(store)
         self.locator = GridLocator(store)
         self.ingest = PositionIngest(store, settings, lookup=self.registry.lookup, locate=self.locator.codes,
                                      publish=publish, clock=clock)
