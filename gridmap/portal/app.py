@@ -165,6 +165,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(analysis_pages.bp)
+    from gridmap.portal import planner_api, planner_pages
+
+    app.register_blueprint(planner_api.bp)
+    app.register_blueprint(planner_pages.bp)
     from gridmap.portal import tracking_api
 
     app.register_blueprint(tracking_api.bp)

@@ -67,6 +67,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("incidents.new_page", "nav.report", None),
     NavItem("incidents.assessment_page", "nav.assessment", frozenset({Role.COMMAND, Role.ANALYST})),
     NavItem("analysis.hotspots_page", "nav.analysis", frozenset({Role.COMMAND, Role.ANALYST, Role.PLANNER})),
+    NavItem("planner.index", "nav.planner", frozenset({Role.PLANNER})),
     NavItem("admin.users", "nav.users", frozenset({Role.ADMIN})),
     NavItem("admin.audit", "nav.audit", frozenset({Role.ADMIN})),
 )
@@ -208,7 +209,7 @@ def _controls_last(m: folium.Map) -> None:
 
 ROLE_SHORTCUTS: Mapping[Role, tuple[str, ...]] = MappingProxyType({
     Role.ADMIN: ("admin.users", "admin.audit", "incidents.list_page"),
-    Role.PLANNER: ("pages.home",),
+    Role.PLANNER: ("planner.index", "pages.home"),
     Role.COMMAND: ("incidents.list_page", "incidents.assessment_page"),
     Role.ANALYST: ("incidents.assessment_page", "incidents.list_page"),
     Role.WORKER: ("incidents.new_page", "incidents.list_page", "resident.resident_page"),
