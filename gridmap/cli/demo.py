@@ -98,7 +98,8 @@ def register(group: click.Group) -> None:
         from gridmap.demo.build import nonempty_demo_layers
 
         url = store_url or DEMO_STORE_URL
-        settings = obj.settings.replace(store_url=url)
+        # The demo takes incident reports from anyone (Open311 and the report form), like a resident portal.
+        settings = obj.settings.replace(store_url=url, allow_anonymous_reports=True)
         store = open_store(url, settings)
         try:
             built = replace or not nonempty_demo_layers(store)
