@@ -113,6 +113,8 @@ def exact_regions(
         k_hi = min(k_hi, math.floor((total + slack) / band.min) if band.min > 0 else k_hi)
         if k_lo > k_hi:
             return ExactResult(None, bound, True, "bound_is_optimal")
+    if float(island.hh.max(initial=0.0)) > cap:  # one atom alone exceeds what a better solution allows
+        return ExactResult(None, bound, True, "bound_is_optimal")
     model = _Model(island, band, cap)
     if model.n_columns > params.max_columns:
         return ExactResult(None, bound, False, "too_large")

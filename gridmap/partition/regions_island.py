@@ -28,6 +28,7 @@ from gridmap.partition.regions_exact import ExactParams, ExactResult, exact_regi
 from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
 from gridmap.partition.regions_repair import RepairStats, repair_out_of_band
 from gridmap.partition.regions_search import SearchParams, SearchStats, improve_labels
+from gridmap.partition.regions_window import WindowParams, WindowStats, repair_with_windows
 
 IN_BAND = "in_band"
 PROVED_INFEASIBLE = "proved_infeasible"
@@ -44,8 +45,8 @@ class IslandParams:
     improve_attempts: int = 1
     #: Extra attempts while grids are out of band: at most ``repair_atoms // atoms`` of them and
     #: never more than ``repair_attempts``.
-    repair_atoms: int = 4000
-    repair_attempts: int = 15
+    repair_atoms: int = 1200
+    repair_attempts: int = 8
     #: Attempts made before the exact model is called on an island small enough for it.
     before_exact: int = 1
 
@@ -59,6 +60,8 @@ class RegionParams:
     island: IslandParams = field(default_factory=IslandParams)
     #: The exact fallback for small islands left out of band; None switches it off.
     exact: ExactParams | None = field(default_factory=ExactParams)
+    #: Exact repair windows for larger islands left out of band (need ``exact``); None: off.
+    windows: WindowParams | None = field(default_factory=WindowParams)
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Counters:
     bisect: BisectStats = field(default_factory=BisectStats)
     search: SearchStats = field(default_factory=SearchStats)
     repair: RepairStats = field(default_factory=RepairStats)
+    windows: WindowStats = field(default_factory=WindowStats)
     attempts: int = 0
 
 
@@ -181,6 +185,8 @@ class _IslandSearch:
                 self._run_exact()
         if not self.perfect and self.exact is None and self.params.exact is not None:
             self._run_exact()
+        if not self.perfect and not (self.exact is not None and self.exact.proven):
+            self._run_windows()
 
     def _try(self, k: int) -> None:
         self.tried.append(k)
@@ -192,6 +198,18 @@ class _IslandSearch:
         current = _Attempt(labels, k, _key(self.graph, labels, self.households, self.band))
         if self.best is None or current.key < self.best.key:
             self.best = current
+
+    def _run_windows(self) -> None:
+        """Exact repair windows around the regions still out of band (``regions_window``)."""
+        if self.params.windows is None or self.params.exact is None:
+            return
+        assert self.best is not None
+        labels = repair_with_windows(self.graph, self.best.labels, self.households, self.band,
+                                     k_fixed=self.k_fixed is not None, params=self.params.windows,
+                                     exact=self.params.exact, stats=self.counters.windows)  # fmt: skip
+        labels = _polish(self.graph, labels, self.households, self.area, self.xy, self.band, rng=self.rng,
+                         params=self.params, counters=self.counters, repair=False)  # fmt: skip
+        self._offer(labels, int(labels.max()) + 1)
 
     def _run_exact(self) -> None:
         assert self.best is not None and self.params.exact is not None
@@ -351,8 +369,9 @@ def _verdict(
         why = "the exact model is switched off"
     elif exact.status == "too_large":
         limit = params.exact.max_atoms if params.exact is not None else 0
-        why = f"the part has {n} atoms, too many for the exact model (at most {limit} after reduction)"
+        why = f"the part has {n} atoms, too many for the exact model as a whole (at most {limit} after reduction)"
     else:
         why = f"the exact model stopped at its {exact.status.replace('_', ' ')} without a proof"
+    windows = " (exact repair windows around the misses found nothing better)" if params.windows and exact else ""
     return HEURISTIC, (f"heuristic: {attempts} attempt(s) with k = {ks} left {violation:g} households outside "
-                       f"{span}, and {why}")  # fmt: skip
+                       f"{span}{windows}; {why}")  # fmt: skip
