@@ -39,6 +39,8 @@ DEFAULT_BUDGET_POINTS = 60_000
 MAX_LAYER_POINTS = 20_000
 MIN_LAYER_POINTS = 500
 FINEST_RESOLUTION = 11
+#: Cells of the weekly animation: edges of about 65 m, one scale for every week.
+WEEKLY_RESOLUTION = 10
 DECIMALS = 5
 ALL = "__all__"
 
@@ -73,17 +75,25 @@ def _rounded(lat: FloatArray, lon: FloatArray, weight: FloatArray) -> FloatArray
 
 
 def heat_points_from_arrays(
-    lat: FloatArray, lon: FloatArray, weight: FloatArray, *, max_points: int = MAX_LAYER_POINTS
+    lat: FloatArray,
+    lon: FloatArray,
+    weight: FloatArray,
+    *,
+    max_points: int = MAX_LAYER_POINTS,
+    resolution: int | None = None,
 ) -> HeatPoints:
-    """Points as they are when there are at most ``max_points``; else summed into H3 cells (see module doc)."""
+    """Points as they are when there are at most ``max_points``; else summed into H3 cells (see module doc).
+
+    With ``resolution`` the points are always summed into cells of that resolution (coarser if the
+    budget needs it), so that several layers (the weeks of an animation) share one scale.
+    """
     n = len(lat)
-    if n <= max_points:
+    if n <= max_points and resolution is None:
         return HeatPoints(_rounded(lat, lon, weight), n)
-    cells = pd.Series(
-        [h3.latlng_to_cell(a, b, FINEST_RESOLUTION) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)]
-    )
+    start = FINEST_RESOLUTION if resolution is None else resolution
+    cells = pd.Series([h3.latlng_to_cell(a, b, start) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)])
     sums = pd.Series(weight).groupby(cells.to_numpy()).sum()
-    resolution = FINEST_RESOLUTION
+    resolution = start
     while len(sums) > max_points and resolution > 0:
         resolution -= 1
         parents = [h3.cell_to_parent(c, resolution) for c in sums.index]
@@ -156,7 +166,11 @@ def weekly_heat_frames(
     budget: int = DEFAULT_BUDGET_POINTS,
     source: str = "incidents",
 ) -> HeatFrames:
-    """One heat layer per week from the first to the last incident (empty weeks included, so time runs evenly)."""
+    """One heat layer per week from the first to the last incident (empty weeks included, so time runs evenly).
+
+    Every week is summed into H3 cells of ``WEEKLY_RESOLUTION`` so that a cell's weight means the
+    same in every frame and the animation can share one colour scale.
+    """
     points = incident_points(incidents, source=source)
     weights = incident_weights(incidents, weight_column, source=source)
     if len(points) == 0:
@@ -169,5 +183,6 @@ def weekly_heat_frames(
     frames = []
     for t in range(len(all_weeks)):
         mask = position == t
-        frames.append(heat_points_from_arrays(lat[mask], lon[mask], weights[mask], max_points=per_frame))
+        frames.append(heat_points_from_arrays(lat[mask], lon[mask], weights[mask], max_points=per_frame,
+                                              resolution=WEEKLY_RESOLUTION))
     return HeatFrames([str(p.start_time.date()) for p in all_weeks], frames)

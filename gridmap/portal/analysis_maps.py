@@ -76,9 +76,23 @@ def _heat_layer(points: HeatPoints, name: str, basemap: Basemap, *, show: bool) 
                            blur=HEAT_BLUR_PX, min_opacity=0.3, show=show)
 
 
-def heat_map(layers: HeatLayers, *, basemap: Basemap, text: Text, bounds: Sequence[float] | None) -> folium.Map:
+def add_outline(m: folium.Map, outline: gpd.GeoDataFrame | None, basemap: Basemap) -> None:
+    """Thin, non-interactive boundaries (communities) under the heat, for orientation."""
+    if outline is None or outline.empty:
+        return
+    geoms = [g for g in display_geometries(outline.geometry.to_numpy(), basemap) if g is not None and not g.is_empty]
+    collection = {"type": "FeatureCollection",
+                  "features": [{"type": "Feature", "properties": {}, "geometry": g.__geo_interface__} for g in geoms]}
+    folium.GeoJson(collection, style_function=lambda _f: {"color": "#566573", "weight": 1, "fill": False,
+                                                          "dashArray": "4 4"},
+                   interactive=False, control=False).add_to(m)
+
+
+def heat_map(layers: HeatLayers, *, basemap: Basemap, text: Text, bounds: Sequence[float] | None,
+             outline: gpd.GeoDataFrame | None = None) -> folium.Map:
     """The "all incidents" heat layer (shown) and one layer per category (hidden; pick in the layer control)."""
     m = base_map(basemap, bounds)
+    add_outline(m, outline, basemap)
     if len(layers.all.data):
         _heat_layer(layers.all, text("heat.all"), basemap, show=True).add_to(m)
     for category, points in layers.categories.items():
@@ -90,12 +104,24 @@ def heat_map(layers: HeatLayers, *, basemap: Basemap, text: Text, bounds: Sequen
     return m
 
 
-def weekly_heat_map(frames: HeatFrames, *, basemap: Basemap, bounds: Sequence[float] | None) -> folium.Map:
+def _scaled(data: npt.NDArray[np.float64], top: float) -> npt.NDArray[np.float64]:
+    out = np.array(data, dtype=float, copy=True)
+    if len(out):
+        out[:, 2] = np.round(out[:, 2] / top, 4)
+    return out
+
+
+def weekly_heat_map(frames: HeatFrames, *, basemap: Basemap, bounds: Sequence[float] | None,
+                    outline: gpd.GeoDataFrame | None = None) -> folium.Map:
     """An animated heat layer, one frame per week (labels are the weeks' Mondays); vendored TimeDimension."""
     m = base_map(basemap, bounds)
+    add_outline(m, outline, basemap)
     if frames.frames:
-        data = [_display_points(f.data, basemap) for f in frames.frames]
-        plugins.HeatMapWithTime(data, index=list(frames.labels), radius=HEAT_RADIUS_PX + 6, min_opacity=0.2,
+        # HeatMapWithTime wants weights in (0, 1]: divide by the largest weight of any week, so that
+        # weeks stay comparable (a quiet week looks quiet) instead of every frame saturating.
+        top = max((float(f.data[:, 2].max()) for f in frames.frames if len(f.data)), default=1.0) or 1.0
+        data = [_display_points(_scaled(f.data, top), basemap) for f in frames.frames]
+        plugins.HeatMapWithTime(data, index=list(frames.labels), radius=HEAT_RADIUS_PX + 10, min_opacity=0.2,
                                 max_opacity=0.8, auto_play=False, position="bottomleft").add_to(m)
     return m
 

@@ -118,11 +118,11 @@ def heat_page() -> str:
     resolution = None
     if view == "weekly":
         frames = weekly_heat_frames(incidents)
-        m = weekly_heat_map(frames, basemap=_basemap(), bounds=bounds)
+        m = weekly_heat_map(frames, basemap=_basemap(), bounds=bounds, outline=outline)
         resolution = max((f.resolution or 0 for f in frames.frames), default=0) or None
     else:
         layers = heat_layers(incidents)
-        m = heat_map(layers, basemap=_basemap(), text=_text, bounds=bounds)
+        m = heat_map(layers, basemap=_basemap(), text=_text, bounds=bounds, outline=outline)
         resolution = layers.all.resolution
     return _page("analysis_heat.html", m=m, view=view, categories=categories, incidents=len(incidents),
                  resolution=resolution)

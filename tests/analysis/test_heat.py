@@ -70,7 +70,10 @@ def test_weekly_frames_cover_every_week_including_empty_ones():
     frames = weekly_heat_frames(incidents)
     assert frames.labels == ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"]  # Mondays
     assert [f.incidents for f in frames.frames] == [5, 0, 0, 7]
-    assert frames.points == 12
+    assert [f.data[:, 2].sum() if len(f.data) else 0 for f in frames.frames] == [5, 0, 0, 7]
+    assert {f.resolution for f in frames.frames} == {10}  # one cell size for every week: one colour scale
+    cells = [{h3.latlng_to_cell(p.y, p.x, 10) for p in week} for week in (points[:5], points[5:])]
+    assert frames.points == len(cells[0]) + len(cells[1])
 
 
 def test_heat_input_is_checked():
