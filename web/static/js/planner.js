@@ -7,7 +7,7 @@
   var config = JSON.parse(document.getElementById("pl-config").textContent || "{}");
   var $ = function (id) { return document.getElementById(id); };
   var state = { base: null, edits: [], selected: [], mode: "select", block: null, line: [], savable: false };
-  var layers = { community: null, grids: null, blocks: null, line: null, violations: null };
+  var layers = { community: null, grids: null, labels: null, blocks: null, line: null, violations: null };
   var busy = false;
 
   function t(key, params) {
@@ -66,6 +66,22 @@
     return node;
   }
 
+  function labelNode(p) {
+    var node = el("div", { "class": "pl-label", "data-code": p.code });
+    node.appendChild(el("div", {}, String(p.code).slice(-3)));
+    node.appendChild(el("div", {}, t("editor.households", { n: p.households === null ? "—" : p.households })));
+    return node;
+  }
+
+  function drawLabels() {
+    if (layers.labels) { map.removeLayer(layers.labels); }
+    layers.labels = L.layerGroup().addTo(map);
+    layers.grids.eachLayer(function (layer) {
+      var icon = L.divIcon({ html: labelNode(layer.feature.properties), className: "pl-label-icon", iconSize: null });
+      L.marker(layer.getBounds().getCenter(), { icon: icon, interactive: false, keyboard: false }).addTo(layers.labels);
+    });
+  }
+
   function drawGrids(fc) {
     if (layers.grids) { map.removeLayer(layers.grids); }
     layers.grids = L.geoJSON(fc, {
@@ -75,6 +91,7 @@
         layer.on("click", function (e) { L.DomEvent.stopPropagation(e); onGridClick(feature.properties.code, e); });
       }
     }).addTo(map);
+    drawLabels();
     if (layers.blocks && state.mode === "move") { layers.blocks.bringToFront(); }
   }
 
@@ -148,8 +165,9 @@
     box.appendChild(list);
     var problems = $("pl-problems");
     problems.textContent = "";
-    (data.problems || []).forEach(function (p) { problems.appendChild(el("li", {}, p)); });
     state.savable = !!data.savable;
+    if (!state.edits.length) { return; }  // the base as it is: nothing to save yet, the checks say the rest
+    (data.problems || []).forEach(function (p) { problems.appendChild(el("li", {}, p)); });
     setStatus(data.savable ? t("editor.savable") : t("editor.not_savable", { problems: (data.problems || []).join("; ") }),
               data.savable);
   }
@@ -235,6 +253,7 @@
       var d = res.data;
       state.base = d.base;
       state.edits = [];
+      state.savable = false;
       state.selected = [];
       state.savable = false;
       $("pl-base").textContent = t("editor.base", { id: d.base.generation_id, version: d.base.version,
@@ -247,8 +266,8 @@
       drawGrids(d.grids);
       map.fitBounds(layers.community.getBounds(), { padding: [20, 20] });
       renderDrafts(d.drafts);
-      renderCertificate(d);
       setStatus("");
+      renderCertificate(d);
       renderEdits();
       renderSelection();
       showMode();
