@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from defusedxml import ElementTree as SafeET
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from gridmap import schema
 from gridmap.auth.accounts import create_token
@@ -247,3 +250,34 @@ def test_duplicates_endpoint_for_the_form(client: FlaskClient) -> None:
     body = resp.get_json()
     assert body["grid_code"] == sample.GRID_A1 and [d["service_request_id"] for d in body["duplicates"]] == [first]
     assert client.get("/api/v1/incidents/duplicates?service_code=sanitation&lat=1&long=1").status_code == 400
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+def test_photo_uploads_checked_stored_and_served(incident_store: Store, settings: Settings, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    on = create_app(settings.replace(allow_anonymous_reports=True, secret_key="t",
+                                     extra={"incidents": {"media_dir": str(media)}}), store=incident_store)
+    client = on.test_client()
+    form = {"service_code": "sanitation", "lat": str(A1[1]), "long": str(A1[0])}
+
+    def post(data: bytes, name: str, app_client: FlaskClient = client) -> TestResponse:
+        return app_client.post("/open311/v2/requests.json", data={**form, "media": (io.BytesIO(data), name)},
+                               content_type="multipart/form-data")
+
+    too_big = post(b"\xff\xd8\xff" + b"0" * (5 * 1024 * 1024), "big.jpg")
+    not_image = post(b"<html><script>alert(1)</script></html>", "x.png")
+    off = post(PNG, "a.png", create_app(settings.replace(allow_anonymous_reports=True, secret_key="t"),
+                                        store=incident_store).test_client())
+    assert [r.status_code for r in (too_big, not_image, off)] == [400, 400, 400]
+    assert incident_store.count(schema.INCIDENTS) == 0 and not list(media.glob("*"))
+    ok = post(PNG, "photo.png")
+    assert ok.status_code == 200
+    stored = incident_store.read(schema.INCIDENTS)["media_url"].iloc[0]
+    name = stored.rsplit("/", 1)[1]
+    assert stored.startswith("http") and name.endswith(".png") and (media / name).read_bytes() == PNG
+    served = client.get(f"/open311/v2/media/{name}")
+    assert served.status_code == 200 and served.data == PNG and served.mimetype == "image/png"
+    assert client.get("/open311/v2/media/..%2Fsecret.png").status_code == 404
+    close_app(on)

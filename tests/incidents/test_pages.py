@@ -151,3 +151,21 @@ def test_assessment_page_charts_and_csv(client: FlaskClient, incident_store: Sto
     assert by_unit.loc[sample.GRID_A1, "received"] == 2 and by_unit.loc[sample.GRID_A1, "closed"] == 0
     assert by_unit.loc[sample.GRID_B1, "closure_rate"] == 1.0 and by_unit.loc[sample.GRID_B1, "score"] == 100.0
     assert table["rank"].tolist() == [1, 2] and table["unit"].tolist()[0] == sample.GRID_B1
+
+
+def test_import_geojson_with_gcj02_coordinates(client: FlaskClient, incident_store: Store, command_key: str) -> None:
+    import json
+
+    from gridmap.crs import from_wgs84
+
+    gx, gy = from_wgs84(B1[0], B1[1], "gcj02")
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(gx), float(gy)]},
+         "properties": {"category": "公共设施", "description": "路灯不亮", "incident_id": "HOT-1"}}]}
+    resp = client.post("/incidents/import", data={
+        "api_key": command_key, "crs": "gcj02",
+        "file": (io.BytesIO(json.dumps(collection, ensure_ascii=False).encode()), "hotline.geojson")})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    row = incident_store.read(schema.INCIDENTS).iloc[0]
+    assert (row["incident_id"], row["category"], row["grid_code"]) == ("HOT-1", "public_facilities", sample.GRID_B1)
+    assert abs(row.geometry.x - B1[0]) < 1e-5 and abs(row.geometry.y - B1[1]) < 1e-5  # stored in WGS84
