@@ -258,11 +258,16 @@ def incident_event(kind: str, row: Mapping[str, Any], *, category_names: Mapping
     """
     area = next((str(row[c]) for c in ("grid_code", "community_code", "street_code")
                  if row.get(c) is not None and str(row[c]) not in ("", "nan", "<NA>")), None)
+    from gridmap.portal.incidents_text import incident_text
+
     geom = row.get("geometry")
     point = geom if geom is not None and getattr(geom, "geom_type", "") == "Point" else None
+    status = row.get("status")
     return {"type": kind, "area_code": area, "data": {
         "incident_id": str(row.get("incident_id")), "category": row.get("category"),
-        "category_names": dict(category_names or {}), "status": row.get("status"), "level": row.get("level"),
+        "category_names": dict(category_names or {}), "status": status,
+        "status_names": {lang: incident_text(f"status.{status}", lang) for lang in ("zh", "en")} if status else {},
+        "level": row.get("level"),
         "lon": None if point is None else round(float(point.x), 7),
         "lat": None if point is None else round(float(point.y), 7),
         "reported_at": _iso(row.get("reported_at")), "updated_at": _iso(row.get("updated_at")),

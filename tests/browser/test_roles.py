@@ -273,6 +273,14 @@ def test_resident_page_search_on_a_phone(browser_page: BrowserPage) -> None:
 # -- live updates ---------------------------------------------------------------------------------
 
 
+ACT = """async ([id, withToken]) => {
+  const headers = {"Content-Type": "application/json"};
+  if (withToken) { headers["X-CSRF-Token"] = document.querySelector("meta[name=csrf-token]").content; }
+  const r = await fetch(`/api/v1/incidents/${id}/actions`,
+                        {method: "POST", headers, body: JSON.stringify({action: "open_case", version: 1})});
+  return r.status; }"""
+
+
 @contextmanager
 def second_tab(browser_page: BrowserPage, name: str) -> Iterator[BrowserPage]:
     """Another tab of the same browser session (cookies kept), under the same request guard."""
@@ -322,4 +330,11 @@ def test_a_reported_incident_appears_on_the_command_map_live(
     point = stored.geometry.iloc[0]  # where the pin landed (a map click is exact to a pixel, not to 1e-4°)
     assert abs(drawn["lat"] - point.y) < 1e-6 and abs(drawn["lng"] - point.x) < 1e-6
     assert x0 < point.x < x1 and y0 < point.y < y1
+    # A cookie-authenticated JSON action needs the page's CSRF token; the update streams in too.
+    status = page.evaluate(ACT, [incident_id, False])
+    assert status == 403 and len(browser_page.console_errors) == 1 and "403" in browser_page.console_errors[0]
+    browser_page.console_errors.clear()
+    assert page.evaluate(ACT, [incident_id, True]) == 200
+    expect(page.get_by_test_id("live-list").locator("li").first).to_have_text(
+        f"事件更新:环境卫生(已立案) · {incident_id}")
     browser_page.snapshot("live")

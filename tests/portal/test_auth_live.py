@@ -262,4 +262,5 @@ def test_reports_and_moves_reach_only_the_streams_covering_them(app: Flask, acco
     assert moved.status_code == 200, moved.get_data(as_text=True)
     updated = drain(ty)
     assert [(e.type, e.data["status"]) for e in updated] == [("incident.updated", "case_opened")]
+    assert updated[0].data["status_names"] == {"zh": "已立案", "en": "Case opened"}
     assert drain(xy) == []

@@ -51,7 +51,8 @@
     var data;
     try { data = JSON.parse(event.data); } catch (e) { return; }
     if (event.type === "incident.created") { addMarker(data); }
-    addToList(format(config.messages.incident, {category: categoryName(data)})
+    var template = event.type === "incident.created" ? config.messages.incident : config.messages.update;
+    addToList(format(template, {category: categoryName(data), status: (data.status_names || {})[lang] || data.status || ""})
               + " · " + (data.incident_id || ""), data.incident_id);
   }
 
