@@ -50,12 +50,11 @@ class EscalationTimer:
         while not self._stop.wait(self.interval_s):
             try:
                 result = self._sweep()
+                self.sweeps += 1
+                if self._on_sweep is not None:
+                    self._on_sweep(result)
             except Exception:  # keep the timer alive: log and retry at the next tick
                 log.exception("escalation sweep failed; retrying in %.0f s", self.interval_s)
-                continue
-            self.sweeps += 1
-            if self._on_sweep is not None:
-                self._on_sweep(result)
 
     def stop(self, *, timeout_s: float = 30.0) -> None:
         """Stop after the sweep in progress (if any) and wait for the thread."""

@@ -33,8 +33,8 @@ from gridmap.portal.app import ON_CLOSE_KEY, portal_state
 from gridmap.portal.auth import auth_state, current_principal
 from gridmap.portal.errors import register_error_format
 from gridmap.portal.i18n import current_language
-from gridmap.portal.live import incident_event, publish_quietly
-from gridmap.services.incidents import IncidentService
+from gridmap.portal.live import incident_event, publish_quietly, publisher
+from gridmap.services.incidents import EscalationReport, IncidentService
 from gridmap.services.lookup import LookupService
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -65,7 +65,17 @@ def _install(setup: BlueprintSetupState) -> None:
     service = app.extensions.setdefault(SERVICE_KEY, IncidentService(state.store, state.settings, lookup=lookup))
     register_error_format(cast(Flask, app), "/open311/", open311_error)
     if state.settings.escalation_interval_s > 0:
-        timer = EscalationTimer(service.escalate_overdue, interval_s=state.settings.escalation_interval_s).start()
+        publish = publisher(cast(Flask, app))
+
+        def announce(report: EscalationReport) -> None:
+            """Tell the command centre's live map about every case the sweep moved."""
+            for incident_id in [*report.escalated, *report.carded]:
+                row = service.get(incident_id)
+                publish(incident_event("incident.updated", row,
+                                       category_names=category_names(service, row.get("category"))))
+
+        timer = EscalationTimer(service.escalate_overdue, interval_s=state.settings.escalation_interval_s,
+                                on_sweep=announce).start()
         app.extensions[TIMER_KEY] = timer
         app.extensions.setdefault(ON_CLOSE_KEY, []).append(timer.stop)
 

@@ -68,3 +68,22 @@ def test_create_app_starts_and_close_app_stops_the_timer(incident_store: Store) 
     plain = create_app(Settings(secret_key="t"), store=incident_store)
     assert TIMER_KEY not in plain.extensions
     close_app(plain)
+
+
+def test_the_server_timer_announces_moved_cases_on_the_live_hub(incident_store: Store) -> None:
+    from gridmap.auth.principal import Principal
+    from gridmap.model import Role
+    from gridmap.portal.live import hub
+
+    old = datetime.now(UTC) - timedelta(days=3)  # sanitation: due after 24 h at the grid, so overdue now
+    point = sample.INSIDE[sample.GRID_B2]
+    iid = IncidentService(incident_store, Settings(allow_anonymous_reports=True), clock=lambda: old).report(
+        PUBLIC, {"service_code": "sanitation", "lat": point[1], "long": point[0]}).incident["incident_id"]
+    app = create_app(Settings(escalation_interval_s=0.05, secret_key="t"), store=incident_store)
+    sub = hub(app).subscribe(Principal("cmd", Role.COMMAND, sample.COMM_B))
+    try:
+        event = sub.queue.get(timeout=WAIT_S)
+    finally:
+        close_app(app)
+    assert event is not None and event.type == "incident.updated" and event.area_code == sample.GRID_B2
+    assert event.data["incident_id"] == iid and event.data["level"] == "community"
