@@ -169,9 +169,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(planner_api.bp)
     app.register_blueprint(planner_pages.bp)
-    from gridmap.portal import tracking_api
+    from gridmap.portal import command_map, tracking_api
 
     app.register_blueprint(tracking_api.bp)
+    app.register_blueprint(command_map.bp)
     return app
 
 

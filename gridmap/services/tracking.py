@@ -149,9 +149,10 @@ class TrackingService:
             state = live_state(fix_time, in_own_grid=code in worker.own_grids, now=now, stale_after=stale)
             features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [
                 row["geometry"].x, row["geometry"].y]}, "properties": {
-                "worker_id": worker.worker_id, "name": worker.name, "role": worker.role, "device_id": worker.device_id,
-                "home_grid": worker.grid_code, "own_grids": sorted(worker.own_grids), "grid_code": code,
-                "state": state.state, "age_s": round(state.age_s, 1), "fix_time": _iso(row["fix_time"]),
+                "worker_id": worker.worker_id, "name": worker.name, "role": worker.role, "phone": worker.phone,
+                "device_id": worker.device_id, "home_grid": worker.grid_code, "own_grids": sorted(worker.own_grids),
+                "grid_code": code, "in_own_grid": code in worker.own_grids, "state": state.state,
+                "age_s": round(state.age_s, 1), "fix_time": _iso(row["fix_time"]),
                 "outside_since": _iso(row["outside_since"]), "alerted": _iso(row["alerted_at"]) is not None,
                 "speed_mps": _num(row["speed_mps"]), "battery_pct": _num(row["battery_pct"])}})
         features.sort(key=lambda f: f["properties"]["worker_id"])

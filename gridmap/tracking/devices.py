@@ -42,6 +42,7 @@ class WorkerDevice:
     grid_code: str | None
     own_grids: frozenset[str]
     role: str | None = None
+    phone: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -87,6 +88,7 @@ def devices_from_workers(workers: pd.DataFrame) -> dict[str, WorkerDevice]:
             grid_code=_text(row.grid_code),
             own_grids=own_grids_of(row.grid_code, getattr(row, "extra_grid_codes", None)),
             role=_text(getattr(row, "role", None)),
+            phone=_text(getattr(row, "phone", None)),
         )
     return found
 
@@ -118,7 +120,7 @@ class DeviceRegistry:
         self._reloading = False
 
     def _read(self) -> Mapping[str, WorkerDevice]:
-        columns = ["worker_id", "name", "role", "grid_code", "extra_grid_codes", "device_id", "active"]
+        columns = ["worker_id", "name", "role", "phone", "grid_code", "extra_grid_codes", "device_id", "active"]
         return devices_from_workers(self.store.read(schema.WORKERS, columns=columns))
 
     def _devices_now(self, *, max_age_s: float, wait: bool = True) -> Mapping[str, WorkerDevice]:

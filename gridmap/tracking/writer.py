@@ -187,7 +187,8 @@ def _latest_frame(updates: Sequence[_DeviceUpdate], now: datetime) -> gpd.GeoDat
 def position_event(worker: WorkerDevice, fix: Fix, grid_code: str | None, state: FenceState) -> dict[str, Any]:
     """The live ``position.updated`` event of a worker's newest fix (scoped to the worker's main grid)."""
     return {"type": POSITION_EVENT, "area_code": worker.grid_code, "data": {
-        "worker_id": worker.worker_id, "name": worker.name, "device_id": fix.device_id,
+        "worker_id": worker.worker_id, "name": worker.name, "role": worker.role, "phone": worker.phone,
+        "device_id": fix.device_id,
         "lon": fix.lon, "lat": fix.lat, "fix_time": fix.fix_time.isoformat(),
         "grid_code": grid_code, "home_grid": worker.grid_code,
         "in_own_grid": grid_code is not None and grid_code in worker.own_grids,

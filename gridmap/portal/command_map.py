@@ -1,0 +1,104 @@
+"""Command-centre pages: the live map of grid workers, the workers registry and the patrol analytics.
+
+* ``/command`` (G-8): the caller's area on a map (outlines, grids, open incidents: the dashboard's map
+  builder) plus every worker's newest position coloured by state (in own grid, outside it, stale),
+  filtered by street or community, moved live by server-sent events (``static/js/command.js``);
+  click a worker for the card and today's track.
+* ``/workers`` and ``/workers/<id>``: the registry (name, role, phone, grids, A/B partner, device).
+* ``/patrol``: time in own grid (R-15), patrol-a-day (R-16), street/building/point coverage (G-31),
+  per worker and per grid, per day or month, as a table, inline SVG charts and CSV.
+
+Roles: command centre and analysts (and admins) for positions; planners may also read the registry.
+Everything is scoped to the caller's area (``Principal.covers`` on the worker's main grid).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, current_app, render_template, request, url_for
+
+from gridmap import schema
+from gridmap.model import AreaLevel, Role
+from gridmap.portal.app import csp_nonce, portal_state
+from gridmap.portal.assets import fragments_from_map
+from gridmap.portal.auth import current_principal, roles_required, rows_in_scope
+from gridmap.portal.command_text import command_text, command_texts
+from gridmap.portal.dashboard import dashboard_map
+from gridmap.portal.i18n import current_language
+from gridmap.portal.tracking_api import worker_json
+from gridmap.services.tracking import POSITION_ROLES, check_area_filter
+from gridmap.services.workers import REGISTRY_ROLES, worker_record, workers_in_scope
+
+bp = Blueprint("command", __name__)
+#: Texts command.js needs (keys by prefix).
+JS_TEXT_PREFIXES = ("state.", "command.", "card.", "role.")
+
+
+@bp.app_context_processor
+def _texts() -> dict[str, Any]:
+    lang = current_language()
+    return {"ct": lambda key, **params: command_text(key, lang, **params)}
+
+
+def area_choices(principal: Any) -> list[dict[str, str]]:
+    """Streets and communities of the caller's area, for the filter (code, name, level)."""
+    areas = portal_state().store.read(schema.AREAS, columns=["code", "name", "level"])
+    areas = rows_in_scope(areas, principal)
+    wanted = areas["level"].isin([AreaLevel.STREET.value, AreaLevel.COMMUNITY.value])
+    rows = areas.loc[wanted].sort_values("code")
+    return [{"code": str(r.code), "name": str(r.name), "level": str(r.level)} for r in rows.itertuples()]
+
+
+@bp.get("/command")
+@roles_required(*POSITION_ROLES)
+def live_page() -> str:
+    """The live worker map (G-8)."""
+    state = portal_state()
+    principal = current_principal()
+    lang = current_language()
+    area = check_area_filter(request.args.get("area"))
+    m = dashboard_map(state.store, principal, lang)
+    fragments = fragments_from_map(m, static_url=url_for("static", filename="").rstrip("/"), nonce=csp_nonce())
+    events = url_for("live.events") if "live.events" in current_app.view_functions else None
+    config = {
+        "map": m.get_name(),
+        "positions": url_for("tracking.positions"),
+        "track": url_for("tracking.track", worker_id="__ID__"),
+        "worker": url_for("command.worker_page", worker_id="__ID__"),
+        "events": events,
+        "area": area or "",
+        "stale_after_s": float(state.settings.stale_position_minutes) * 60.0,
+        "messages": command_texts(lang, JS_TEXT_PREFIXES),
+    }
+    return render_template("command.html", map=fragments, config=config, areas=area_choices(principal), area=area)
+
+
+@bp.get("/workers")
+@roles_required(*REGISTRY_ROLES)
+def workers_page() -> str:
+    """The registry of the caller's area (``?area=`` narrows it)."""
+    principal = current_principal()
+    area = check_area_filter(request.args.get("area"))
+    frame = workers_in_scope(portal_state().store, principal, area=area)
+    rows = [worker_json({str(k): v for k, v in r.items()}) for r in frame.to_dict("records")]
+    return render_template("command_workers.html", workers=rows, areas=area_choices(principal), area=area)
+
+
+@bp.get("/workers/<worker_id>")
+@roles_required(*REGISTRY_ROLES)
+def worker_page(worker_id: str) -> str:
+    """One worker's card: contact, grids, partner, device and (for position roles) the newest position."""
+    principal = current_principal()
+    store = portal_state().store
+    record = worker_record(store, principal, worker_id)
+    latest = None
+    if principal.role is Role.ADMIN or principal.role in POSITION_ROLES:
+        device = record.get("device_id")
+        rows = store.read(schema.LATEST_POSITIONS, where={"device_id": device}) if device else pd.DataFrame()
+        if len(rows):
+            row = rows.iloc[0]
+            latest = {"fix_time": row["fix_time"].to_pydatetime(), "grid_code": row["grid_code"],
+                      "lon": float(row.geometry.x), "lat": float(row.geometry.y)}
+    return render_template("command_worker.html", worker=record, latest=latest)

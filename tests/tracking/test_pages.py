@@ -1,0 +1,78 @@
+"""Command pages through Flask's test client: roles, scope, escaping, registry table, worker card."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gridmap.auth.accounts import add_account
+from gridmap.config import Settings
+from gridmap.portal.app import close_app, create_app
+from gridmap.portal.command_text import CATALOGUES
+from gridmap.store.base import Store
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def app(world_store: Store, settings: Settings) -> Iterator[Flask]:
+    add_account(world_store, "centre", role="command", area_code="410611001001", password=PASSWORD)
+    add_account(world_store, "planner", role="planner", area_code="410611001", password=PASSWORD)
+    add_account(world_store, "worker", role="worker", area_code="410611001001001", password=PASSWORD)
+    app = create_app(settings.replace(secret_key="pages-tests"), store=world_store)
+    yield app
+    close_app(app)
+
+
+def signed_in(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    page = client.get("/login")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data)
+    assert token is not None
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": token.group(1).decode()})
+    assert response.status_code in (302, 303), response.data[:300]
+    return client
+
+
+def test_command_page_for_the_centre_with_its_areas_and_config(app) -> None:
+    client = signed_in(app, "centre")
+    page = client.get("/command")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    config = json.loads(re.search(r'<script id="cm-config" type="application/json">(.*?)</script>', html,
+                                  re.S).group(1))
+    assert config["positions"] == "/api/v1/workers/positions" and config["stale_after_s"] == 600.0
+    assert config["events"] == "/api/v1/events" and config["messages"]["state.stale"] == "位置过期"
+    assert 'value="410611001001"' in html and 'value="410611001002"' not in html  # own area only
+    assert "<img src=x" not in html  # grid B's hostile name is escaped wherever it appears
+
+
+def test_roles_are_enforced_on_pages(app) -> None:
+    assert app.test_client().get("/command").status_code in (302, 401)
+    assert signed_in(app, "worker").get("/command").status_code == 403
+    assert signed_in(app, "planner").get("/command").status_code == 403
+    assert signed_in(app, "planner").get("/workers").status_code == 200
+
+
+def test_registry_table_and_card(app) -> None:
+    client = signed_in(app, "centre")
+    html = client.get("/workers").get_data(as_text=True)
+    assert re.findall(r'data-testid="worker-row" data-id="([^"]+)"', html) == ["w-a", "w-b"]
+    assert "网格长" in html and "专职网格员" in html
+    card = client.get("/workers/w-a").get_data(as_text=True)
+    assert 'data-testid="card-partner">李四<' in card
+    assert client.get("/workers/w-c").status_code == 404  # another community: as if missing
+    assert client.get("/workers/w-a?lang=en").get_data(as_text=True).count("Full-time grid worker") == 1
+
+
+def test_text_catalogues_have_the_same_keys_and_placeholders() -> None:
+    zh, en = CATALOGUES["zh"], CATALOGUES["en"]
+    assert set(zh) == set(en)
+    for key in zh:
+        assert set(re.findall(r"{(\w+)}", zh[key])) == set(re.findall(r"{(\w+)}", en[key])), key
