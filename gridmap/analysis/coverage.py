@@ -28,13 +28,15 @@ from gridmap import schema
 from gridmap.analysis.access import distances_to_facilities
 from gridmap.analysis.cells import TILING_GRID_KINDS
 from gridmap.crs import working_crs_for
-from gridmap.model import AreaLevel
+from gridmap.model import AreaLevel, GridKind
 
 _W = schema.WORKERS_SPEC
 _G = schema.GRIDS_SPEC
 _U = schema.UNITS_SPEC
 STREET_CODE_LENGTH = AreaLevel.STREET.code_length
 COMMUNITY_CODE_LENGTH = AreaLevel.COMMUNITY.code_length
+#: Areas are reported to 0.1 m²: below that is floating-point noise of the overlay, not land.
+AREA_DECIMALS = 1
 
 
 def gini(values: Iterable[float]) -> float:
@@ -52,6 +54,14 @@ def _tiling(grids: pd.DataFrame) -> pd.DataFrame:
     if kind not in grids.columns:
         return grids
     return grids[grids[kind].isna() | grids[kind].isin(TILING_GRID_KINDS)]
+
+
+def _base(grids: pd.DataFrame) -> pd.DataFrame:
+    """Base grids only: dedicated grids (a school, a hospital) serve a unit, not households."""
+    kind = _G.column("kind").name
+    if kind not in grids.columns:
+        return grids
+    return grids[grids[kind].isna() | (grids[kind] == GridKind.BASE.value)]
 
 
 def _extra_codes(value: Any) -> list[str]:
@@ -90,9 +100,12 @@ def grids_without_worker(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataF
 
 
 def worker_loads(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:
-    """Per active worker with a grid: grids served and households carried (each grid split among its workers)."""
+    """Per active worker with a base grid: grids served and households carried (a grid split among its workers).
+
+    Workers of dedicated grids only are left out: their load is a unit, not households.
+    """
     pairs = worker_assignments(workers)
-    base = _tiling(grids)[["code", "households"]].astype({"code": str})
+    base = _base(grids)[["code", "households"]].astype({"code": str})
     pairs = pairs.merge(base, left_on="grid_code", right_on="code", how="inner")
     if pairs.empty:
         return pd.DataFrame(columns=["worker_id", "street_code", "grids", "households"])
@@ -109,7 +122,7 @@ def households_per_worker_by_street(
     grids: pd.DataFrame, workers: pd.DataFrame, streets: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Per street: workers, households (all / in grids with a worker), mean/min/max per worker and Gini."""
-    base = _tiling(grids).astype({"code": str})
+    base = _base(grids).astype({"code": str})
     by_street = _households(base).groupby(base["code"].str[:STREET_CODE_LENGTH]).sum()
     uncovered = grids_without_worker(grids, workers)
     unc_by = _households(uncovered).groupby(uncovered["code"].astype(str).str[:STREET_CODE_LENGTH]).sum()
@@ -156,10 +169,10 @@ def uncovered_area_by_community(communities: gpd.GeoDataFrame, grids: gpd.GeoDat
         covered = shapely.union_all(parts) if len(parts) else shapely.Polygon()
         gap = shapely.difference(shape, covered)
         area = float(shapely.area(shape))
-        rows.append({"code": code, "name": name, "area_m2": area,
-                     "grid_area_m2": float(shapely.area(shapely.intersection(shape, covered))),
-                     "uncovered_m2": float(shapely.area(gap)),
-                     "uncovered_share": float(shapely.area(gap)) / area if area > 0 else float("nan")})
+        uncovered = round(float(shapely.area(gap)), AREA_DECIMALS)
+        rows.append({"code": code, "name": name, "area_m2": round(area, AREA_DECIMALS),
+                     "grid_area_m2": round(float(shapely.area(shapely.intersection(shape, covered))), AREA_DECIMALS),
+                     "uncovered_m2": uncovered, "uncovered_share": uncovered / area if area > 0 else float("nan")})
     return pd.DataFrame(rows).sort_values("code").reset_index(drop=True)
 
 

@@ -142,3 +142,15 @@ def test_key_units_get_their_grid_and_people():
     assert out.loc["U1", "grid_workers"] == "甲、乙"
     assert out.loc["U1", "grid_worker_phones"] == "13800000001、13800000002"
     assert pd.isna(out.loc["U2", "grid_code"])  # outside every grid: shown, with no grid, never dropped
+
+
+def test_workers_of_dedicated_grids_carry_no_household_load():
+    g = grids4()
+    g.loc[3, "kind"] = "dedicated"  # a school's grid: its worker serves the school, not households
+    codes = list(g["code"])
+    w = workers([("W1", "甲", "1", "full_time", codes[0], [], True),
+                 ("W9", "校", "9", "full_time", codes[3], [], True)])
+    assert set(worker_loads(g, w)["worker_id"]) == {"W1"}
+    street = households_per_worker_by_street(g, w).iloc[0]
+    assert street["workers"] == 1 and street["households"] == 100 + 200 + 300
+    assert list(grids_without_worker(g, w)["code"]) == codes[1:3]  # the dedicated grid has its worker
