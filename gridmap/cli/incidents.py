@@ -27,7 +27,11 @@ def _now_from_text(text: str | None) -> datetime:
 
 def register(group: click.Group) -> None:
     """Add ``tokens`` and ``escalate`` to the gridmap group."""
+    _register_tokens(group)
+    _register_escalate(group)
 
+
+def _register_tokens(group: click.Group) -> None:
     @group.group("tokens")
     def tokens() -> None:
         """API keys (接口密钥) for machine clients: Open311 reporters, trackers, integrations."""
@@ -88,6 +92,8 @@ def register(group: click.Group) -> None:
             store.close()
         click.echo(f"token {token_id} revoked")
 
+
+def _register_escalate(group: click.Group) -> None:
     @group.command("escalate")
     @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
     @click.option("--now", "now_text", metavar="ISO", help="Pretend it is this time (ISO 8601), for replays/tests.")
