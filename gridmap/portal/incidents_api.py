@@ -13,7 +13,7 @@ Authentication: the portal's (session, ``api_key`` or ``Authorization: Bearer``;
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from flask import Blueprint, request
@@ -28,6 +28,9 @@ from gridmap.portal.i18n import current_language
 from gridmap.portal.live import incident_event, publish_quietly
 from gridmap.portal.open311_api import STAFF_ROLES, category_names, incident_service, request_principal, require_staff
 from gridmap.services.incidents import IncidentService
+
+if TYPE_CHECKING:  # openapi imports this module for incidents_part
+    from gridmap.portal.openapi import ApiPart
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1/incidents")
 #: Internal fields staff see besides the Open311 ones (never the tracking token).
@@ -112,3 +115,44 @@ def duplicates() -> dict[str, Any]:
     found = service.duplicates(lon, lat, category=data.category, grid_code=grid)
     return {"ok": True, "lon": lon, "lat": lat, "grid_code": grid, "community_code": community,
             "duplicates": [d.to_dict() for d in found]}
+
+
+def incidents_part() -> ApiPart:
+    """The OpenAPI description of /api/v1/incidents (Open311 at /open311/v2 follows its own standard)."""
+    from gridmap.portal.openapi import ApiPart
+
+    def error(text: str) -> dict[str, Any]:
+        return {"description": text, "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/Error"}}}}
+
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    iid = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The reporter's tracking token (instead of staff credentials)."}
+    action_body = {"type": "object", "required": ["action"], "properties": {
+        "action": {"type": "string", "enum": [a.value for a in RULES if a.value != "card"]},
+        "note": {"type": "string", "maxLength": 2000}, "assigned_to": {"type": "string"},
+        "department": {"type": "string"}, "satisfaction": {"type": "integer", "minimum": 1, "maximum": 5},
+        "to_level": {"type": "string"}, "duplicate_of": {"type": "string"},
+        "version": {"type": "integer", "description": "Compare-and-set: 409 when the incident moved on."},
+        "token": {"type": "string"}}}
+    return ApiPart(paths={
+        "/api/v1/incidents/{incident_id}": {"get": {
+            "summary": "One incident with its event timeline and the actions the caller may take",
+            "operationId": "incident", "parameters": [iid, token],
+            "responses": {"200": ok, "401": error("Sign in, send an API key or the tracking token"),
+                          "404": error("No such incident in the caller's area")}}},
+        "/api/v1/incidents/{incident_id}/actions": {"post": {
+            "summary": "One move of the closed loop (立案, 派遣, 处置, 核查, 结案, 评价, 上报, 督办, 点评)",
+            "operationId": "incidentAction", "parameters": [iid],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": action_body}}},
+            "responses": {"200": ok, "400": error("Incomplete request"), "401": error("Not signed in"),
+                          "403": error("Role or area may not do this"), "404": error("No such incident"),
+                          "409": error("Illegal in the current status, or a stale version")}}},
+        "/api/v1/incidents/duplicates": {"get": {
+            "summary": "Open incidents of the same category near a point in the same grid (the report form)",
+            "operationId": "incidentDuplicates",
+            "parameters": [{"name": n, "in": "query", "required": n != "crs", "schema": {"type": "string"}}
+                           for n in ("service_code", "lat", "long", "crs")],
+            "responses": {"200": ok, "400": error("Bad input or outside the service area")}}},
+    })

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint
 
 from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS
+from gridmap.portal.incidents_api import incidents_part
 from gridmap.portal.live import live_part
 from gridmap.services.lookup import MAX_BATCH_POINTS
 
@@ -155,7 +156,7 @@ def lookup_part() -> ApiPart:
 
 
 #: Every API area's description; append your own ``() -> ApiPart`` here.
-API_PARTS: tuple[Callable[[], ApiPart], ...] = (core_part, lookup_part, live_part)
+API_PARTS: tuple[Callable[[], ApiPart], ...] = (core_part, lookup_part, live_part, incidents_part)
 
 
 def openapi_document(*, server_url: str | None = None, parts: tuple[Callable[[], ApiPart], ...] = API_PARTS

@@ -281,3 +281,10 @@ def test_photo_uploads_checked_stored_and_served(incident_store: Store, settings
     assert served.status_code == 200 and served.data == PNG and served.mimetype == "image/png"
     assert client.get("/open311/v2/media/..%2Fsecret.png").status_code == 404
     close_app(on)
+
+
+def test_every_staff_api_route_is_in_the_openapi_document(app: Flask, client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    routes = {r.rule.replace("<", "{").replace(">", "}") for r in app.url_map.iter_rules()
+              if r.endpoint.startswith("incidents_api.")}
+    assert routes and routes <= set(doc["paths"])
