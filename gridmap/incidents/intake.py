@@ -38,8 +38,9 @@ class ReportInput:
     """A checked report: category known, coordinates present (still in the sender's CRS)."""
 
     category: Category
-    x: str
-    y: str
+    #: Coordinates as sent; both None when the report gives only an address (found in our gazetteer).
+    x: str | None
+    y: str | None
     crs: str | None
     description: str | None
     address: str | None
@@ -80,10 +81,15 @@ def media_url_from_text(value: Any) -> str | None:
     return text
 
 
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def _coordinate(fields: Mapping[str, Any], name: str) -> str:
     value = fields.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValidationError(f"{name} is required (a report is located by lat and long)", code=f"missing_{name}",
+        raise ValidationError(f"{name} is required (a report is located by lat and long, or by address_string)",
+                              code=f"missing_{name}",
                               details={"field": name})
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValidationError(f"{name} must be a number", details={"field": name})
@@ -95,7 +101,12 @@ def report_input_from_fields(fields: Mapping[str, Any], catalogue: CategoryCatal
     code = clean_text(fields.get("service_code"), name="service_code", max_chars=SHORT_TEXT_MAX_CHARS,
                       required=True)
     category = catalogue.get(code)
-    lat, lon = _coordinate(fields, "lat"), _coordinate(fields, "long")
+    address = clean_text(fields.get("address_string"), name="address_string", max_chars=ADDRESS_MAX_CHARS)
+    located = any(_given(fields.get(k)) for k in ("lat", "long"))
+    lat: str | None = None
+    lon: str | None = None
+    if located or address is None:  # GeoReport v2: lat and long, or else an address_string
+        lat, lon = _coordinate(fields, "lat"), _coordinate(fields, "long")
     crs = clean_text(fields.get("crs"), name="crs", max_chars=32)
     name = " ".join(p for p in (clean_text(fields.get("first_name"), name="first_name", max_chars=SHORT_TEXT_MAX_CHARS),
                                 clean_text(fields.get("last_name"), name="last_name", max_chars=SHORT_TEXT_MAX_CHARS))
@@ -106,7 +117,7 @@ def report_input_from_fields(fields: Mapping[str, Any], catalogue: CategoryCatal
         y=lat,
         crs=crs,
         description=clean_text(fields.get("description"), name="description", max_chars=DESCRIPTION_MAX_CHARS),
-        address=clean_text(fields.get("address_string"), name="address_string", max_chars=ADDRESS_MAX_CHARS),
+        address=address,
         media_url=media_url_from_text(fields.get("media_url")),
         reporter_name=name or None,
     )

@@ -52,6 +52,8 @@ from gridmap.services.lookup import LookupService
 from gridmap.store.base import Store, StoreTransaction
 
 #: The actor of automatic moves (escalation sweep).
+#: A report located by address alone needs a match at least this good (gazetteer score, 0..1).
+ADDRESS_MIN_SCORE = 0.85
 SYSTEM = Principal(name="system:escalation", role=Role.ADMIN, area_code="", via="cli")
 _ROW_COLUMNS = tuple(c for c in schema.INCIDENTS_SPEC.column_names)
 _OPEN = [s.value for s in Status if s not in CLOSED_STATUSES]
@@ -135,7 +137,9 @@ class IncidentService:
         return self.report_checked(principal, report_input_from_fields(fields, self.policy.catalogue), source=source)
 
     def locate(self, data: ReportInput) -> tuple[float, float, str | None, str | None, str | None]:
-        """(lon, lat) in WGS84 and the grid, community and street codes serving the point."""
+        """(lon, lat) in WGS84 and the grid, community and street codes serving the point (or the address)."""
+        if data.x is None or data.y is None:
+            return self._locate_address(data.address or "")
         try:
             found = self.lookup.lookup_point(data.x, data.y, crs=data.crs)
         except NotFoundError as exc:
@@ -149,6 +153,20 @@ class IncidentService:
                                   code="outside_service_area", details=details or None) from None
         community = found.community.code if found.community else found.grid.code[:12]
         return found.lon, found.lat, found.grid.code, community, community[:9]
+
+    def _locate_address(self, address: str) -> tuple[float, float, str | None, str | None, str | None]:
+        """A report with only an address: our own gazetteer, accepted only for a confident match."""
+        try:
+            answer = self.lookup.search_address(address)
+        except NotFoundError:
+            answer = None
+        best = answer.candidates[0][0] if answer is not None else None
+        if answer is None or best is None or best.score < ADDRESS_MIN_SCORE or answer.result is None:
+            raise ValidationError(f"address_string {address!r} does not match a known address inside the service "
+                                  "area closely enough; send lat and long", code="address_not_found")
+        found = answer.result
+        community = found.community.code if found.community else found.grid.code[:12]
+        return best.lon, best.lat, found.grid.code, community, community[:9]
 
     def report_checked(self, principal: Principal, data: ReportInput, *, source: str) -> ReportOutcome:
         lon, lat, grid, community, street = self.locate(data)

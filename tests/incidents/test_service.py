@@ -12,11 +12,13 @@ from pyproj import Geod
 
 from gridmap import schema
 from gridmap.auth.principal import PUBLIC, Principal
+from gridmap.config import Settings
 from gridmap.crs import from_wgs84
 from gridmap.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationError
 from gridmap.incidents.workflow import Action, ActionRequest
 from gridmap.model import Role
 from gridmap.services.incidents import IncidentService
+from gridmap.store.base import Store
 from tests.incidents import sample
 
 GEOD = Geod(ellps="WGS84")
@@ -183,3 +185,21 @@ def test_imported_rows_without_version_join_the_loop(service: IncidentService, c
     assert service.events("EV000001")["seq"].tolist() == [1]
     report = service.escalate_overdue(now=T0 + timedelta(days=2))  # no deadline stored: reported_at + 24 h
     assert report.escalated == ["EV000001"]
+
+
+def test_a_report_located_by_its_address_alone(incident_store: Store, settings: Settings) -> None:
+    point = sample.INSIDE[sample.GRID_A2]
+    with incident_store.transaction() as tx:
+        tx.insert(schema.BUILDINGS, gpd.GeoDataFrame(
+            {"building_id": ["B12"], "road_name": ["九州路"], "house_number": ["12"], "households": [40]},
+            geometry=[shapely.Point(point)], crs=4326))
+    svc = IncidentService(incident_store, settings.replace(allow_anonymous_reports=True))
+    row = svc.report(PUBLIC, {"service_code": "sanitation", "address_string": "九州路１２號"}).incident
+    assert row["grid_code"] == sample.GRID_A2 and row["geometry"].equals(shapely.Point(point))
+    assert row["address"] == "九州路１２號"
+    with pytest.raises(ValidationError) as err:
+        svc.report(PUBLIC, {"service_code": "sanitation", "address_string": "火星路99号"})
+    assert err.value.code == "address_not_found"
+    with pytest.raises(ValidationError) as err:
+        svc.report(PUBLIC, {"service_code": "sanitation"})
+    assert err.value.code == "missing_lat" and incident_store.count(schema.INCIDENTS) == 1
