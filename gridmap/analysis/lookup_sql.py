@@ -58,25 +58,6 @@ def _srid(store: SqlStore) -> int:
     return int(store.settings.storage_epsg)
 
 
-def ensure_lookup_tables(store: Any) -> None:
-    """Create the side table, its GiST index and the state row if they do not exist (idempotent)."""
-    db = _require_sql(store)
-    db.query(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (grid_fid bigint NOT NULL, code text NOT NULL, kind text NOT NULL,"
-            " tiling boolean NOT NULL, geom geometry(Geometry, {}) NOT NULL)"
-        ).format(_PARTS, sql.Literal(_srid(db)))
-    )
-    db.query(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
-        sql.Identifier(f"{PARTS_TABLE}_geom_gist"), _PARTS))
-    db.query(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (id integer PRIMARY KEY, fingerprint text NOT NULL,"
-            " refreshed_at timestamptz NOT NULL, parts bigint NOT NULL)"
-        ).format(_STATE)
-    )
-
-
 def _fingerprint_sql() -> sql.Composed:
     return sql.SQL(
         "SELECT md5(coalesce(string_agg(generation_id || ':' || version || ':' || coalesce(activated_at::text, ''),"
@@ -87,7 +68,6 @@ def _fingerprint_sql() -> sql.Composed:
 def refresh_lookup_parts(store: Any) -> int:
     """Rebuild the subdivided side table from the active grids in ONE statement; returns the piece count."""
     db = _require_sql(store)
-    ensure_lookup_tables(db)
     statement = sql.SQL(
         "WITH fp AS ({fingerprint}),"
         " del AS (DELETE FROM {parts}),"
@@ -114,7 +94,6 @@ def refresh_lookup_parts(store: Any) -> int:
 def refresh_if_stale(store: Any) -> bool:
     """Rebuild the side table when the active generations changed since the last refresh; True if rebuilt."""
     db = _require_sql(store)
-    ensure_lookup_tables(db)
     rows = db.query(
         sql.SQL("SELECT ({}) IS DISTINCT FROM (SELECT fingerprint FROM {} WHERE id = 1)").format(
             _fingerprint_sql(), _STATE

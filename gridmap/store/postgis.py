@@ -40,6 +40,10 @@ POOL_MAX_SIZE = 4
 #: Seconds to wait for a connection (connect or free pool slot) before StoreUnavailableError.
 CONNECT_TIMEOUT_S = 10
 MIGRATIONS_TABLE = "schema_migrations"
+#: Tables the migrations create that are not layers of gridmap.schema: derived data owned by one
+#: module (here the SQL lookup's subdivided side table and its state row, see 0007). The store
+#: contract test expects exactly LAYERS plus these.
+INTERNAL_TABLES: tuple[str, ...] = ("lookup_grid_parts", "lookup_state")
 _MIGRATIONS = sql.Identifier(MIGRATIONS_TABLE)
 #: pg_advisory_xact_lock key so two processes never migrate the same database at once.
 _MIGRATION_LOCK = 0x67726964  # 'grid'

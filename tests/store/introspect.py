@@ -14,7 +14,7 @@ import psycopg
 from gridmap.schema import FID, GEOMETRY, LAYERS
 from gridmap.store.base import Store
 from gridmap.store.gpkg import GeoPackageStore
-from gridmap.store.postgis import PostGISStore
+from gridmap.store.postgis import INTERNAL_TABLES, PostGISStore
 
 _GPKG_TYPES = {"TEXT": "text", "INTEGER": "int", "REAL": "float", "BOOLEAN": "bool", "DATETIME": "datetime",
                **{g: "geometry" for g in ("MULTIPOLYGON", "LINESTRING", "MULTILINESTRING", "POINT", "GEOMETRY")}}
@@ -94,7 +94,8 @@ def _pg_schema(store: PostGISStore) -> dict[str, Table]:
     with psycopg.connect(store._conninfo) as conn:
         names = [r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' AND table_name NOT IN ('spatial_ref_sys', 'schema_migrations')")]
+            "AND table_type = 'BASE TABLE' AND table_name NOT IN ('spatial_ref_sys', 'schema_migrations')"
+            " AND NOT (table_name = ANY(%s))", [list(INTERNAL_TABLES)])]
         tables: dict[str, Table] = {}
         for name in names:
             table = Table()

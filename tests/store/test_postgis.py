@@ -15,7 +15,7 @@ from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import AREAS, BUILDINGS, LAYERS
 from gridmap.store.base import open_store
-from gridmap.store.postgis import PostGISStore, redact_url
+from gridmap.store.postgis import INTERNAL_TABLES, PostGISStore, redact_url
 from tests.store.samples import sample_frame, sample_geoframe
 
 if TYPE_CHECKING:
@@ -117,3 +117,14 @@ def test_a_newer_schema_is_refused(store_pg: PostGISStore) -> None:
         conn.execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future')")
     with pytest.raises(StoreUnavailableError, match="newer than this gridmap"):
         store_pg.migrate()
+
+
+def test_internal_tables_come_from_the_migrations(store_pg: PostGISStore) -> None:
+    """The lookup side tables exist right after migrate (no code creates tables at run time)."""
+    with psycopg.connect(store_pg._conninfo) as conn:
+        found = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = ANY(%s)", [list(INTERNAL_TABLES)])}
+        gist = conn.execute(
+            "SELECT 1 FROM pg_indexes WHERE tablename = 'lookup_grid_parts' AND indexdef ILIKE '%%gist (geom)%%'"
+        ).fetchone()
+    assert found == set(INTERNAL_TABLES) and gist is not None
