@@ -169,3 +169,19 @@ def test_import_geojson_with_gcj02_coordinates(client: FlaskClient, incident_sto
     row = incident_store.read(schema.INCIDENTS).iloc[0]
     assert (row["incident_id"], row["category"], row["grid_code"]) == ("HOT-1", "public_facilities", sample.GRID_B1)
     assert abs(row.geometry.x - B1[0]) < 1e-5 and abs(row.geometry.y - B1[1]) < 1e-5  # stored in WGS84
+
+
+def test_texts_exist_in_both_languages_with_the_same_placeholders() -> None:
+    import string
+
+    from gridmap.incidents.workflow import Action, Status
+    from gridmap.portal.incidents_text import CATALOGUES
+
+    zh, en = CATALOGUES["zh"], CATALOGUES["en"]
+    assert set(zh) == set(en)
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    assert {k for k in zh if fields(zh[k]) != fields(en[k])} == set()
+    assert {f"status.{s.value}" for s in Status} | {f"action.{a.value}" for a in Action} <= set(zh)
