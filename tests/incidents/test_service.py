@@ -50,11 +50,12 @@ def test_report_is_located_stored_and_logged(service: IncidentService, worker_a1
         [1, "report", None, "reported", "worker-a1"]]
 
 
-def test_gcj02_input_lands_on_the_wgs84_point(service: IncidentService, command: Principal) -> None:
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_offset_input_lands_on_the_wgs84_point(service: IncidentService, command: Principal, crs: str) -> None:
     lon, lat = sample.INSIDE[sample.GRID_B2]
-    gx, gy = from_wgs84(lon, lat, "gcj02")
+    gx, gy = from_wgs84(lon, lat, crs)
     assert GEOD.inv(lon, lat, gx, gy)[2] > 100  # the offset is real here (hundreds of metres)
-    row = service.report(command, fields((gx, gy), crs="gcj02")).incident
+    row = service.report(command, fields((gx, gy), crs=crs)).incident
     got = row["geometry"]
     assert GEOD.inv(lon, lat, got.x, got.y)[2] < 0.5 and row["grid_code"] == sample.GRID_B2
 
