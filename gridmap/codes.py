@@ -59,6 +59,16 @@ def parent_code_of(code: str) -> str | None:
     return None if parent is None else code[: parent.code_length]
 
 
+def is_village_code(code: str) -> bool:
+    """True when the community part (digits 10-12) of a 12- or 15-digit code is a village (村委会).
+
+    The national statistical division scheme numbers residents' committees (居委会, 社区) 001-199
+    and villagers' committees (村委会) 200-399 inside each street/township, so the code alone tells
+    an urban community from a village (which has its own household band, P-5).
+    """
+    return len(code) in (12, 15) and code.isdigit() and 200 <= int(code[9:12]) <= 399
+
+
 def grid_code(community_code: str, sequence: int) -> str:
     """The 15-digit code of grid number ``sequence`` (1..999) of a community."""
     validate_code(community_code, AreaLevel.COMMUNITY)

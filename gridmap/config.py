@@ -129,6 +129,12 @@ class Settings:
                 f"unknown rural band preset {self.rural_band!r}; choose one of {', '.join(sorted(BAND_PRESETS))}"
             ) from None
 
+    def band_for_community(self, code: str | None) -> HouseholdBand:
+        """The band of a community or grid code: ``rural_band`` for villages (村), else ``band`` (P-1, P-5)."""
+        from gridmap.codes import is_village_code
+
+        return self.rural_household_band if code and is_village_code(code) else self.household_band
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (the dataclass stays frozen)."""
         return dataclasses.replace(self, **changes)

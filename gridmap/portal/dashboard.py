@@ -191,6 +191,7 @@ def dashboard_map(store: Store, principal: Principal, lang: str) -> folium.Map:
         basemap=basemap_from_settings(state.settings, lang=lang),
         lang=lang,
         band=state.settings.household_band,
+        band_of=state.settings.band_for_community,
     )
     if principal.role in INCIDENT_ROLES:
         incidents = open_incidents(store, principal, columns=["incident_id", "category", "reported_at", "geometry"])

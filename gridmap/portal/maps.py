@@ -34,6 +34,7 @@ from gridmap.portal.i18n import Translator
 from gridmap.portal.mapstyle import (
     LEVEL_STYLES,
     CompactOnSmallScreens,
+    HouseholdScale,
     Legend,
     grid_style,
     legend_html,
@@ -44,6 +45,11 @@ from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
 # Column names, checked against the schema contract at import time.
 CODE, NAME, LEVEL, HOUSEHOLDS = (AREAS_SPEC.column(c).name for c in ("code", "name", "level", "households"))
 KIND = GRIDS_SPEC.column("kind").name
+COMMUNITY_CODE = GRIDS_SPEC.column("community_code").name
+#: The band of a community (or grid) code, e.g. ``Settings.band_for_community``.
+BandOf = Callable[[str | None], HouseholdBand]
+#: Stands for "dedicated grids present" in the set of bands a grid layer reports to the legend.
+DEDICATED_MARK = HouseholdBand("dedicated", 1, 1, 1)
 #: CSS class of every SVG path of a layer, so pages and browser tests can find them.
 LAYER_CLASS: Mapping[AreaLevel, str] = MappingProxyType(
     {**{level: f"gm-area gm-{level.value}" for level in ADMIN_LEVELS}, AreaLevel.GRID: "gm-grid"}
@@ -149,11 +155,18 @@ def _grid_layer(
     tr: Translator,
     *,
     band: HouseholdBand | None,
+    band_of: BandOf | None = None,
     professional: bool,
-) -> tuple[folium.GeoJson, bool]:
-    """The grid layer; also says whether it holds dedicated grids (for the legend)."""
+) -> tuple[folium.GeoJson, set[HouseholdBand]]:
+    """The grid layer; also returns the bands in use (for the legend; dedicated grids count as a band-less kind).
+
+    With ``band_of`` each grid is judged by its own community's band (villages have a smaller one,
+    P-5) and coloured by where it falls in that band; otherwise every grid by ``band``.
+    """
     households = [_households(v) for v in frame.get(HOUSEHOLDS, [None] * len(frame))]
-    scale = scale_from_households(households, band=band)
+    shared_scale = scale_from_households(households, band=band)
+    scales: dict[HouseholdBand, HouseholdScale] = {}
+    used: set[HouseholdBand] = set()
     kinds = [str(k) for k in frame.get(KIND, [GridKind.BASE.value] * len(frame))]
     geoms = display_geometries(frame.geometry.values, basemap)
     unknown = tr("value.unknown")
@@ -162,6 +175,13 @@ def _grid_layer(
     records = frame.drop(columns=frame.geometry.name).to_dict("records")
     for i, (row, hh, kind) in enumerate(zip(records, households, kinds, strict=True)):
         dedicated = kind == GridKind.DEDICATED.value
+        row_band = band_of(str(row.get(COMMUNITY_CODE) or row.get(CODE) or "")) if band_of else band
+        if row_band is None:
+            scale = shared_scale
+        else:
+            scale = scales.setdefault(row_band, scale_from_households([], band=row_band))
+            if not (dedicated or professional):
+                used.add(row_band)
         violation = None if dedicated or professional else scale.violation(hh)
         styles[f"f{i}"] = grid_style(scale.colour(hh), dedicated=dedicated, violation=violation is not None,
                                      professional=professional)
@@ -171,7 +191,7 @@ def _grid_layer(
                 NAME: escape_text(row.get(NAME), unknown=unknown),
                 HOUSEHOLDS: tr.number(hh),
                 KIND: html.escape(tr(f"kind.{kind}") if kind in GridKind._value2member_map_ else kind),
-                "band": html.escape(_band_text(tr, band, violation, dedicated=dedicated or professional)),
+                "band": html.escape(_band_text(tr, row_band, violation, dedicated=dedicated or professional)),
             }
         )
     fields = [NAME, CODE, HOUSEHOLDS, KIND, "band"]
@@ -190,7 +210,9 @@ def _grid_layer(
         show=not professional,
         smooth_factor=0.5,
     )
-    return layer, any(k == GridKind.DEDICATED.value for k in kinds)
+    if any(k == GridKind.DEDICATED.value for k in kinds):
+        used.add(DEDICATED_MARK)
+    return layer, used
 
 
 def _band_text(tr: Translator, band: HouseholdBand | None, violation: str | None, *, dedicated: bool) -> str:
@@ -217,12 +239,14 @@ def hierarchy_map(
     basemap: Basemap,
     lang: str,
     band: HouseholdBand | None = None,
+    band_of: BandOf | None = None,
 ) -> folium.Map:
     """A map with a layer per level (district, streets, communities, grids) and a legend.
 
     ``areas_gdf`` has the ``areas`` layer columns (code, name, level, households); ``grids_gdf`` the
     ``grids`` columns (code, name, kind, households). Grids are coloured by households, and with a
-    ``band`` the grids outside it are outlined in red dashes; professional grids (sector overlays)
+    ``band`` the grids outside it are outlined in red dashes (``band_of(code)`` gives each community its
+    own band, e.g. ``Settings.band_for_community``: villages 100-300); professional grids (sector overlays)
     go to their own layer, hidden at first because they overlap the base grids by design.
     The map fits the data's bounds; with no data it shows mainland China.
     """
@@ -238,15 +262,16 @@ def hierarchy_map(
         part = areas[areas[LEVEL] == level.value] if len(areas) else areas
         if len(part):
             _area_layer(part, level, basemap, tr).add_to(m)
-    has_dedicated = False
     if grids is not None and len(grids):
         is_prof = grids.get(KIND, gpd.pd.Series("", index=grids.index)) == GridKind.PROFESSIONAL.value
-        base_layer, has_dedicated = _grid_layer(grids[~is_prof], basemap, tr, band=band, professional=False)
+        base_layer, used = _grid_layer(grids[~is_prof], basemap, tr, band=band, band_of=band_of, professional=False)
         base_layer.add_to(m)
         if is_prof.any():
-            _grid_layer(grids[is_prof], basemap, tr, band=band, professional=True)[0].add_to(m)
-        scale = scale_from_households([_households(v) for v in grids.get(HOUSEHOLDS, [])], band=band)
-        Legend(legend_html(scale, tr, has_dedicated=has_dedicated)).add_to(m)
+            _grid_layer(grids[is_prof], basemap, tr, band=band, band_of=band_of, professional=True)[0].add_to(m)
+        main = band if band is not None else next((b for b in used if b is not DEDICATED_MARK), None)
+        scale = scale_from_households([_households(v) for v in grids.get(HOUSEHOLDS, [])], band=main)
+        others = sorted((b for b in used if b is not DEDICATED_MARK and b != main), key=lambda b: b.min_households)
+        Legend(legend_html(scale, tr, has_dedicated=DEDICATED_MARK in used, other_bands=others)).add_to(m)
     control = folium.LayerControl(collapsed=False, position="topright")
     control.add_to(m)
     CompactOnSmallScreens(control).add_to(m)

@@ -112,7 +112,9 @@ def _swatch(fill: str, label: str, *, outline: str = GRID_OUTLINE, dashed: bool 
     )
 
 
-def legend_html(scale: HouseholdScale, tr: Translator, *, has_dedicated: bool) -> str:
+def legend_html(
+    scale: HouseholdScale, tr: Translator, *, has_dedicated: bool, other_bands: Sequence[HouseholdBand] = ()
+) -> str:
     """The legend's inner HTML; every label is escaped (labels may carry formatted numbers).
 
     A ``<details>`` element, so a phone user can fold it away without any script of ours.
@@ -126,6 +128,9 @@ def legend_html(scale: HouseholdScale, tr: Translator, *, has_dedicated: bool) -
     if scale.band is not None:
         rows.append(_swatch(ABOVE_BAND_COLOUR, f'{tr("legend.above")} (>{tr.number(scale.band.max_households)})'))
         rows.append(_swatch("transparent", tr("legend.violation"), outline=VIOLATION_OUTLINE, dashed=True))
+    for other in other_bands:  # e.g. villages (村) with their own band: same colours by quarter of that band
+        label = tr("legend.other_band", min=tr.number(other.min_households), max=tr.number(other.max_households))
+        rows.append(f'<div class="gm-legend-row gm-legend-note"><span>{html.escape(label)}</span></div>')
     if has_dedicated:
         rows.append(_swatch(DEDICATED_COLOUR, tr("legend.dedicated"), outline=DEDICATED_OUTLINE))
     rows.append(_swatch(NO_DATA_COLOUR, tr("legend.no_data")))

@@ -56,6 +56,7 @@ MESSAGES: dict[str, str] = {
     "legend.below": "Below band",
     "legend.above": "Above band",
     "legend.violation": "Outside the household band (red dashes)",
+    "legend.other_band": "Villages (村): band {min}–{max} households, same colours by quarter of their band",
     "legend.dedicated": "Dedicated grid",
     "legend.no_data": "No household data",
     # Errors

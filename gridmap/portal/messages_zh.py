@@ -61,6 +61,7 @@ MESSAGES: dict[str, str] = {
     "legend.below": "低于区间",
     "legend.above": "高于区间",
     "legend.violation": "超出户数区间(红色虚线)",
+    "legend.other_band": "村：{min}–{max}户为标准，颜色按该区间四等分同上",
     "legend.dedicated": "专属网格",
     "legend.no_data": "无户数数据",
     # Errors

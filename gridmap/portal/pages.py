@@ -42,6 +42,7 @@ def home() -> str:
         basemap=basemap_from_settings(state.settings, lang=lang),
         lang=lang,
         band=state.settings.household_band,
+        band_of=state.settings.band_for_community,
     )
     fragments = fragments_from_map(m, static_url=static_root(), nonce=csp_nonce())
     return render_template(

@@ -148,18 +148,9 @@ class PartitionJob:
         return CommunityOutcome(code=inputs.code, name=inputs.name, result=result)
 
 
-def is_village_code(community_code: str) -> bool:
-    """True for a village (村委会): community part 200-399 in the statistical division codes.
-
-    The national scheme numbers residents' committees (居委会, 社区) 001-199 and villagers'
-    committees (村委会) 200-399 inside each street/township, so the code tells urban from rural.
-    """
-    return len(community_code) == 12 and 200 <= int(community_code[9:12]) <= 399
-
-
 def band_for_community(community_code: str, settings: Settings) -> Band:
     """The configured band of a community: ``settings.band`` for 社区, ``settings.rural_band`` for 村 (P-5)."""
-    preset = settings.rural_household_band if is_village_code(community_code) else settings.household_band
+    preset = settings.band_for_community(community_code)
     return Band(preset.min_households, preset.max_households, preset.target_households)
 
 

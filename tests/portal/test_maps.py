@@ -158,3 +158,26 @@ def test_display_geometries_drop_needless_vertices_but_stay_within_half_a_metre(
     assert shapely.get_num_coordinates(shown_straight) == 5  # only the corners are needed
     assert shapely.hausdorff_distance(shown_wiggly, wiggly) <= DISPLAY_SIMPLIFY_DEG + DISPLAY_PRECISION_DEG
     assert 50 < shapely.get_num_coordinates(shown_wiggly) <= 401  # real detail (~2 m) is kept
+
+
+def test_each_grid_is_judged_by_its_own_community_band() -> None:
+    """Villages (村, community part 200-399) use the rural band (P-5): 150 households is in band there."""
+    settings = Settings()
+    urban_cell, village_cell = shapely.box(114.30, 35.74, 114.31, 35.75), shapely.box(114.31, 35.74, 114.32, 35.75)
+    grids = gpd.GeoDataFrame(
+        {"code": ["410611001001001", "410611101201001"], "name": ["社区网格", "村网格"], "kind": ["base", "base"],
+         "community_code": ["410611001001", "410611101201"], "households": [150, 150]},
+        geometry=[urban_cell, village_cell], crs=4326,
+    )
+    areas = gpd.GeoDataFrame({"code": [], "name": [], "level": []}, geometry=[], crs=4326)
+    m = hierarchy_map(areas, grids, basemap=NONE, lang="en", band=settings.household_band,
+                      band_of=settings.band_for_community)
+    layer = _geojson_layers(m)["Grids"]
+    feats = _by_code(layer)
+    urban_style = layer.style_function(feats["410611001001001"])
+    village_style = layer.style_function(feats["410611101201001"])
+    assert urban_style["color"] == VIOLATION_OUTLINE  # 150 < 300 in a 社区
+    assert village_style["color"] != VIOLATION_OUTLINE  # 150 in 100..300 in a 村
+    assert "Below" in feats["410611001001001"]["properties"]["band"]
+    legend = json.loads(re.search(r"div\.innerHTML = (\".*?\");", html_from_map(m)).group(1))
+    assert "Villages (村): band 100–300 households" in legend

@@ -118,11 +118,14 @@ def test_errors_name_the_problem(store, settings):
 
 
 def test_band_follows_community_kind(settings):
-    from gridmap.services.partitioning import band_for_community, is_village_code
+    from gridmap.codes import is_village_code
+    from gridmap.services.partitioning import band_for_community
 
     assert not is_village_code("410611001001") and not is_village_code("410611001199")
     assert is_village_code("410611101200") and is_village_code("410611101399")
     assert not is_village_code("410611101400")
+    assert is_village_code("410611101201003")  # a village's grid code
+    assert not is_village_code("41061110120x")
     assert band_for_community("410611001001", settings) == Band(300, 500, 400)  # 社区: urban, P-1
     assert band_for_community("410611101201", settings) == Band(100, 300, 200)  # 村: rural, P-5
     hebi = settings.replace(band="urban-hebi", rural_band="rural-150")
