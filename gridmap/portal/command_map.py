@@ -24,12 +24,15 @@ from gridmap.model import AreaLevel, Role
 from gridmap.portal.app import csp_nonce, portal_state
 from gridmap.portal.assets import fragments_from_map
 from gridmap.portal.auth import current_principal, roles_required, rows_in_scope
+from gridmap.portal.command_charts import Series, share_bars_svg
 from gridmap.portal.command_text import command_text, command_texts
 from gridmap.portal.dashboard import dashboard_map
 from gridmap.portal.i18n import current_language
-from gridmap.portal.tracking_api import worker_json
+from gridmap.portal.tracking_api import patrol_from_request, worker_json
 from gridmap.services.tracking import POSITION_ROLES, check_area_filter
 from gridmap.services.workers import REGISTRY_ROLES, worker_record, workers_in_scope
+from gridmap.tracking.patrol import OWN_SHARE_TARGET
+from gridmap.tracking.report import PATROL_ROLES, PatrolReport
 
 bp = Blueprint("command", __name__)
 #: Texts command.js needs (keys by prefix).
@@ -102,3 +105,40 @@ def worker_page(worker_id: str) -> str:
             latest = {"fix_time": row["fix_time"].to_pydatetime(), "grid_code": row["grid_code"],
                       "lon": float(row.geometry.x), "lat": float(row.geometry.y)}
     return render_template("command_worker.html", worker=record, latest=latest)
+
+
+def _floats(values: Any) -> list[float | None]:
+    return [None if pd.isna(v) else float(v) for v in values]
+
+
+def patrol_charts(report: PatrolReport, lang: str) -> list[Any]:
+    """The page's charts: share of time in own grid per worker (target line 50%), and coverage per worker."""
+    table = report.by_worker
+    labels = table["name"].astype(str).tolist()
+    own = share_bars_svg(labels, [Series(command_text("patrol.own_share", lang), _floats(table["own_share"]),
+                                         "#2e7d32")],
+                         title=command_text("patrol.chart_share", lang), target=OWN_SHARE_TARGET, testid="chart-own")
+    cover = share_bars_svg(labels, [
+        Series(command_text("patrol.streets", lang), _floats(table["street_share"]), "#1d6fa5"),
+        Series(command_text("patrol.buildings", lang), _floats(table["building_share"]), "#8e44ad")],
+        title=command_text("patrol.chart_coverage", lang), testid="chart-coverage")
+    return [{"svg": own, "caption": command_text("patrol.chart_share", lang)},
+            {"svg": cover, "caption": command_text("patrol.chart_coverage", lang)}]
+
+
+@bp.get("/patrol")
+@roles_required(*PATROL_ROLES)
+def patrol_page() -> str:
+    """Patrol analytics per worker and grid for a day or a month: table, charts, CSV links."""
+    principal = current_principal()
+    lang = current_language()
+    report = patrol_from_request(principal)
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("period", "date", "area") and v}
+    csv = {which: url_for("tracking.patrol", **{**args, "format": "csv", "table": which})
+           for which in ("worker", "grid")}
+    return render_template(
+        "patrol.html", report=report, charts=patrol_charts(report, lang) if len(report.by_worker) else [],
+        workers=report.by_worker.astype(object).where(report.by_worker.notna(), None).to_dict("records"),
+        grids=report.by_grid.astype(object).where(report.by_grid.notna(), None).to_dict("records"),
+        csv=csv, areas=area_choices(principal), area=request.args.get("area") or "",
+        period=report.period, date=report.days[0] if report.period == "day" else report.label)

@@ -9,6 +9,7 @@
   grid code and state (GeoJSON); ``GET /api/v1/workers/<id>/track[?day=]``: one worker's track of a day.
 * ``GET /api/v1/workers[?area=]`` and ``/api/v1/workers/<id>``: the registry (staff roles).
 * ``GET /api/v1/tracking/stats``: this process's ingest counters (unknown devices...) and today's totals.
+* ``GET /api/v1/patrol?period=day|month&date=&area=[&format=csv&table=worker|grid]``: patrol analytics.
 
 The portal keeps one :class:`~gridmap.services.tracking.TrackingService` per app in
 ``app.extensions["gridmap.tracking"]``; its live events go to the app's event hub, and a
@@ -18,8 +19,10 @@ The portal keeps one :class:`~gridmap.services.tracking.TrackingService` per app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -34,7 +37,9 @@ from gridmap.services.tracking import TrackingService, check_area_filter
 from gridmap.services.workers import worker_record, workers_in_scope
 from gridmap.tracking.devices import DeviceRegistry
 from gridmap.tracking.pings import MAX_BODY_BYTES
+from gridmap.tracking.report import PatrolReport, patrol_report, report_csv
 from gridmap.tracking.watch import LatestWatcher
+from gridmap.tracking.writer import local_day
 
 if TYPE_CHECKING:
     from gridmap.portal.openapi import ApiPart
@@ -170,6 +175,36 @@ def worker(worker_id: str) -> Response:
                                            "partner_name": record["partner_name"]}})
 
 
+def patrol_from_request(principal: Any) -> PatrolReport:
+    """The patrol report the query asks for: ``period`` (day|month, default day), ``date`` (default today)."""
+    state = current_app.extensions[EXTENSION_KEY]
+    period = request.args.get("period") or "day"
+    when = request.args.get("date") or local_day(datetime.now(UTC), ZoneInfo(state.settings.tracking_timezone))
+    area = check_area_filter(request.args.get("area"))
+    return patrol_report(state.store, state.settings, period=period, when=when, principal=principal, area=area)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN and NA become null)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in r.items()} for r in clean.to_dict("records")]
+
+
+@bp.get("/api/v1/patrol")
+def patrol() -> Response:
+    """Patrol analytics per worker and per grid; ``format=csv`` with ``table=worker|grid`` for a CSV file."""
+    report = patrol_from_request(current_principal())
+    if request.args.get("format") == "csv":
+        which = "grid" if request.args.get("table") == "grid" else "worker"
+        response = Response("\ufeff" + report_csv(report, which=which), mimetype="text/csv")
+        name = f"patrol-{which}-{report.label}.csv"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return jsonify({"ok": True, "period": report.period, "label": report.label, "days": list(report.days),
+                    "distance_m": report.distance_m, "patrol_min_minutes": report.patrol_min_minutes,
+                    "by_worker": _records(report.by_worker), "by_grid": _records(report.by_grid)})
+
+
 def tracking_part() -> ApiPart:
     """The OpenAPI description of the tracking endpoints."""
     from gridmap.portal.openapi import ApiPart
@@ -198,4 +233,10 @@ def tracking_part() -> ApiPart:
                                                 "parameters": [wid], "responses": {"200": ok, **errors}}},
         "/api/v1/tracking/stats": {"get": {"summary": "Position ingest counters of this process",
                                            "operationId": "trackingStats", "responses": {"200": ok, **errors}}},
+        "/api/v1/patrol": {"get": {
+            "summary": "Patrol analytics per worker and grid: time in own grid (R-15), patrol days (R-16), "
+                       "street/building/point coverage (G-31)", "operationId": "patrol",
+            "parameters": [area, *({"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                                   for n in ("period", "date", "format", "table"))],
+            "responses": {"200": ok, "400": error, **errors}}},
     })

@@ -76,3 +76,43 @@ def test_text_catalogues_have_the_same_keys_and_placeholders() -> None:
     assert set(zh) == set(en)
     for key in zh:
         assert set(re.findall(r"{(\w+)}", zh[key])) == set(re.findall(r"{(\w+)}", en[key])), key
+
+
+def _walk_yesterday(app: Flask) -> str:
+    """w-a: 40 one-minute fixes in grid A from 12:00 local time yesterday (through /osmand); returns the day."""
+    from datetime import datetime, timedelta
+    from urllib.parse import urlencode
+    from zoneinfo import ZoneInfo
+
+    from tests.tracking import world
+
+    zone = ZoneInfo("Asia/Shanghai")
+    day = (datetime.now(zone) - timedelta(days=1)).date()
+    start = datetime(day.year, day.month, day.day, 12, 0, tzinfo=zone)
+    client = app.test_client()
+    for i in range(40):
+        lon, lat = world.inside(world.A, 0.1 + 0.8 * i / 39, 0.5)
+        at = (start + timedelta(minutes=i)).isoformat()
+        assert client.get("/osmand?" + urlencode({"id": "dev-a", "lon": lon, "lat": lat, "timestamp": at})
+                          ).status_code == 200
+    return day.isoformat()
+
+
+def test_patrol_page_api_and_csv(app, world_store) -> None:
+    day = _walk_yesterday(app)
+    client = signed_in(app, "centre")
+    page = client.get(f"/patrol?date={day}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-testid="chart-own"' in html and 'data-role="target"' in html
+    assert re.findall(r'data-testid="patrol-row" data-id="([^"]+)"', html) == ["w-a", "w-b"]
+    body = client.get(f"/api/v1/patrol?date={day}").get_json()
+    row = next(r for r in body["by_worker"] if r["worker_id"] == "w-a")
+    assert row["own_h"] == round(39 / 60, 2) and row["r15_met"] is True and row["patrolled"] is True
+    assert next(r for r in body["by_worker"] if r["worker_id"] == "w-b")["own_share"] is None  # null, not NaN
+    csv = client.get(f"/api/v1/patrol?date={day}&format=csv&table=grid")
+    assert csv.mimetype == "text/csv" and csv.data.startswith("\ufeff".encode())
+    assert csv.get_data(as_text=True).splitlines()[0].lstrip("\ufeff").startswith("day,grid_code,grid_name")
+    month = client.get(f"/patrol?period=month&date={day[:7]}").get_data(as_text=True)
+    assert "统计天数" in month and re.search(r'data-id="w-a">.*?<td class="cm-num">1</td>', month, re.S)
+    assert client.get("/api/v1/patrol?period=week").status_code == 400
+    assert signed_in(app, "planner").get("/patrol").status_code == 403
