@@ -108,15 +108,22 @@ def _run_import(obj: CliContext, layer: str, file: str, options: dict[str, Any])
         store.close()
 
 
-def _run_export(obj: CliContext, layer: str, fmt: str | None, out: str, store_url: str | None) -> Any:
+def _run_export(obj: CliContext, layer: str, fmt: str | None, out: str, store_url: str | None,
+                since: str | None = None, until: str | None = None) -> Any:
     from gridmap.services.exporting import export_layer
     from gridmap.store.base import open_store
 
     chosen = fmt or _FORMAT_OF_SUFFIX.get(Path(out).suffix.lower())
     if chosen is None:
         raise ValidationError(f"{out}: cannot tell the format from the name; give --format {'|'.join(FORMATS)}")
+    if (since or until) and layer != "positions":
+        raise ValidationError("--since/--until select a time window of the positions layer only")
     store = open_store(obj.store_url(store_url), obj.settings)
     try:
+        if layer == "positions":  # worker positions: a time window, read day by day (gridmap.tracking.export)
+            from gridmap.tracking.export import export_positions
+
+            return export_positions(store, obj.settings, chosen, Path(out), since=since, until=until)
         return export_layer(store, layer, chosen, Path(out))
     finally:
         store.close()
@@ -150,14 +157,17 @@ def register(group: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Default: from --out's suffix.")
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
     @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
+    @click.option("--since", default=None, help="positions: from this date or ISO time (local time zone).")
+    @click.option("--until", default=None, help="positions: up to this date (inclusive) or ISO time (exclusive).")
     @click.option("--json", "as_json", is_flag=True, help="Print the report (or the error) as JSON.")
     @click.pass_obj
     def export_command(
-        obj: CliContext, layer: str, fmt: str | None, out: str, store_url: str | None, as_json: bool
+        obj: CliContext, layer: str, fmt: str | None, out: str, store_url: str | None, since: str | None,
+        until: str | None, as_json: bool
     ) -> None:
-        """Export LAYER (a schema layer such as areas, grids, roads, or districts/streets/communities) to a file."""
+        """Export LAYER (a schema layer such as areas, grids, roads, positions, or districts/streets/communities)."""
         try:
-            report = _run_export(obj, layer, fmt, out, store_url)
+            report = _run_export(obj, layer, fmt, out, store_url, since, until)
         except GridmapError as exc:
             _fail(exc, as_json)
             return
