@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -52,3 +53,17 @@ def test_escalate_command_with_now(incident_store: Store) -> None:
     again = runner.invoke(cli, ["escalate", "--store", incident_store.url, "--now", later])
     assert "0 escalated" in again.stdout
     assert svc.get(iid)["level"] == "community"
+
+
+def test_incidents_import_command(incident_store: Store, tmp_path: Path) -> None:
+    a1, b1 = sample.INSIDE[sample.GRID_A1], sample.INSIDE[sample.GRID_B1]
+    path = tmp_path / "hotline.csv"
+    path.write_text(f"事件编号,category,lon,lat\nRX1,消防,{a1[0]},{a1[1]}\nRX2,sanitation,{b1[0]},{b1[1]}\n",
+                    encoding="utf-8")
+    out = CliRunner().invoke(cli, ["incidents", "import", str(path), "--store", incident_store.url])
+    assert out.exit_code == 0, out.output
+    assert "imported 2 incident(s)" in out.stdout
+    svc = IncidentService(incident_store, Settings())
+    assert svc.get("RX1")["grid_code"] == sample.GRID_A1 and svc.get("RX2")["category"] == "sanitation"
+    again = CliRunner().invoke(cli, ["incidents", "import", str(path), "--store", incident_store.url])
+    assert again.exit_code == 2 and "RX1" in again.stderr  # duplicate ids: nothing written twice
