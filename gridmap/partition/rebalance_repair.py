@@ -277,7 +277,6 @@ def _best_chain(state: _State) -> bool:
     """Two moves through an in-band neighbour (A -> B -> C, or C -> B -> A for a grid under the band)
     when no single move helps: the neighbour passes on what it received, so it stays in band."""
     band = state.band
-    start = state.total_violation()
     best: tuple[float, int, tuple[int, int], tuple[int, int]] | None = None
     for r in state.out_of_band():
         over = state.sums[r] > band.max
@@ -286,7 +285,9 @@ def _best_chain(state: _State) -> bool:
             mid = dst if over else src
             if int(state.h[u]) == 0 or not band.contains(state.sums[mid]) or not _keeps_pieces(state, src, u):
                 continue
+            first_before = violation(state.sums[r], band) + violation(state.sums[mid], band)
             state.move(u, dst)
+            first_gain = violation(state.sums[r], band) + violation(state.sums[mid], band) - first_before
             seconds = [(v, mid, c) for v, c in _hops_from(state, mid) if c != r] if over else \
                 [(v, c, mid) for v, c in _hops_into(state, mid) if c != r]
             for v, src2, dst2 in seconds:
@@ -294,9 +295,11 @@ def _best_chain(state: _State) -> bool:
                     continue
                 other = dst2 if over else src2
                 was_in = band.contains(state.sums[other])
+                touched = (r, mid, other)
+                before = sum(violation(state.sums[g], band) for g in touched)  # r and mid after the first move
                 state.move(v, dst2)
                 ok = band.contains(state.sums[mid]) and (band.contains(state.sums[other]) or not was_in)
-                gain = state.total_violation() - start
+                gain = sum(violation(state.sums[g], band) for g in touched) - before + first_gain
                 state.move(v, src2)
                 if not ok or gain >= 0 or not _keeps_pieces(state, src2, v):
                     continue

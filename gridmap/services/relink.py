@@ -25,7 +25,7 @@ The report lists every record changed; the audit log keeps the counts and the wo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -159,20 +159,21 @@ def _grids(tx: StoreTransaction, generation_id: int) -> gpd.GeoDataFrame:
     return grids
 
 
-def _open_incidents(tx: StoreTransaction, community_code: str, codes: Sequence[str]) -> gpd.GeoDataFrame:
-    """Open incidents filed under the community or under one of ``codes`` (deduplicated by id)."""
+def _open_incidents(tx: StoreTransaction, community_code: str) -> gpd.GeoDataFrame:
+    """Open incidents filed under the community, or under no community at all (one read)."""
     cols = ["incident_id", "status", "grid_code", "community_code", schema.GEOMETRY]
-    frames = [tx.read(schema.INCIDENTS, where={"community_code": community_code}, columns=cols)]
-    if codes:
-        frames.append(tx.read(schema.INCIDENTS, where={"grid_code": list(codes)}, columns=cols))
-    frame = pd.concat(frames, ignore_index=True).drop_duplicates("incident_id")
+    frame = tx.read(schema.INCIDENTS, where={"community_code": [community_code, None]}, columns=cols)
     frame = frame.loc[~frame["status"].astype(str).isin(CLOSED_INCIDENT_STATUSES)]
-    return gpd.GeoDataFrame(frame, geometry=schema.GEOMETRY, crs=getattr(frames[0], "crs", None))
+    return gpd.GeoDataFrame(frame, geometry=schema.GEOMETRY, crs=getattr(frame, "crs", None))
 
 
 def _relink_incidents(tx: StoreTransaction, community_code: str, new: gpd.GeoDataFrame, report: RelinkReport) -> None:
-    """Set each open incident's grid_code to the new tiling grid holding its point (bulk, per code)."""
-    incidents = _open_incidents(tx, community_code, list(report.code_map))
+    """Set each open incident's grid_code to the new tiling grid holding its point (bulk, per code).
+
+    Incidents without a community code are only this community's business when their point lies in
+    one of its new grids or they were filed under one of its old codes.
+    """
+    incidents = _open_incidents(tx, community_code)
     if incidents.empty:
         return
     tiling = new.loc[new["kind"].astype(str).isin(TILING_KINDS)]
@@ -188,18 +189,21 @@ def _relink_incidents(tx: StoreTransaction, community_code: str, new: gpd.GeoDat
     target = np.full(len(points), None, dtype=object)
     found = best < len(codes)
     target[np.flatnonzero(has_point)[found]] = codes[best[found]]
-    by_code: dict[str, list[str]] = defaultdict(list)
+    by_code: dict[str, list[int]] = defaultdict(list)
     ids = incidents["incident_id"].astype(str).to_numpy()
+    fids = incidents[schema.FID].to_numpy(dtype=np.int64)
     current = [None if pd.isna(c) else str(c) for c in incidents["grid_code"]]
+    ours = (incidents["community_code"].astype("string") == community_code).fillna(False).to_numpy(dtype=bool)
     for i, (iid, old, new_code) in enumerate(zip(ids, current, target, strict=True)):
         if new_code is None:
-            reason = "no point" if not has_point[i] else "its point lies in no grid of the new generation"
-            report.unresolved.append({"kind": "incident", "id": str(iid), "grid_code": old, "reason": reason})
+            if ours[i] or old in report.code_map:
+                reason = "no point" if not has_point[i] else "its point lies in no grid of the new generation"
+                report.unresolved.append({"kind": "incident", "id": str(iid), "grid_code": old, "reason": reason})
         elif new_code != old:
-            by_code[str(new_code)].append(str(iid))
+            by_code[str(new_code)].append(int(fids[i]))
             report.incidents.append(IncidentLink(str(iid), old, str(new_code)))
     for code, chunk in by_code.items():
-        tx.update(schema.INCIDENTS, {"incident_id": chunk}, {"grid_code": code})
+        tx.update(schema.INCIDENTS, {schema.FID: chunk}, {"grid_code": code})
 
 
 def _mapped(code: Any, code_map: Mapping[str, str | None]) -> tuple[str | None, bool]:

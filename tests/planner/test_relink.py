@@ -54,8 +54,11 @@ def _seed(store) -> pd.DataFrame:
         "W3": (OTHER_COMMUNITY_GRID, [_code(1)]),
         "W4": (_code(6), []),
     })  # fmt: skip
+    elsewhere = sm.incidents_frame([sm.block_centre(sm.COLS + 5, 0)], statuses=["reported"], grid_codes=[None])
+    elsewhere["incident_id"], elsewhere["community_code"] = "E-ELSEWHERE", None  # another place, no community
     with store.transaction() as tx:
         tx.insert(schema.INCIDENTS, incidents)
+        tx.insert(schema.INCIDENTS, elsewhere)
         tx.insert(schema.WORKERS, workers)
     return incidents
 
