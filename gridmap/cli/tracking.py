@@ -8,7 +8,10 @@ Commands are thin: parse, call gridmap.tracking / gridmap.services, print.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -27,6 +30,58 @@ def _fail(exc: GridmapError, as_json: bool) -> None:
         _echo_json({"ok": False, "error": exc.to_dict()})
         raise SystemExit(2 if exc.http_status < 500 else 3)
     raise exc
+
+
+def _run_patrol(obj: CliContext, options: dict[str, Any]) -> Any:
+    from gridmap.store.base import open_store
+    from gridmap.tracking.report import patrol_report
+    from gridmap.tracking.writer import local_day
+
+    today = local_day(datetime.now(UTC), ZoneInfo(obj.settings.tracking_timezone))
+    when = options["date"] or (today if options["period"] == "day" else today[:7])
+    store = open_store(obj.store_url(options["store_url"]), obj.settings)
+    try:
+        return patrol_report(store, obj.settings, period=options["period"], when=when, area=options["area"])
+    finally:
+        store.close()
+
+
+def _print_patrol(report: Any, options: dict[str, Any]) -> None:
+    from gridmap.tracking.report import report_csv
+
+    which = options["by"]
+    if options["fmt"] == "csv":
+        text = report_csv(report, which=which)
+        if options["out"]:
+            Path(options["out"]).write_text(text, encoding="utf-8-sig")
+            click.echo(f"Wrote the patrol report ({which}, {report.label}) to {options['out']}.")
+        else:
+            click.echo(text, nl=False)
+        return
+    frame = report.by_worker if which == "worker" else report.by_grid
+    if options["fmt"] == "json":
+        clean = frame.astype(object).where(frame.notna(), None)
+        _echo_json({"ok": True, "period": report.period, "label": report.label, "distance_m": report.distance_m,
+                    "rows": clean.to_dict("records")})
+        return
+    click.echo(f"Patrol report ({report.period} {report.label}; covered = within {report.distance_m:.0f} m of the "
+               f"track; patrolled = {report.patrol_min_minutes:.0f} min in the own grid)")
+    click.echo(frame.to_string(index=False) if len(frame) else "No workers or grids in this area.")
+
+
+def _run_workers(obj: CliContext, action: str, options: dict[str, Any]) -> Any:
+    from gridmap.cli.data import column_map_from_options
+    from gridmap.services.workers import check_stored_registry, import_workers
+    from gridmap.store.base import open_store
+
+    store = open_store(obj.store_url(options.get("store_url")), obj.settings)
+    try:
+        if action == "import":
+            return import_workers(store, obj.settings, options["file"],
+                                  column_map=column_map_from_options(options["mappings"]), actor="cli")
+        return check_stored_registry(store)
+    finally:
+        store.close()
 
 
 def register(group: click.Group) -> None:
@@ -72,3 +127,56 @@ def register(group: click.Group) -> None:
             _echo_json({"ok": True, "report": report.to_dict()})
         else:
             click.echo(report.summary())
+
+    @group.command("patrol-report")
+    @click.option("--period", type=click.Choice(["day", "month"]), default="day", show_default=True)
+    @click.option("--date", default=None, help="YYYY-MM-DD (day) or YYYY-MM (month); default: today / this month.")
+    @click.option("--area", default=None, help="Only workers and grids under this street/community/grid code.")
+    @click.option("--by", type=click.Choice(["worker", "grid"]), default="worker", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+    @click.option("--out", default=None, type=click.Path(dir_okay=False), help="CSV file to write (with --format csv).")
+    @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
+    @click.pass_obj
+    def patrol_command(obj: CliContext, **options: Any) -> None:
+        """Patrol analytics: time in own grid (R-15), patrol days (R-16), street/building coverage (G-31)."""
+        try:
+            report = _run_patrol(obj, options)
+        except GridmapError as exc:
+            _fail(exc, options["fmt"] == "json")
+            return
+        _print_patrol(report, options)
+
+    @group.group("workers")
+    def workers_group() -> None:
+        """The workers registry (网格员台账): import a roster, check the registry rules."""
+
+    @workers_group.command("import")
+    @click.argument("file", metavar="FILE")
+    @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN", help="Which file column fills a field.")
+    @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report (or the error) as JSON.")
+    @click.pass_obj
+    def workers_import(obj: CliContext, file: str, mappings: tuple[str, ...], store_url: str | None,
+                       as_json: bool) -> None:
+        """Import FILE (CSV...) into the registry; rows with a stored worker_id replace it. All or nothing."""
+        try:
+            report = _run_workers(obj, "import", {"file": file, "mappings": mappings, "store_url": store_url})
+        except GridmapError as exc:
+            _fail(exc, as_json)
+            return
+        if as_json:
+            _echo_json({"ok": True, "report": report.to_dict()})
+        else:
+            click.echo(report.summary())
+
+    @workers_group.command("check")
+    @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
+    @click.pass_obj
+    def workers_check(obj: CliContext, store_url: str | None) -> None:
+        """Check the stored registry against the active grids (after a boundary change); exit 1 on problems."""
+        problems = _run_workers(obj, "check", {"store_url": store_url})
+        for problem in problems:
+            click.echo(f"[{problem.rule}] {problem.message}")
+        if problems:
+            raise SystemExit(1)
+        click.echo("The workers registry follows every rule.")

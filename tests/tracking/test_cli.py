@@ -55,3 +55,59 @@ def test_purge_refuses_zero_days(tmp_path: Path) -> None:
 def test_track_listen_is_registered() -> None:
     result = CliRunner().invoke(cli, ["track-listen", "--help"])
     assert result.exit_code == 0 and "5055" in result.output
+
+
+def _store_with_a_walk(tmp_path: Path) -> str:
+    from gridmap.tracking.devices import DeviceRegistry, GridLocator
+    from gridmap.tracking.ingest import Ticket
+    from gridmap.tracking.pings import Fix
+    from gridmap.tracking.writer import commit_batch
+
+    url = f"gpkg://{tmp_path / 'walk.gpkg'}"
+    settings = Settings()
+    store = open_store(url, settings)
+    world.populate_store(store)
+    start = datetime(2024, 5, 6, 1, 0, tzinfo=UTC)
+    registry, locator = DeviceRegistry(store), GridLocator(store)
+    tickets = [Ticket(Fix("dev-a", *world.inside(world.A, 0.1 + 0.8 * i / 44), start + timedelta(minutes=i)),
+                      registry.lookup("dev-a")) for i in range(45)]
+    commit_batch(store, settings, tickets, locate=locator.codes, now=start, alert_after=timedelta(minutes=30))
+    store.close()
+    return url
+
+
+def test_patrol_report_as_table_json_and_csv(tmp_path: Path) -> None:
+    url = _store_with_a_walk(tmp_path)
+    runner = CliRunner()
+    table = runner.invoke(cli, ["patrol-report", "--store", url, "--date", "2024-05-06"])
+    assert table.exit_code == 0 and "w-a" in table.output and "张三" in table.output
+    as_json = runner.invoke(cli, ["patrol-report", "--store", url, "--date", "2024-05-06", "--format", "json"])
+    rows = {r["worker_id"]: r for r in json.loads(as_json.output)["rows"]}
+    assert rows["w-a"]["own_h"] == round(44 / 60, 2) and rows["w-a"]["patrolled"] is True
+    assert rows["w-b"]["own_share"] is None
+    out = tmp_path / "grid.csv"
+    runner.invoke(cli, ["patrol-report", "--store", url, "--period", "month", "--date", "2024-05", "--by", "grid",
+                        "--format", "csv", "--out", str(out)])
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("month,grid_code") and any(line.startswith(f"2024-05,{world.A},") for line in lines)
+    bad = runner.invoke(cli, ["patrol-report", "--store", url, "--date", "May", "--period", "month"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+
+
+def test_workers_import_and_check(tmp_path: Path) -> None:
+    url = f"gpkg://{tmp_path / 'w.gpkg'}"
+    store = open_store(url, Settings())
+    world.populate_store(store, with_workers=False)
+    store.close()
+    roster = tmp_path / "roster.csv"
+    roster.write_text("worker_id,name,role,grid_code,partner_worker_id,device_id\n"
+                      f"w1,张三,网格长,{world.A},w2,p1\nw2,李四,兼职网格员,{world.B},w1,p2\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["workers", "import", str(roster), "--store", url])
+    assert result.exit_code == 0 and "2 new" in result.output
+    assert runner.invoke(cli, ["workers", "check", "--store", url]).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"worker_id,name,role,grid_code,partner_worker_id\nw3,王五,专职,{world.D},w1\n", encoding="utf-8")
+    refused = runner.invoke(cli, ["workers", "import", str(bad), "--store", url, "--json"])
+    assert refused.exit_code == 2
+    assert {d["rule"] for d in json.loads(refused.output)["error"]["details"]} >= {"partner_not_adjacent"}
