@@ -51,6 +51,12 @@ def _summary(outcome: RebalanceOutcome) -> str:
 
 
 def register(group: click.Group) -> None:
+    """Add ``rebalance`` and ``filing`` to the gridmap group."""
+    _register_rebalance(group)
+    _register_filing(group)
+
+
+def _register_rebalance(group: click.Group) -> None:
     @group.command("rebalance")
     @click.option("--community", "community_code", required=True, metavar="CODE", help="12-digit community code.")
     @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings).")
@@ -90,6 +96,8 @@ def register(group: click.Group) -> None:
             click.echo(_summary(outcome))
         sys.exit(0 if outcome.plan.certificate.ok else 1)
 
+
+def _register_filing(group: click.Group) -> None:
     @group.command("filing")
     @click.option("--generation", "generation_id", type=int, metavar="ID", help="The generation to file.")
     @click.option("--community", "community_code", metavar="CODE", help="Or: the community's active generation.")

@@ -22,7 +22,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyproj
 import shapely
@@ -35,25 +34,26 @@ from gridmap.errors import ValidationError
 from gridmap.model import GridKind
 from gridmap.partition.assemble import polygonal
 from gridmap.partition.atoms import problem_from_atoms
-from gridmap.partition.blocks import MINOR_ROAD_CLASSES, ROAD_CLASS, blocks_from_roads, lines_from_roads
+from gridmap.partition.blocks import MINOR_ROAD_CLASSES, blocks_from_roads, lines_from_roads
 from gridmap.partition.checks import check_partition
 from gridmap.partition.checks_report import Certificate
-from gridmap.partition.faces import coverage_from_polygons, shared_boundaries
-from gridmap.partition.households import HOUSEHOLDS, POPULATION, assign_buildings_to_blocks, buildings_from_input
+from gridmap.partition.faces import coverage_from_polygons
+from gridmap.partition.households import HOUSEHOLDS, POPULATION
 from gridmap.partition.problem import Band
 from gridmap.partition.rebalance_repair import RepairResult, repair_labels
-from gridmap.partition.split import pieces_from_block
+from gridmap.partition.rebalance_units import (
+    OLD_CODE,
+    UNIT_ID,
+    count_households,
+    edges_of_units,
+    initial_labels,
+    split_heavy_units,
+    units_from_grids,
+)
 from gridmap.schema import GRIDS_SPEC
 
-UNIT_ID = "unit_id"
-OLD_CODE = "old_code"
 NEW_CODE = "new_code"
 MOVED = "moved"
-#: A block is kept split between grids when each piece holds at least this share of its area
-#: (and at least ``settings.sliver_area_m2``); smaller pieces are digitising noise along a shared edge.
-SPLIT_SHARE = 0.05
-#: A shared edge within this distance (m) of a road line lies on that road.
-ROAD_SNAP_M = 1.0
 #: Flags of the old grid that stay meaningful after a rebalance (band flags are recomputed).
 _KEPT_FLAGS = frozenset({"estate_split", "block_split", "disconnected_part"})
 _COLUMNS = GRIDS_SPEC.column_names
@@ -85,102 +85,6 @@ def sequence_of(code: str) -> int:
     return int(tail) if len(str(code)) == 15 and tail.isdigit() else 0
 
 
-def units_from_grids(
-    blocks: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, *, sliver_area_m2: float
-) -> gpd.GeoDataFrame:
-    """Units (blocks, or pieces of blocks split between grids) with the code of their grid (metric CRS).
-
-    A block goes whole to the grid holding its representative point unless two or more grids each
-    hold a real piece of it (>= ``sliver_area_m2`` and >= ``SPLIT_SHARE`` of its area): then each
-    such grid gets its piece, and the slivers go to the largest piece. ``old_code`` is None for a
-    block outside every grid (new ground in the community).
-    """
-    bgeoms = np.asarray(blocks.geometry.values, dtype=object)
-    ggeoms = np.asarray(grids.geometry.values, dtype=object)
-    codes = [str(c) for c in grids["code"]]
-    tree = shapely.STRtree(ggeoms)
-    rep = shapely.point_on_surface(bgeoms)
-    r_idx, rg_idx = tree.query(rep, predicate="intersects")
-    rep_owner: dict[int, int] = {}
-    for b, g in sorted(zip(r_idx.tolist(), rg_idx.tolist(), strict=True), key=lambda t: (t[0], codes[t[1]])):
-        rep_owner.setdefault(b, g)
-    pieces = _pieces_of_blocks(bgeoms, ggeoms, tree, rep_owner, sliver_area_m2)
-    rows: list[tuple[int, BaseGeometry, str | None]] = []
-    for b, geom in enumerate(bgeoms):
-        area = float(geom.area)
-        found = pieces.get(b, [])
-        real = [(g, a) for g, a in found if a >= sliver_area_m2 and a >= SPLIT_SHARE * area]
-        if len(real) <= 1:
-            owner = rep_owner.get(b, max(found, key=lambda t: t[1])[0] if found else -1)
-            rows.append((b, geom, codes[owner] if owner >= 0 else None))
-            continue
-        parts = [polygonal(shapely.intersection(geom, ggeoms[g])) for g, _ in real]
-        rest = polygonal(shapely.difference(geom, shapely.union_all(np.asarray(parts, dtype=object))))
-        biggest = int(np.argmax([p.area for p in parts]))
-        if not rest.is_empty:
-            parts[biggest] = shapely.union_all([parts[biggest], rest])
-        rows.extend((b, part, codes[g]) for (g, _), part in zip(real, parts, strict=True))
-    return gpd.GeoDataFrame(
-        {
-            UNIT_ID: np.arange(len(rows), dtype=np.int64),
-            "block_id": [int(blocks["block_id"].iloc[b]) for b, _, _ in rows],
-            OLD_CODE: pd.Series([c for _, _, c in rows], dtype=object),
-        },
-        geometry=[g for _, g, _ in rows],
-        crs=blocks.crs,
-    )
-
-
-def _pieces_of_blocks(
-    bgeoms: npt.NDArray[np.object_],
-    ggeoms: npt.NDArray[np.object_],
-    tree: shapely.STRtree,
-    rep_owner: dict[int, int],
-    sliver_area_m2: float,
-) -> dict[int, list[tuple[int, float]]]:
-    """(grid, area m²) of each block's overlap with the grids, measured only where needed.
-
-    Most blocks lie inside the grid holding their representative point: one intersection shows it
-    (the rest is under a sliver) and their touching neighbours are never intersected.
-    """
-    owners = np.asarray([rep_owner.get(b, -1) for b in range(len(bgeoms))], dtype=np.int64)
-    has = owners >= 0
-    own_area = np.zeros(len(bgeoms))
-    if has.any():
-        own_area[has] = shapely.area(shapely.intersection(bgeoms[has], ggeoms[owners[has]]))
-    rest = shapely.area(bgeoms) - own_area
-    pieces: dict[int, list[tuple[int, float]]] = {b: [(int(owners[b]), float(own_area[b]))]
-                                                 for b in np.flatnonzero(has).tolist()}  # fmt: skip
-    unsure = np.flatnonzero(~has | (rest >= sliver_area_m2))
-    if len(unsure):
-        b_idx, g_idx = tree.query(bgeoms[unsure], predicate="intersects")
-        areas = shapely.area(shapely.intersection(bgeoms[unsure][b_idx], ggeoms[g_idx]))
-        for b, g, a in zip(unsure[b_idx].tolist(), g_idx.tolist(), np.asarray(areas).tolist(), strict=True):
-            pieces[b] = [p for p in pieces.get(b, []) if p[0] != g] + [(g, a)]
-    return pieces
-
-
-def edges_of_units(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Neighbouring units (``block_a``, ``block_b`` = unit ids), shared length (m) and the class of the
-    road the shared edge runs on: the road nearest to the edge's middle, within ``ROAD_SNAP_M``.
-
-    Why not ``blocks.block_edges_from_blocks``: units are road blocks, so their edges lie on roads by
-    construction; the nearest road tells the class, at a fraction of the cost of overlaying every
-    road buffer (this is what keeps a 1,000-block rebalance under its time budget).
-    """
-    geoms = np.asarray(units.geometry.values, dtype=object)
-    a, b, lines, length = shared_boundaries(geoms)
-    ids = units[UNIT_ID].to_numpy()
-    classes = np.full(len(a), None, dtype=object)
-    if roads is not None and len(roads) and len(a):
-        middles = shapely.line_interpolate_point(shapely.line_merge(lines), 0.5, normalized=True)
-        road_geoms = np.asarray(roads.geometry.values, dtype=object)
-        e_idx, r_idx = shapely.STRtree(road_geoms).query_nearest(middles, max_distance=ROAD_SNAP_M, all_matches=False)
-        classes[e_idx] = roads[ROAD_CLASS].to_numpy()[r_idx]
-    return pd.DataFrame({"block_a": ids[a], "block_b": ids[b], "shared_length_m": length,
-                         "road_class": pd.Series([None if c is None else str(c) for c in classes], dtype=object)})
-
-
 def rebalance_community(
     boundary: BaseGeometry,
     roads: gpd.GeoDataFrame | None,
@@ -204,28 +108,18 @@ def rebalance_community(
     started = time.perf_counter()
     if active.empty:
         raise ValidationError(f"community {community_code}: there are no active grids to rebalance")
-    crs = working_crs_for(gpd.GeoSeries([boundary], crs=settings.storage_epsg))
-    area = gpd.GeoSeries([boundary], crs=settings.storage_epsg).to_crs(crs).iloc[0]
-    grids_m = active.to_crs(crs).reset_index(drop=True)
-    is_base = (grids_m["kind"] == GridKind.BASE.value).to_numpy()
-    frozen = grids_m.loc[~is_base].reset_index(drop=True)
-    base = grids_m.loc[is_base].reset_index(drop=True)
-    base_area = area
-    if len(frozen):
-        base_area = polygonal(shapely.difference(area, shapely.union_all(np.asarray(frozen.geometry.values))))
+    crs, area, base, frozen, blocks = _blocks_and_grids(boundary, roads, active, settings, community_code)
     road_lines = lines_from_roads(roads)
-    blocks = blocks_from_roads(gpd.GeoSeries([base_area], crs=crs), road_lines if len(road_lines) else None,
-                               sliver_area_m2=settings.sliver_area_m2, crs=crs, source=f"community {community_code}")
     units = units_from_grids(blocks, base, sliver_area_m2=settings.sliver_area_m2)
     rng = np.random.default_rng(seed)
-    counted = _count_households(units, frozen, buildings, area, crs)
+    counted = count_households(units, frozen, buildings, area, crs)
     if (units[HOUSEHOLDS] > band.max).any():
         minor = lines_from_roads(road_lines, classes=MINOR_ROAD_CLASSES).to_crs(crs) if len(road_lines) else None
-        units = _split_heavy_units(units, counted, band, minor, rng, settings.sliver_area_m2)
-        counted = _count_households(units, frozen, buildings, area, crs)
+        units = split_heavy_units(units, counted, band, minor, rng, settings.sliver_area_m2)
+        counted = count_households(units, frozen, buildings, area, crs)
     edges = edges_of_units(units, road_lines.to_crs(crs) if len(road_lines) else None)
     problem = problem_from_atoms(units.rename(columns={UNIT_ID: "atom_id"}), edges, band=band)
-    labels, codes = _initial_labels(units, edges, [str(c) for c in base["code"]])
+    labels, codes = initial_labels(units, edges, [str(c) for c in base["code"]])
     repaired = repair_labels(problem, labels, codes, rng=rng)
     used = {*map(str, used_codes), *map(str, active["code"])}
     after, new_code_of_region = _grids_after(
@@ -243,96 +137,24 @@ def rebalance_community(
     return RebalancePlan(community_code, active, after_store, units.to_crs(store_crs), certificate, report, band)
 
 
-def _count_households(
-    units: gpd.GeoDataFrame, frozen: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, area: BaseGeometry, crs: Any
-) -> gpd.GeoDataFrame:
-    """Households (and population) per unit from the buildings' representative points; buildings
-    inside a kept non-base grid count there. Sets the units' columns; returns the counted buildings
-    with ``unit_id`` (-1 - k for non-base grid k)."""
-    n = len(units)
-    cells = gpd.GeoDataFrame(
-        {UNIT_ID: np.arange(n + len(frozen), dtype=np.int64)},
-        geometry=list(units.geometry) + list(frozen.geometry),
-        crs=crs,
-    )
-    frame = buildings_from_input(buildings, crs=crs) if len(buildings) else buildings.to_crs(crs)
-    if len(frame) == 0:
-        units[HOUSEHOLDS] = np.zeros(n, dtype=np.int64)
-        frame = frame.assign(**{UNIT_ID: pd.Series([], dtype=np.int64), HOUSEHOLDS: pd.Series([], dtype=np.int64)})
-        return frame
-    counted = assign_buildings_to_blocks(frame, cells, area=area, block_column=UNIT_ID).buildings
-    cell = counted[UNIT_ID].to_numpy(dtype=np.int64)
-    counted[UNIT_ID] = np.where(cell < n, cell, -1 - (cell - n))
-    in_unit = cell < n
-    hh = counted[HOUSEHOLDS].to_numpy(dtype=float)
-    units[HOUSEHOLDS] = np.rint(np.bincount(cell[in_unit], weights=hh[in_unit], minlength=n)).astype(np.int64)
-    if POPULATION in counted.columns:
-        pop = pd.to_numeric(counted[POPULATION], errors="coerce").fillna(0).to_numpy(dtype=float)
-        units[POPULATION] = np.rint(np.bincount(cell[in_unit], weights=pop[in_unit], minlength=n)).astype(np.int64)
-    return counted
-
-
-def _split_heavy_units(
-    units: gpd.GeoDataFrame,
-    counted: gpd.GeoDataFrame,
-    band: Band,
-    minor: gpd.GeoDataFrame | None,
-    rng: np.random.Generator,
-    sliver_area_m2: float,
-) -> gpd.GeoDataFrame:
-    """Units over ``band.max`` (a new estate in one block) cut into pieces the way the partition
-    cuts oversize blocks (minor ways first, then building clusters; never through a building).
-    Pieces keep the unit's old code, so cutting moves nothing by itself."""
-    ways = np.asarray(minor.geometry.values, dtype=object) if minor is not None and len(minor) else None
-    rows: list[tuple[int, BaseGeometry, Any]] = []
-    for _, unit in units.iterrows():
-        uid = int(unit[UNIT_ID])
-        if int(unit[HOUSEHOLDS]) <= band.max:
-            rows.append((int(unit["block_id"]), unit.geometry, unit[OLD_CODE]))
-            continue
-        mine = counted[counted[UNIT_ID].to_numpy(dtype=np.int64) == uid]
-        local = [] if ways is None else [w for w in ways if w.intersects(unit.geometry)]
-        split = pieces_from_block(unit.geometry, mine, band=band, rng=rng, minor_ways=local,
-                                  sliver_area_m2=sliver_area_m2)
-        rows.extend((int(unit["block_id"]), piece, unit[OLD_CODE]) for piece in split.pieces)
-    return gpd.GeoDataFrame(
-        {
-            UNIT_ID: np.arange(len(rows), dtype=np.int64),
-            "block_id": [b for b, _, _ in rows],
-            OLD_CODE: pd.Series([c for _, _, c in rows], dtype=object),
-        },
-        geometry=[g for _, g, _ in rows],
-        crs=units.crs,
-    )
-
-
-def _initial_labels(
-    units: gpd.GeoDataFrame, edges: pd.DataFrame, codes: list[str]
-) -> tuple[npt.NDArray[np.int64], dict[int, str | None]]:
-    """Region per unit from its old grid; units outside every grid join the neighbour they share most
-    boundary with (or form a new region when they touch no grid)."""
-    region_of = {c: i for i, c in enumerate(codes)}
-    labels = np.asarray([region_of.get(c, -1) if isinstance(c, str) else -1 for c in units[OLD_CODE]], dtype=np.int64)
-    a = edges["block_a"].to_numpy(dtype=np.int64)
-    b = edges["block_b"].to_numpy(dtype=np.int64)
-    length = edges["shared_length_m"].to_numpy(dtype=float)
-    while (labels < 0).any():
-        best: dict[int, tuple[float, int]] = {}
-        for x, y, le in zip(a.tolist(), b.tolist(), length.tolist(), strict=True):
-            for p, q in ((x, y), (y, x)):
-                if labels[p] < 0 <= labels[q] and le > best.get(p, (0.0, -1))[0]:
-                    best[p] = (le, int(labels[q]))
-        if not best:
-            break
-        for p, (_, r) in best.items():
-            labels[p] = r
-    orphans = labels < 0
-    if orphans.any():
-        labels[orphans] = len(codes)
-    out: dict[int, str | None] = dict(enumerate(codes))
-    if orphans.any():
-        out[len(codes)] = None
-    return labels, out
+def _blocks_and_grids(
+    boundary: BaseGeometry, roads: gpd.GeoDataFrame | None, active: gpd.GeoDataFrame, settings: Settings,
+    community_code: str,
+) -> tuple[pyproj.CRS, BaseGeometry, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Working CRS, community area, base and kept (non-base) grids, and the road blocks of the area
+    the base grids cover (the community minus dedicated and other kept grids), all metric."""
+    crs = working_crs_for(gpd.GeoSeries([boundary], crs=settings.storage_epsg))
+    area = gpd.GeoSeries([boundary], crs=settings.storage_epsg).to_crs(crs).iloc[0]
+    grids_m = active.to_crs(crs).reset_index(drop=True)
+    is_base = (grids_m["kind"] == GridKind.BASE.value).to_numpy()
+    frozen = grids_m.loc[~is_base].reset_index(drop=True)
+    base_area = area
+    if len(frozen):
+        base_area = polygonal(shapely.difference(area, shapely.union_all(np.asarray(frozen.geometry.values))))
+    road_lines = lines_from_roads(roads)
+    blocks = blocks_from_roads(gpd.GeoSeries([base_area], crs=crs), road_lines if len(road_lines) else None,
+                               sliver_area_m2=settings.sliver_area_m2, crs=crs, source=f"community {community_code}")
+    return crs, area, grids_m.loc[is_base].reset_index(drop=True), frozen, blocks
 
 
 def _grids_after(
@@ -386,18 +208,27 @@ def _grids_after(
             "synthetic": bool(prev["synthetic"]) if prev is not None and pd.notna(prev["synthetic"]) else False,
         })  # fmt: skip
         out_geoms.append(geom)
-    unit_col = counted[UNIT_ID].to_numpy(dtype=np.int64) if len(counted) else np.zeros(0, dtype=np.int64)
-    counted_hh = counted[HOUSEHOLDS].to_numpy(dtype=float) if len(counted) else np.zeros(0)
-    for k, (_, row) in enumerate(frozen.iterrows()):
-        geom = _polygons_only(renoded[len(regions) + k])
-        record = {c: row[c] for c in _COLUMNS if c in row.index}
-        record["households"] = round(float(counted_hh[unit_col == -1 - k].sum()))
-        record["area_m2"] = round(float(geom.area), 1)
+    for record, geom in _kept_rows(frozen, renoded[len(regions):], counted):
         rows.append(record)
         out_geoms.append(geom)
     frame = pd.DataFrame(rows).reindex(columns=[c for c in _COLUMNS if c not in ("valid_from", "valid_to")])
     geoms_out = [shapely.MultiPolygon(list(shapely.get_parts(g))) for g in out_geoms]
     return gpd.GeoDataFrame(frame, geometry=geoms_out, crs=units.crs), code_of
+
+
+def _kept_rows(frozen: gpd.GeoDataFrame, geoms: list[BaseGeometry], counted: gpd.GeoDataFrame
+               ) -> list[tuple[dict[str, Any], BaseGeometry]]:  # fmt: skip
+    """Dedicated and other non-base grids as they were, re-noded, with households recounted."""
+    unit_col = counted[UNIT_ID].to_numpy(dtype=np.int64) if len(counted) else np.zeros(0, dtype=np.int64)
+    counted_hh = counted[HOUSEHOLDS].to_numpy(dtype=float) if len(counted) else np.zeros(0)
+    out = []
+    for k, (_, row) in enumerate(frozen.iterrows()):
+        geom = _polygons_only(geoms[k])
+        record = {c: row[c] for c in _COLUMNS if c in row.index}
+        record["households"] = round(float(counted_hh[unit_col == -1 - k].sum()))
+        record["area_m2"] = round(float(geom.area), 1)
+        out.append((record, geom))
+    return out
 
 
 def _polygons_only(geom: BaseGeometry) -> BaseGeometry:
@@ -478,4 +309,5 @@ def _report(
     }
 
 
-__all__ = ["RebalancePlan", "rebalance_community", "sequence_of", "units_from_grids"]
+__all__ = ["MOVED", "NEW_CODE", "OLD_CODE", "UNIT_ID", "RebalancePlan", "rebalance_community", "sequence_of",
+           "units_from_grids"]
