@@ -87,6 +87,19 @@ def _decode(col: Column, value: Any) -> Any:
     return value
 
 
+#: Column types whose stored values ``series_from_values`` takes as they are (ISO datetime text is parsed
+#: there for the whole column at once, which is ~50x faster than one pd.Timestamp per value).
+_RAW_TYPES = frozenset({"text", "int", "float", "datetime"})
+
+
+def _decoded_column(col: Column, values: Sequence[Any], keep: np.ndarray) -> list[Any]:
+    """One column's stored values, rows not in ``keep`` dropped, json/bool decoded (the rest passed raw)."""
+    kept = list(values) if keep.all() else [v for v, k in zip(values, keep, strict=True) if k]
+    if col.type in _RAW_TYPES:
+        return kept
+    return [_decode(col, v) for v in kept]
+
+
 def _where_sql(spec: LayerSpec, conditions: Sequence[Condition], bbox: BBox | None) -> tuple[str, list[Any]]:
     parts: list[str] = []
     params: list[Any] = []
@@ -132,8 +145,7 @@ def _read(
     keep = np.ones(len(rows), dtype=bool)
     if box is not None and geometry is not None:
         keep = mask_bbox(geometry, box)
-    data = {n: [_decode(spec.column(n), v) for v, k in zip(cols[i + 1], keep, strict=True) if k]
-            for i, n in enumerate(names)}
+    data = {n: _decoded_column(spec.column(n), cols[i + 1], keep) for i, n in enumerate(names)}
     fids = [f for f, k in zip(cols[0], keep, strict=True) if k]
     out_geometry = geometry[keep] if (geometry is not None and with_geometry) else None
     return frame_from_columns(spec, fids, data, out_geometry, epsg=epsg)
