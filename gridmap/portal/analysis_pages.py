@@ -10,17 +10,19 @@ summed into H3 cells above that), so 200,000 incidents still make a page of abou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from gridmap import schema
 from gridmap.analysis.coverage import grids_without_worker
-from gridmap.analysis.heat import heat_layers, weekly_heat_frames
+from gridmap.analysis.heat import HeatFrames, HeatLayers, heat_layers, weekly_heat_frames
+from gridmap.analysis.incident_input import TIME_COLUMN, filter_incidents
 from gridmap.analysis.stats import COUNT_COLUMNS, statistics_csv
 from gridmap.portal.analysis_api import (
     ANALYSIS_ROLES,
@@ -34,6 +36,7 @@ from gridmap.portal.analysis_api import (
     web_cell_spec,
     window_args,
 )
+from gridmap.portal.analysis_cache import TtlCache
 from gridmap.portal.analysis_maps import (
     BIN_COLOURS,
     choropleth_map,
@@ -59,12 +62,15 @@ from gridmap.services.analysis import (
 )
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")
+HEAT_CACHE_KEY = "gridmap.analysis_heat_cache"
 #: Rows shown in a result table (the API and CSV have them all).
 TABLE_ROWS = 500
 SUBNAV = ("heat_page", "hotspots_page", "coverage_page", "stats_page")
 _SUBNAV_KEYS = {"heat_page": "nav.heat", "hotspots_page": "nav.hotspots", "coverage_page": "nav.coverage",
                 "stats_page": "nav.stats"}
 CELL_CHOICES = ("grids", "communities", "h3:8", "h3:9", "square:250", "square:500")
+#: Incident columns the heat page reads (plus reported_at for a window or the weekly view).
+HEAT_COLUMNS: tuple[str, ...] = ("category",)
 
 
 @bp.app_context_processor
@@ -103,6 +109,36 @@ def index() -> WerkzeugResponse:
     return redirect(url_for("analysis.hotspots_page", **request.args.to_dict()))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class HeatData:
+    """What the heat page shows, prepared once per area, filters and view (and cached, see analysis_cache)."""
+
+    categories: list[str]
+    incidents: int
+    layers: HeatLayers | None
+    frames: HeatFrames | None
+    outline: gpd.GeoDataFrame
+    bounds: tuple[float, ...] | None
+
+
+def _heat_cache() -> TtlCache[HeatData]:
+    cache = current_app.extensions.setdefault(HEAT_CACHE_KEY, TtlCache())
+    assert isinstance(cache, TtlCache)
+    return cache
+
+
+def _prepare_heat(store: Any, area: str, window: dict[str, Any], view: str) -> HeatData:
+    timed = view == "weekly" or window["start"] is not None or window["end"] is not None
+    everything = incidents_in_scope(store, area_code=area, columns=HEAT_COLUMNS + ((TIME_COLUMN,) if timed else ()))
+    categories = sorted(set(everything["category"].dropna().astype(str)))
+    incidents = filter_incidents(everything, source="incidents", **window)
+    outline = communities_in_scope(store, area)
+    bounds = _bounds(outline) if not outline.empty else _bounds(incidents)
+    if view == "weekly":
+        return HeatData(categories, len(incidents), None, weekly_heat_frames(incidents), outline, bounds)
+    return HeatData(categories, len(incidents), heat_layers(incidents), None, outline, bounds)
+
+
 @bp.get("/heat")
 @roles_required(*ANALYSIS_ROLES)
 def heat_page() -> str:
@@ -110,21 +146,18 @@ def heat_page() -> str:
     area = analysis_area(analysis_principal())
     store = portal_state().store
     window = window_args()
-    incidents = incidents_in_scope(store, area_code=area, **window)
-    categories = sorted(set(incidents_in_scope(store, area_code=area)["category"].dropna().astype(str)))
     view = "weekly" if request.args.get("view") == "weekly" else "layers"
-    outline = communities_in_scope(store, area)
-    bounds = _bounds(outline) if not outline.empty else _bounds(incidents)
-    resolution = None
-    if view == "weekly":
-        frames = weekly_heat_frames(incidents)
-        m = weekly_heat_map(frames, basemap=_basemap(), bounds=bounds, outline=outline)
-        resolution = max((f.resolution or 0 for f in frames.frames), default=0) or None
+    key = (area, tuple(window["categories"] or ()), window["start"], window["end"], view)
+    data = _heat_cache().get_or_compute(key, store.count(schema.INCIDENTS),
+                                        lambda: _prepare_heat(store, area, window, view))
+    if data.frames is not None:
+        m = weekly_heat_map(data.frames, basemap=_basemap(), bounds=data.bounds, outline=data.outline)
+        resolution = max((f.resolution or 0 for f in data.frames.frames), default=0) or None
     else:
-        layers = heat_layers(incidents)
-        m = heat_map(layers, basemap=_basemap(), text=_text, bounds=bounds, outline=outline)
-        resolution = layers.all.resolution
-    return _page("analysis_heat.html", m=m, view=view, categories=categories, incidents=len(incidents),
+        assert data.layers is not None
+        m = heat_map(data.layers, basemap=_basemap(), text=_text, bounds=data.bounds, outline=data.outline)
+        resolution = data.layers.all.resolution
+    return _page("analysis_heat.html", m=m, view=view, categories=data.categories, incidents=data.incidents,
                  resolution=resolution)
 
 
@@ -177,7 +210,8 @@ def hotspots_page() -> str:
     area = analysis_area(analysis_principal())
     store = portal_state().store
     emerging = flag("emerging", default=False)
-    categories = sorted(set(incidents_in_scope(store, area_code=area)["category"].dropna().astype(str)))
+    categories = sorted(set(incidents_in_scope(store, area_code=area, columns=HEAT_COLUMNS)["category"]
+                            .dropna().astype(str)))
     m, rows, summary = _emerging_view(store, area) if emerging else _hotspot_view(store, area)
     return _page("analysis_hotspots.html", m=m, emerging=emerging, summary=summary, categories=categories,
                  rows=rows.head(TABLE_ROWS).drop(columns="geometry").to_dict("records"), cell_choices=CELL_CHOICES,

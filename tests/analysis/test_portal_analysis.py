@@ -176,3 +176,18 @@ def test_both_languages_have_the_same_keys_and_placeholders():
     for key in zh:
         fields = [{f for _, f, _, _ in Formatter().parse(text) if f} for text in (zh[key], en[key])]
         assert fields[0] == fields[1], key
+
+
+def test_heat_page_counts_a_new_incident_at_once(client: FlaskClient, district_store: Store):
+    login(client, "ana")
+    count = re.compile(r'data-testid="an-heat-count">共 ([0-9,]+) 件事件<')
+    before = count.search(client.get("/analysis/heat").get_data(as_text=True))
+    assert before is not None
+    extra = ss.incidents().iloc[[2]].assign(incident_id="EV_NEW")
+    with district_store.transaction() as tx:
+        tx.insert(schema.INCIDENTS, extra)
+    after = count.search(client.get("/analysis/heat").get_data(as_text=True))
+    assert after is not None
+    assert int(after.group(1).replace(",", "")) == int(before.group(1).replace(",", "")) + 1
+    with district_store.transaction() as tx:
+        tx.delete(schema.INCIDENTS, {"incident_id": "EV_NEW"})
