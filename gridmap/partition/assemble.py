@@ -34,6 +34,8 @@ from gridmap.partition.problem import Band
 from gridmap.schema import GEOMETRY, GRIDS_SPEC
 
 GRID_CODE = "grid_code"
+#: Shortest row (m) when numbering grids west to east, north to south.
+MIN_ROW_M = 30.0
 _COLUMNS = GRIDS_SPEC.column_names
 
 
@@ -215,7 +217,11 @@ def _numbering(drafts: list[Draft]) -> list[int]:
         if not idx:
             continue
         pts = shapely.point_on_surface(np.asarray([drafts[i].geometry for i in idx], dtype=object))
-        order = reading_order(shapely.get_x(pts), shapely.get_y(pts))
+        ys = shapely.get_y(pts)
+        # reading_order's default row height (extent / sqrt(n)) would split grids lying in one row
+        # on millimetre differences of their points; a row is at least MIN_ROW_M tall
+        row_height = max(float(np.ptp(ys)) / max(1.0, np.sqrt(len(idx))), MIN_ROW_M)
+        order = reading_order(shapely.get_x(pts), ys, row_height=row_height)
         out.extend(idx[j] for j in order.tolist())
     return out
 

@@ -14,7 +14,13 @@ hand and imported from a file. It works in a metric CRS (areas in m²) and check
 * ``within_one_community``: each grid lies inside exactly one community;
 * ``buildings_assigned``: each building's representative point is in exactly one grid;
 * ``households_in_band``: base grids hold band.min..band.max households (others are exempt);
-* ``households_match_buildings``: a grid's households column equals its buildings' sum.
+* ``households_match_buildings``: a grid's households column equals its buildings' sum;
+* ``buildings_straddling`` (a warning, never a failure): buildings whose footprint lies in two or
+  more grids; each is still counted whole, in the grid holding its representative point.
+
+Geometry stored in lon/lat has edges that are straight in lon/lat: before projecting, every edge is
+cut into pieces of at most ``DENSIFY_M`` metres, so that a 5 km boundary edge is compared along
+its real course and not as a straight line in metres (which bows away from it by metres).
 
 Pieces smaller than ``tolerance_m2`` (digitising noise) do not fail a check, but their total area
 is still reported.
@@ -52,6 +58,11 @@ BUILDING_ID = BUILDINGS_SPEC.column("building_id").name
 
 #: Default tolerance: pieces (gaps, overlaps, slivers) below 1 m² are digitising noise.
 DEFAULT_TOLERANCE_M2 = 1.0
+#: Longest edge (m) kept when projecting lon/lat geometry; shorter edges bow by well under 1 mm.
+DENSIFY_M = 50.0
+#: Metres per degree of latitude (edge lengths in degrees are converted with it; a degree of
+#: longitude is never longer, so DENSIFY_M is an upper bound).
+_M_PER_DEGREE = 111_320.0
 
 Parent: TypeAlias = BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries
 
@@ -72,6 +83,7 @@ class Layers:
     code_community: npt.NDArray[np.int64]
     grid_community_codes: list[str]
     building_points: npt.NDArray[np.object_] | None
+    building_footprints: npt.NDArray[np.object_] | None
     building_ids: list[str]
     building_households: npt.NDArray[np.float64] | None
     tolerance_m2: float
@@ -111,6 +123,7 @@ def check_partition(
         rules.buildings_assigned(layers, assignment),
         rules.households_in_band(layers, assignment, band),
         rules.households_match_buildings(layers, assignment),
+        rules.buildings_straddling(layers, assignment),
     ]
     return Certificate(
         checks=tuple(checks),
@@ -171,15 +184,15 @@ def layers_from_input(
         raise ValidationError(f"{source}: tolerance_m2 must be >= 0, got {tolerance_m2}")
     parents = _parent_frame(parent, grids.crs, source)
     crs = _metric_crs(grids, parents)
-    grids_m = grids.to_crs(crs)
-    parents_m = parents.to_crs(crs)
+    grids_m = projected(grids, crs)
+    parents_m = projected(parents, crs)
     geoms = np.asarray(grids_m.geometry.values, dtype=object)
     community_geoms = np.asarray(parents_m.geometry.values, dtype=object)
     codes, named = _community_codes(parents_m, parent_code_column)
     ids = _grid_ids(grids_m)
     by_code, raw_codes = _communities_by_code(grids_m, codes if named else None)
     by_geometry = _communities_by_geometry(geoms, community_geoms)
-    points, b_ids, b_households = _buildings(buildings, crs, households_column, source)
+    points, footprints, b_ids, b_households = _buildings(buildings, crs, households_column, source)
     return Layers(
         grids=geoms,
         grid_ids=ids,
@@ -192,12 +205,21 @@ def layers_from_input(
         code_community=by_code,
         grid_community_codes=raw_codes,
         building_points=points,
+        building_footprints=footprints,
         building_ids=b_ids,
         building_households=b_households,
         tolerance_m2=tolerance_m2,
         geojson=GeoJsonWriter(crs),
         crs=crs,
     )
+
+
+def projected(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+    """``frame`` in ``crs``; from a geographic CRS every edge is first cut to at most ``DENSIFY_M``."""
+    source = pyproj.CRS.from_user_input(frame.crs)
+    if source.is_geographic and len(frame):
+        frame = frame.set_geometry(frame.geometry.segmentize(DENSIFY_M / _M_PER_DEGREE))
+    return frame.to_crs(crs)
 
 
 def _parent_frame(parent: Parent, grids_crs: Any, source: str) -> gpd.GeoDataFrame:
@@ -301,16 +323,19 @@ def _communities_by_geometry(
 
 def _buildings(
     buildings: gpd.GeoDataFrame | None, crs: pyproj.CRS, households_column: str, source: str
-) -> tuple[npt.NDArray[np.object_] | None, list[str], npt.NDArray[np.float64] | None]:
-    """Representative points (a point inside each footprint), ids and households of the buildings."""
+) -> tuple[
+    npt.NDArray[np.object_] | None, npt.NDArray[np.object_] | None, list[str], npt.NDArray[np.float64] | None
+]:
+    """Representative points (a point inside each footprint), footprints, ids and households."""
     if buildings is None:
-        return None, [], None
+        return None, None, [], None
     if buildings.crs is None:
         raise ValidationError(f"{source}: the buildings layer has no CRS; declare it before validating")
     frame = buildings[~(buildings.geometry.isna() | buildings.geometry.is_empty)].to_crs(crs)
-    points = np.asarray(shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)), dtype=object)
+    footprints = np.asarray(frame.geometry.values, dtype=object)
+    points = np.asarray(shapely.point_on_surface(footprints), dtype=object)
     if BUILDING_ID in frame.columns and frame[BUILDING_ID].notna().all():
         ids = [str(v) for v in frame[BUILDING_ID]]
     else:
         ids = [f"#{i}" for i in frame.index]
-    return points, ids, _numeric(frame, households_column)
+    return points, footprints, ids, _numeric(frame, households_column)

@@ -27,6 +27,9 @@ WITHIN_ONE_COMMUNITY = "within_one_community"
 BUILDINGS_ASSIGNED = "buildings_assigned"
 HOUSEHOLDS_IN_BAND = "households_in_band"
 HOUSEHOLDS_MATCH_BUILDINGS = "households_match_buildings"
+#: A warning, never a failure: buildings whose footprint lies in two grids (each is assigned whole,
+#: by its representative point, to one of them).
+BUILDINGS_STRADDLING = "buildings_straddling"
 
 #: Issues listed per check in ``summary()``; ``to_dict()`` always has all of them.
 SUMMARY_ISSUES = 5
@@ -42,12 +45,15 @@ class CheckResult:
     issues: tuple[dict[str, Any], ...] = ()
     metrics: dict[str, float | int] = field(default_factory=dict)
     skipped: bool = False
+    #: A warning check: it always holds (``ok``) and its issues are things to look at, not failures.
+    warning: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "ok": self.ok,
             "skipped": self.skipped,
+            "warning": self.warning,
             "message": self.message,
             "metrics": {k: _plain(v) for k, v in self.metrics.items()},
             "issues": [_plain(i) for i in self.issues],
@@ -100,9 +106,10 @@ class Certificate:
             f"{'y' if len(self.communities) == 1 else 'ies'} ({len(self.failed)} of {len(self.checks)} checks failed)"
         ]
         for c in self.checks:
-            mark = "skip" if c.skipped else ("ok" if c.ok else "FAIL")
+            warn = c.warning and bool(c.issues)
+            mark = "skip" if c.skipped else ("warn" if warn else ("ok" if c.ok else "FAIL"))
             lines.append(f"  [{mark:>4}] {c.name}: {c.message}")
-            if not c.ok:
+            if not c.ok or warn:
                 lines.extend(f"         - {_issue_line(i)}" for i in c.issues[:SUMMARY_ISSUES])
                 if len(c.issues) > SUMMARY_ISSUES:
                     lines.append(f"         ... and {len(c.issues) - SUMMARY_ISSUES} more (see --json)")
@@ -140,6 +147,19 @@ class GeoJsonWriter:
             lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
             return np.column_stack([lon, lat])
 
-        lonlat = shapely.transform(geom, project)
-        rounded = shapely.set_precision(lonlat, 1e-8)  # ~1 mm: smaller reports, same shapes
-        return dict(json.loads(shapely.to_geojson(rounded)))
+        return dict(json.loads(shapely.to_geojson(rounded_lonlat(shapely.transform(geom, project)))))
+
+
+def rounded_lonlat(geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` with coordinates rounded to 1e-8 degrees (~1 mm: smaller reports, same shapes).
+
+    A sliver projected to lon/lat can come out invalid (a hole outside its shell), and GEOS cannot
+    round such a shape ("unable to assign free hole to a shell"): it is repaired first, and if even
+    the repaired shape cannot be rounded it is reported unrounded. The result is always valid.
+    """
+    valid = geom if geom.is_valid else shapely.make_valid(geom)
+    try:
+        rounded = shapely.set_precision(valid, 1e-8)
+    except shapely.errors.GEOSException:
+        return valid
+    return rounded if rounded.is_valid else shapely.make_valid(rounded)

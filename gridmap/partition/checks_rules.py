@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.partition.checks_report import (
     BUILDINGS_ASSIGNED,
+    BUILDINGS_STRADDLING,
     CONTIGUOUS,
     COVERAGE_VALID,
     COVERS_PARENT,
@@ -298,6 +299,40 @@ def households_match_buildings(layers: Layers, assignment: BuildingAssignment | 
     msg = ("grid household counts equal the sums of their buildings" if ok
            else f"{len(issues)} grid(s) disagree with their buildings' households")  # fmt: skip
     return CheckResult(HOUSEHOLDS_MATCH_BUILDINGS, ok, msg, tuple(issues), metrics)
+
+
+def buildings_straddling(layers: Layers, assignment: BuildingAssignment | None) -> CheckResult:
+    """Warning: buildings whose footprint overlaps two or more grids by more than the tolerance.
+
+    Not a failure: each building is counted whole in the grid holding its representative point.
+    The issue names the building, that grid, and the area (m²) lying in each other grid.
+    """
+    if assignment is None or layers.building_footprints is None:
+        return CheckResult(BUILDINGS_STRADDLING, True, "no buildings given", skipped=True, warning=True)
+    good = np.flatnonzero(_polygonal_ok(layers))
+    footprints = layers.building_footprints
+    areal = np.flatnonzero(np.asarray(shapely.area(footprints)) > layers.tolerance_m2)
+    b, g = shapely.STRtree(layers.grids[good]).query(footprints[areal], predicate="intersects")
+    b, g = areal[b], good[g]
+    many = np.bincount(b, minlength=len(footprints)) > 1
+    pick = many[b]
+    b, g = b[pick], g[pick]
+    inside = np.asarray(shapely.area(shapely.intersection(footprints[b], layers.grids[g])), dtype=float)
+    parts: dict[int, dict[int, float]] = {}
+    for bi, gi, a in zip(b.tolist(), g.tolist(), inside.tolist(), strict=True):
+        if a > layers.tolerance_m2:
+            parts.setdefault(bi, {})[gi] = a
+    issues = []
+    for bi, found in sorted(parts.items()):
+        if len(found) < 2:
+            continue
+        home = int(assignment.grid_of[bi])
+        issues.append({"building": layers.building_ids[bi], "grid": layers.grid_ids[home] if home >= 0 else None,
+                       "also_in": {layers.grid_ids[gi]: _m2(a) for gi, a in found.items() if gi != home},
+                       "area_m2": _m2(sum(found.values()))})  # fmt: skip
+    msg = ("no building lies in two grids" if not issues
+           else f"{len(issues)} building(s) lie in two or more grids (each is counted whole by its point)")  # fmt: skip
+    return CheckResult(BUILDINGS_STRADDLING, True, msg, tuple(issues), {"straddling": len(issues)}, warning=True)
 
 
 def _polygons_of(geom: BaseGeometry) -> BaseGeometry:

@@ -46,6 +46,7 @@ from gridmap.partition.blocks import (
     lines_from_roads,
     polygon_from_input,
 )
+from gridmap.partition.checks import projected
 from gridmap.partition.dedicated import DedicatedPlan, DedicatedRules, plan_dedicated, units_from_input
 from gridmap.partition.estates import estates_from_input, plan_estates
 from gridmap.partition.households import (
@@ -163,14 +164,16 @@ def _prepare(
     settings: Settings,
     names: Mapping[str, str],
 ) -> _Inputs:
-    """Validate the inputs, drop Z coordinates (grids are 2-D) and project to the working CRS."""
+    """Validate the inputs, drop Z coordinates (grids are 2-D) and project to the working CRS (the
+    boundary densified first: its stored edges are straight in lon/lat, not in metres)."""
     geom = shapely.force_2d(polygon_from_input(boundary, source=names["boundary"]))
     src = boundary.crs if isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries) else None
     if src is None:
         src = pyproj.CRS.from_epsg(settings.storage_epsg)
     stored = gpd.GeoSeries([geom], crs=src).to_crs(settings.storage_epsg).iloc[0]
     crs = working_crs_for(gpd.GeoSeries([stored], crs=settings.storage_epsg))
-    area = gpd.GeoSeries([stored], crs=settings.storage_epsg).to_crs(crs).iloc[0]
+    # densified exactly as the certificate does, so grids follow the stored (lon/lat) edges
+    area = projected(gpd.GeoDataFrame(geometry=[stored], crs=settings.storage_epsg), crs).geometry.iloc[0]
     if not isinstance(buildings, gpd.GeoDataFrame):
         raise ValidationError(f"{names['buildings']}: buildings must be a layer with geometry")
     road_lines = lines_from_roads(roads, source=names["roads"])

@@ -62,8 +62,11 @@ class ComponentReport:
     ks_tried: tuple[int, ...] = ()
     #: Households outside the band over the island's regions.
     violation: float = 0.0
-    #: What the exact model said ("" when it was not run): see ``regions_exact.ExactResult.status``.
+    #: What the exact model said ("" when it was not run): status of its last solve, see
+    #: ``regions_exact.ExactResult.status``.
     exact_status: str = ""
+    #: Proved by the exact model: at least this many households fall outside the band (0: no proof).
+    lower_bound: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -252,8 +255,9 @@ def _component_report(
         reason = "joined the neighbouring atom over the band maximum" if merged else ""
         return ComponentReport(c, size, total, 0, lo, hi, note, "merged", reason)
     exact = outcome.exact.status if outcome.exact is not None else ""
+    lower = outcome.exact.lower_bound if outcome.exact is not None else 0.0
     return ComponentReport(c, size, total, outcome.k, lo, hi, note, outcome.status, outcome.reason,
-                           outcome.attempts, outcome.ks_tried, outcome.violation, exact)  # fmt: skip
+                           outcome.attempts, outcome.ks_tried, outcome.violation, exact, lower)  # fmt: skip
 
 
 def _component_note(total: int, band: Band) -> str:

@@ -29,6 +29,7 @@ and is reported when it fires).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -51,13 +52,25 @@ Rows = list[tuple[dict[int, float], float, float]]
 class ExactParams:
     """Which islands get the exact model and how long it may search (deterministic node limit)."""
 
-    #: Islands with more atoms than this (after removing zero-household leaves) are not tried.
-    max_atoms: int = 80
-    #: Largest model: allowed (atom, centre) pairs plus flow arcs.
-    max_columns: int = 40_000
+    #: Islands with more atoms than this (after removing zero-household leaves) are not tried (the
+    #: pruning needs all pairwise path weights: an atoms x atoms matrix).
+    max_atoms: int = 400
+    #: Largest model: allowed (atom, centre) pairs plus flow arcs. Coarse islands (estates of
+    #: 100-480 households) prune to a few columns per atom; fine ones (blocks of 20-120) do not.
+    max_columns: int = 30_000
+    #: Branch-and-bound nodes: ``node_work // columns``, between ``min_nodes`` and ``node_limit``
+    #: (bigger models get fewer nodes, so the effort stays bounded and deterministic).
     node_limit: int = 4000
+    node_work: int = 3_000_000
+    min_nodes: int = 100
     #: Safety net only (a run stopped by it is reported as such; results may then vary by machine).
     time_limit_s: float = 20.0
+    #: Solves in one ``least_violation`` ladder at most, and the largest model after the first.
+    ladder_steps: int = 12
+    ladder_columns: int = 4000
+
+    def nodes_for(self, columns: int) -> int:
+        return int(min(self.node_limit, max(self.min_nodes, self.node_work // max(columns, 1))))
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,72 @@ class ExactResult:
     violation: float
     proven: bool
     status: str  # "optimal" | "bound_is_optimal" | "node_limit" | "time_limit" | "too_large"
+
+
+@dataclass(frozen=True)
+class ExactVerdict:
+    """What a ladder of exact solves established about one island (see :func:`least_violation`).
+
+    ``lower_bound``: proved, no grouping leaves fewer households outside the band (> 0 means the
+    band is proved unreachable). ``violation``: households outside the band of the best grouping
+    known (``labels`` when the model found it, else the incumbent's). ``status``: the last solve's.
+    """
+
+    labels: IntArray | None
+    violation: float
+    lower_bound: float
+    status: str
+    solves: int
+
+    @property
+    def proven(self) -> bool:
+        """The best grouping known is optimal: nothing leaves fewer households outside the band."""
+        return self.violation <= self.lower_bound
+
+    @property
+    def infeasible(self) -> bool:
+        """Proved: no grouping keeps every region in band."""
+        return self.lower_bound > 0
+
+
+def least_violation(
+    graph: AtomGraph,
+    nodes: IntArray,
+    households: IntArray,
+    band: Band,
+    *,
+    k_range: tuple[int, int],
+    params: ExactParams,
+    incumbent: float,
+) -> ExactVerdict:
+    """Fewest households outside the band for one island, by a ladder of bounded exact solves.
+
+    Why a ladder: "is there a grouping with fewer than ``b`` households outside?" prunes hard for
+    small ``b`` (no region may exceed ``band.max + b - 1``), so ``b = 1`` (is the band reachable at
+    all?) is answered in milliseconds even on islands of hundreds of coarse atoms, while one solve
+    bounded only by a poor ``incumbent`` can take minutes. ``b`` doubles while the answer is "no"
+    (each "no" proves a lower bound); the first "yes" solved to optimality is the minimum. The ladder
+    stops at the incumbent, at a model too large or at a node limit; what is proved so far stands.
+    """
+    lower, best, labels, status, solves = 0.0, float(incumbent), None, "", 0
+    b = 1.0
+    later = dataclasses.replace(params, max_columns=min(params.max_columns, params.ladder_columns))
+    while b <= best and solves < params.ladder_steps:
+        step = params if solves == 0 else later  # the first question (is the band reachable?) matters most
+        res = exact_regions(graph, nodes, households, band, k_range=k_range, params=step, upper_bound=b)
+        solves, status = solves + 1, res.status
+        if res.status == "bound_is_optimal":
+            lower = b
+            if b >= best:
+                break
+            b = min(2.0 * b, best)
+            continue
+        if res.labels is not None and res.violation < best:
+            best, labels = res.violation, res.labels
+            if res.proven:
+                lower = res.violation
+        break
+    return ExactVerdict(labels, best, min(lower, best), status, solves)
 
 
 @dataclass(frozen=True)
@@ -119,7 +198,7 @@ def exact_regions(
     if model.n_columns > params.max_columns:
         return ExactResult(None, bound, False, "too_large")
     c, integrality, ub, constraints = model.build((k_lo, k_hi), max_violation=bound - 1)
-    options = {"node_limit": params.node_limit, "time_limit": params.time_limit_s, "presolve": True}
+    options = {"node_limit": params.nodes_for(model.n_columns), "time_limit": params.time_limit_s, "presolve": True}
     res = milp(c, integrality=integrality, bounds=(np.zeros(len(c)), ub), constraints=constraints, options=options)
     if res.status == 2:  # infeasible: nothing beats the bound, so the bound is the minimum
         return ExactResult(None, bound, True, "bound_is_optimal")
@@ -286,4 +365,4 @@ class _Model:
         return np.asarray([region_of[v] for v in nodes.tolist()], dtype=np.int64)
 
 
-__all__ = ["ExactParams", "ExactResult", "exact_regions", "reduced_size"]
+__all__ = ["ExactParams", "ExactResult", "ExactVerdict", "exact_regions", "least_violation", "reduced_size"]

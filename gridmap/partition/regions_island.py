@@ -17,22 +17,28 @@ extra attempts are allowed while ``attempts x atoms`` stays under ``IslandParams
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gridmap.partition.problem import Band
 from gridmap.partition.regions_bisect import BisectParams, BisectStats, parts_from_component
-from gridmap.partition.regions_exact import ExactParams, ExactResult, exact_regions, reduced_size
+from gridmap.partition.regions_exact import ExactParams, ExactVerdict, least_violation, reduced_size
 from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
 from gridmap.partition.regions_repair import RepairStats, repair_out_of_band
 from gridmap.partition.regions_search import SearchParams, SearchStats, improve_labels
+from gridmap.partition.regions_verdict import (
+    HEURISTIC,
+    IN_BAND,
+    PROVED_INFEASIBLE,
+    IslandFacts,
+    k_range_of,
+    verdict_of,
+)
 from gridmap.partition.regions_window import WindowParams, WindowStats, repair_with_windows
 
-IN_BAND = "in_band"
-PROVED_INFEASIBLE = "proved_infeasible"
-HEURISTIC = "heuristic"
+__all__ = ["HEURISTIC", "IN_BAND", "PROVED_INFEASIBLE", "Counters", "IslandOutcome", "IslandParams", "RegionParams",
+           "k_candidates", "k_range_of", "solve_island"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,13 @@ class IslandParams:
     #: never more than ``repair_attempts``.
     repair_atoms: int = 1200
     repair_attempts: int = 8
+    #: No further attempt once the island's attempts have drawn this many spanning trees.
+    tree_budget: int = 2500
     #: Attempts made before the exact model is called on an island small enough for it.
     before_exact: int = 1
+    #: Merge-and-resplit groups tried per attempt (``regions_repair``); the exact repair windows
+    #: do that job better on coarse islands, where re-splitting mostly fails.
+    max_resplits: int = 24
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ class IslandOutcome:
     violation: float
     status: str  # IN_BAND | PROVED_INFEASIBLE | HEURISTIC
     reason: str  # "" in band, else a sentence starting "proved infeasible:" or "heuristic:"
-    exact: ExactResult | None = None
+    exact: ExactVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -95,13 +106,6 @@ class _Attempt:
     labels: IntArray
     k: int
     key: tuple[int, float, float, float]  # out-of-band regions, households outside, balance, cut cost
-
-
-def k_range_of(total: int, band: Band) -> tuple[int, int]:
-    """Region counts that fit ``total`` households by the band alone (may be empty: lo > hi)."""
-    lo = max(1, math.ceil(total / band.max))
-    hi = total // band.min if band.min > 0 else total
-    return lo, max(hi, 0)
 
 
 def k_candidates(total: int, atoms: int, band: Band) -> list[int]:
@@ -139,6 +143,27 @@ def solve_island(
                     k_fixed=k_fixed, params=params)  # fmt: skip
 
 
+def _outcome(
+    best: _Attempt,
+    tried: tuple[int, ...],
+    attempts: int,
+    exact: ExactVerdict | None,
+    total: int,
+    n: int,
+    band: Band,
+    *,
+    k_fixed: int | None,
+    params: RegionParams,
+) -> IslandOutcome:
+    oob, violation = best.key[0], best.key[1]
+    status, reason = IN_BAND, ""
+    if oob:
+        facts = IslandFacts(total, n, attempts, tried, k_fixed, violation)
+        status, reason = verdict_of(facts, exact, band, exact_params=params.exact, windows=params.windows is not None)
+    return IslandOutcome(best.labels, int(best.labels.max()) + 1, tried, attempts, oob, violation, status, reason,
+                         exact)  # fmt: skip
+
+
 class _IslandSearch:
     """The attempts on one island: candidates in order, the exact model as soon as it can help,
     restarts while the work budget lasts."""
@@ -162,7 +187,7 @@ class _IslandSearch:
         self.candidates = [k_fixed] if k_fixed is not None else k_candidates(total, graph.n, band)
         self.best: _Attempt | None = None
         self.tried: list[int] = []
-        self.exact: ExactResult | None = None
+        self.exact: ExactVerdict | None = None
 
     @property
     def perfect(self) -> bool:
@@ -177,9 +202,12 @@ class _IslandSearch:
         exact_fits = self.params.exact is not None and (
             reduced_size(self.graph, nodes, self.households, drop_zero_leaves=free_k) <= self.params.exact.max_atoms
         )
+        trees_before = self.counters.bisect.trees
         for attempt in range(1 + max(improve, repair)):
-            if (self.perfect and attempt > improve) or (self.exact is not None and self.exact.proven):
+            if (self.perfect and attempt > improve) or (self.exact is not None and self.exact.infeasible):
                 break
+            if attempt > 0 and self.counters.bisect.trees - trees_before >= ip.tree_budget:
+                break  # coarse islands make every cut a fallback: more attempts rarely help there
             self._try(_next_k(attempt, self.candidates, self.best))
             if not self.perfect and exact_fits and self.exact is None and len(self.tried) >= ip.before_exact:
                 self._run_exact()
@@ -204,19 +232,22 @@ class _IslandSearch:
         if self.params.windows is None or self.params.exact is None:
             return
         assert self.best is not None
-        labels = repair_with_windows(self.graph, self.best.labels, self.households, self.band,
+        before = self.best.labels
+        labels = repair_with_windows(self.graph, before, self.households, self.band,
                                      k_fixed=self.k_fixed is not None, params=self.params.windows,
                                      exact=self.params.exact, stats=self.counters.windows)  # fmt: skip
-        labels = _polish(self.graph, labels, self.households, self.area, self.xy, self.band, rng=self.rng,
-                         params=self.params, counters=self.counters, repair=False)  # fmt: skip
-        self._offer(labels, int(labels.max()) + 1)
+        changed = _changed_regions(before, labels)
+        if changed:
+            labels = _polish(self.graph, labels, self.households, self.area, self.xy, self.band, rng=self.rng,
+                             params=self.params, counters=self.counters, repair=False, movable=changed)  # fmt: skip
+            self._offer(labels, int(labels.max()) + 1)
 
     def _run_exact(self) -> None:
         assert self.best is not None and self.params.exact is not None
         n = self.graph.n
         k_range = (self.k_fixed, self.k_fixed) if self.k_fixed is not None else (1, n)
-        self.exact = exact_regions(self.graph, np.arange(n, dtype=np.int64), self.households, self.band,
-                                   k_range=k_range, params=self.params.exact, upper_bound=self.best.key[1])  # fmt: skip
+        self.exact = least_violation(self.graph, np.arange(n, dtype=np.int64), self.households, self.band,
+                                     k_range=k_range, params=self.params.exact, incumbent=self.best.key[1])  # fmt: skip
         if self.exact.labels is not None and self.exact.violation < self.best.key[1]:
             labels = _polish(self.graph, self.exact.labels, self.households, self.area, self.xy, self.band,
                              rng=self.rng, params=self.params, counters=self.counters, repair=False)  # fmt: skip
@@ -272,15 +303,17 @@ def _polish(
     params: RegionParams,
     counters: Counters,
     repair: bool,
+    movable: set[int] | None = None,
 ) -> IntArray:
-    """Local search, merge-and-resplit of regions still out of band, local search again.
+    """Local search, merge-and-resplit of regions still out of band, local search again; only the
+    ``movable`` regions take part when given (the rest of a big island stays as it was).
 
     Never returns labels with more households outside the band than it was given.
     """
     k = int(labels.max()) + 1
     total = float(households.sum())
     targets = [min(max(total / k, band.min), band.max)] * k
-    frozen = [False] * k
+    frozen = [False] * k if movable is None else [r not in movable for r in range(k)]
 
     def search(current: IntArray) -> IntArray:
         return improve_labels(graph, current, households, area_m2, xy_m, targets=targets, frozen_regions=frozen,
@@ -290,9 +323,18 @@ def _polish(
     out = search(labels)
     if repair and _violation(out, households, band) > 0:
         out = repair_out_of_band(graph, out, households, band, frozen_regions=frozen, rng=rng, params=params.bisect,
-                                 stats=counters.repair)  # fmt: skip
+                                 stats=counters.repair, max_resplits=params.island.max_resplits)  # fmt: skip
         out = search(out)
     return out if _violation(out, households, band) <= start else labels
+
+
+def _changed_regions(before: IntArray, after: IntArray) -> set[int]:
+    """Regions of ``after`` that are not exactly a region of ``before`` (same atoms)."""
+    pairs = np.unique(np.column_stack([before, after]), axis=0)
+    old_count = np.bincount(pairs[:, 0], minlength=int(before.max()) + 1)
+    new_count = np.bincount(pairs[:, 1], minlength=int(after.max()) + 1)
+    same = (old_count[pairs[:, 0]] == 1) & (new_count[pairs[:, 1]] == 1)
+    return {int(r) for r in pairs[~same, 1]}
 
 
 def _sums(labels: IntArray, households: IntArray) -> FloatArray:
@@ -312,66 +354,3 @@ def _key(graph: AtomGraph, labels: IntArray, households: IntArray, band: Band) -
     balance = float(np.mean(((sums - band.target) / max(band.target, 1)) ** 2))
     cut = float(graph.cost[labels[graph.u] != labels[graph.v]].sum())
     return int((outside > 0).sum()), float(outside.sum()), round(balance, 12), round(cut, 9)
-
-
-def _outcome(
-    best: _Attempt,
-    tried: tuple[int, ...],
-    attempts: int,
-    exact: ExactResult | None,
-    total: int,
-    n: int,
-    band: Band,
-    *,
-    k_fixed: int | None,
-    params: RegionParams,
-) -> IslandOutcome:
-    oob, violation = best.key[0], best.key[1]
-    status, reason = IN_BAND, ""
-    if oob:
-        status, reason = _verdict(violation, exact, total, n, band, k_fixed=k_fixed, attempts=attempts,
-                                  tried=tried, params=params)  # fmt: skip
-    return IslandOutcome(best.labels, int(best.labels.max()) + 1, tried, attempts, oob, violation, status, reason,
-                         exact)  # fmt: skip
-
-
-def _verdict(
-    violation: float,
-    exact: ExactResult | None,
-    total: int,
-    n: int,
-    band: Band,
-    *,
-    k_fixed: int | None,
-    attempts: int,
-    tried: tuple[int, ...],
-    params: RegionParams,
-) -> tuple[str, str]:
-    """Status and sentence for an island left out of band: proved (arithmetic or exact model) or not."""
-    lo, hi = k_range_of(total, band)
-    span = f"{band.min}..{band.max}"
-    if k_fixed is None and total < band.min:
-        return PROVED_INFEASIBLE, (f"proved infeasible: this connected part has only {total} households, fewer than "
-                                   f"the band minimum {band.min}")  # fmt: skip
-    if k_fixed is None and lo > hi:
-        return PROVED_INFEASIBLE, (f"proved infeasible: {total} households cannot be divided into grids of {span} "
-                                   f"(too many for {hi} grid(s), too few for {lo})")  # fmt: skip
-    if k_fixed is not None and not lo <= k_fixed <= hi:
-        return PROVED_INFEASIBLE, (f"proved infeasible: {k_fixed} grid(s) were requested for {total} households; "
-                                   f"grids of {span} need {lo}..{hi}")  # fmt: skip
-    grids = f"{k_fixed} connected grids" if k_fixed is not None else "connected grids"
-    if exact is not None and exact.proven:
-        return PROVED_INFEASIBLE, (f"proved infeasible: no grouping of the {n} atoms of this connected part "
-                                   f"({total} households) into {grids} keeps all of them within {span}; at best "
-                                   f"{violation:g} households fall outside (exact model)")  # fmt: skip
-    ks = ", ".join(str(k) for k in tried)
-    if exact is None:
-        why = "the exact model is switched off"
-    elif exact.status == "too_large":
-        limit = params.exact.max_atoms if params.exact is not None else 0
-        why = f"the part has {n} atoms, too many for the exact model as a whole (at most {limit} after reduction)"
-    else:
-        why = f"the exact model stopped at its {exact.status.replace('_', ' ')} without a proof"
-    windows = " (exact repair windows around the misses found nothing better)" if params.windows and exact else ""
-    return HEURISTIC, (f"heuristic: {attempts} attempt(s) with k = {ks} left {violation:g} households outside "
-                       f"{span}{windows}; {why}")  # fmt: skip

@@ -36,16 +36,22 @@ def repair_out_of_band(
     params: BisectParams,
     stats: RepairStats,
     max_group: int = 3,
+    max_resplits: int | None = None,
 ) -> IntArray:
-    """Labels with as many out-of-band regions fixed as merge-and-resplit can manage."""
+    """Labels with as many out-of-band regions fixed as merge-and-resplit can manage, trying at
+    most ``max_resplits`` groups (None: every group around every region out of band)."""
     labels = labels.copy()
     k = len(frozen_regions)
     # Many small re-splits: fewer trees each (a group that resists 12 trees rarely yields to 40).
     params = dataclasses.replace(params, max_tree_attempts=min(params.max_tree_attempts, 12), trees_per_split=1)
+    tried = 0
     for r in range(k):
         if frozen_regions[r] or _violation(_sum_of(labels, households, [r]), band) == 0:
             continue
         for group in _groups_around(r, labels, graph, frozen_regions, max_group):
+            if max_resplits is not None and tried >= max_resplits:
+                return labels
+            tried += 1
             stats.attempts += 1
             if _resplit(group, labels, households, band, graph, rng=rng, params=params):
                 stats.repaired += 1

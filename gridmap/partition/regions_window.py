@@ -76,7 +76,7 @@ def _pass(
 ) -> IntArray:
     """Windows of at most ``max_atoms`` atoms, worst region first, for ``params.rounds`` rounds."""
     labels = labels.copy()
-    solver = dataclasses.replace(exact, max_atoms=max_atoms, node_limit=params.node_limit)
+    solver = dataclasses.replace(exact, max_atoms=max_atoms, node_limit=min(exact.node_limit, params.node_limit))
     for _ in range(params.rounds):
         changed = False
         tried: set[int] = set()  # regions by their lowest atom: labels change after every fix

@@ -13,6 +13,7 @@ from gridmap.errors import ValidationError
 from gridmap.partition.checks import check_partition, validate_community
 from gridmap.partition.checks_report import (
     BUILDINGS_ASSIGNED,
+    BUILDINGS_STRADDLING,
     CONTIGUOUS,
     COVERAGE_VALID,
     COVERS_PARENT,
@@ -64,13 +65,13 @@ def test_a_clean_partition_passes_every_check():
     assert cert.n_grids == 3 and cert.communities == ("parent",) and cert.working_crs == GK
     assert [c.name for c in cert.checks] == [
         GEOMETRY_VALID, COVERAGE_VALID, NO_OVERLAPS, COVERS_PARENT, CONTIGUOUS, WITHIN_ONE_COMMUNITY,
-        BUILDINGS_ASSIGNED, HOUSEHOLDS_IN_BAND, HOUSEHOLDS_MATCH_BUILDINGS,
+        BUILDINGS_ASSIGNED, HOUSEHOLDS_IN_BAND, HOUSEHOLDS_MATCH_BUILDINGS, BUILDINGS_STRADDLING,
     ]  # fmt: skip
     assert not any(c.skipped for c in cert.checks)
     assert cert.check(COVERS_PARENT).metrics == {"gap_area_m2": 0.0, "outside_area_m2": 0.0, "parent_area_m2": 60000.0}
     assert cert.check(HOUSEHOLDS_MATCH_BUILDINGS).metrics["buildings_total"] == 1200.0
     round_trip = json.loads(json.dumps(cert.to_dict()))
-    assert round_trip["ok"] is True and len(round_trip["checks"]) == 9
+    assert round_trip["ok"] is True and len(round_trip["checks"]) == 10
     assert cert.summary()[0].startswith("PASS: 3 grids in 1 community")
 
 
@@ -276,3 +277,61 @@ def test_community_codes_are_checked_against_the_parent_layer():
     ]
     # A single parent polygon has no codes to compare with: community_code is then not judged.
     assert check_partition(grids, PARENT).ok
+
+
+def test_buildings_straddling_a_grid_edge_are_a_warning_not_a_failure():
+    # a 20 x 10 m building across the edge x = 100 between the first two grids: 14 m west, 6 m east
+    footprints = [rect(86, 95, 106, 105), rect(140, 40, 160, 60), rect(240, 90, 260, 110)]
+    bld = gpd.GeoDataFrame({"building_id": ["across", "east", "far"], "households": [350, 400, 450]},
+                           geometry=footprints, crs=GK)  # fmt: skip
+    cert = check_partition(grids_frame(three_columns(), [350, 400, 450]), PARENT, buildings=bld, band=BAND)
+    check = cert.check(BUILDINGS_STRADDLING)
+    assert cert.ok and check.ok and check.warning
+    assert check.metrics == {"straddling": 1}
+    (issue,) = check.issues
+    grids = grids_frame(three_columns())["code"].tolist()
+    assert issue["building"] == "across" and issue["grid"] == grids[0]  # its point lies west of the edge
+    assert issue["also_in"] == {grids[1]: pytest.approx(60.0)} and issue["area_m2"] == pytest.approx(200.0)
+    assert any(line.startswith("  [warn] buildings_straddling") for line in cert.summary())
+    assert json.loads(cert.to_json())["checks"][-1]["warning"] is True
+
+
+def test_geojson_of_an_invalid_projected_sliver_is_repaired_not_a_crash():
+    """A gap sliver projected to lon/lat can come out with a hole outside its shell; GEOS cannot
+    round such a shape ("unable to assign free hole to a shell"), so it is repaired first."""
+    import pyproj
+    import shapely
+
+    from gridmap.partition.checks_report import GeoJsonWriter, rounded_lonlat
+
+    invalid = Polygon(box(0, 0, 1e-5, 1e-5).exterior.coords, [box(2e-5, 0, 3e-5, 1e-5).exterior.coords])
+    with pytest.raises(shapely.errors.GEOSException, match="free hole"):
+        shapely.set_precision(invalid, 1e-8)
+    fixed = rounded_lonlat(invalid)
+    assert fixed.is_valid and fixed.covers(box(0, 0, 1e-5, 1e-5))  # nothing of the shell is lost
+    writer = GeoJsonWriter(pyproj.CRS.from_user_input(GK))
+    metric_sliver = Polygon(rect(0, 0, 10, 10).exterior.coords, [rect(20, 0, 30, 10).exterior.coords])
+    shape = writer(metric_sliver)
+    assert shape["type"] in ("Polygon", "MultiPolygon") and shapely.geometry.shape(shape).is_valid
+    lon, lat = pyproj.Transformer.from_crs(GK, 4326, always_xy=True).transform(X0 + 5, Y0 + 5)
+    assert shapely.geometry.shape(shape).contains(Point(lon, lat))
+
+
+def test_long_lonlat_edges_are_compared_along_their_course():
+    """A 20 km edge stored in lon/lat is straight in lon/lat; projected by its end points alone it
+    would bow away from the grids that follow it by metres and fake a gap."""
+    import shapely
+
+    parent = box(113.9, 35.70, 114.12, 35.75)  # ~20 km x 5.5 km, four vertices
+    west = shapely.segmentize(box(113.9, 35.70, 114.01, 35.75), 1e-4)  # grids follow the lon/lat edges
+    east = shapely.segmentize(box(114.01, 35.70, 114.12, 35.75), 1e-4)
+    grids = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[west, east], crs=4326)
+    cert = check_partition(grids, gpd.GeoDataFrame(geometry=[parent], crs=4326))
+    covers = cert.check(COVERS_PARENT)
+    assert covers.ok, covers.issues
+    assert covers.metrics["gap_area_m2"] < 1.0 and covers.metrics["outside_area_m2"] < 1.0
+    # what projecting the four corners alone would have compared against: far more than 1 m² off
+    crs = cert.working_crs
+    straight = gpd.GeoSeries([parent], crs=4326).to_crs(crs).iloc[0]
+    followed = gpd.GeoSeries([shapely.segmentize(parent, 1e-4)], crs=4326).to_crs(crs).iloc[0]
+    assert shapely.symmetric_difference(straight, followed).area > 100.0
