@@ -281,3 +281,60 @@ def filing(generation_id: int, fmt: str) -> Response:
         data = path.read_bytes()
     mimetype = "application/pdf" if fmt == "pdf" else "application/geopackage+sqlite3"
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=path.name)
+
+
+def planner_part() -> Any:
+    """The OpenAPI description of ``/api/v1/planner`` (appended to ``openapi.API_PARTS``)."""
+    from gridmap.portal.openapi import ApiPart
+
+    ref = {"$ref": "#/components/schemas/Error"}
+    error = {"description": "Error", "content": {"application/json": {"schema": ref}}}
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    errors = {str(s): error for s in (400, 401, 403, 404)}
+    code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "description": "12-digit community code"}
+    gen = {"name": "generation_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    edits = ("edits: a list of {op: move_block, point: [lon, lat], to: CODE} | {op: split, grid: CODE, line: "
+             "[[lon, lat], ...]} | {op: merge, grids: [KEEP, GONE]}")
+
+    def op(summary: str, op_id: str, *, params: list[dict[str, Any]], post: bool = False, extra: tuple[int, ...] = (),
+           description: str = "") -> dict[str, Any]:  # fmt: skip
+        item: dict[str, Any] = {"summary": summary, "operationId": op_id, "parameters": params,
+                                "responses": {"200": ok, **errors, **{str(s): error for s in extra}}}
+        if description:
+            item["description"] = description
+        if post:
+            item["requestBody"] = body
+        return item
+
+    return ApiPart(paths={
+        "/api/v1/planner/communities/{code}/state": {"get": op(
+            "The generation to edit (newest pending, else active; ?generation=ID), its grids recounted, the"
+            " certificate, road blocks and the caller's drafts", "plannerState", params=[code])},
+        "/api/v1/planner/communities/{code}/preview": {"post": op(
+            "Replay edits on a generation and certify the result", "plannerPreview", params=[code], post=True,
+            description="Body {generation_id, " + edits + "}")},
+        "/api/v1/planner/communities/{code}/save": {"post": op(
+            "Save edits as a staged generation (201); 409 when stale (edits kept as a draft), 422 when invalid",
+            "plannerSave", params=[code], post=True, extra=(409, 422),
+            description="Body {generation_id, token, edits, note?}; token comes from /state")},
+        "/api/v1/planner/communities/{code}/drafts": {"get": op("The caller's kept drafts", "plannerDrafts",
+                                                                params=[code])},
+        "/api/v1/planner/drafts/{draft_id}": {"get": op("One of the caller's drafts", "plannerDraft", params=[
+            {"name": "draft_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
+        "/api/v1/planner/communities/{code}/generations": {"get": op("Generations of a community",
+                                                                     "plannerGenerations", params=[code])},
+        "/api/v1/planner/communities/{code}/rebalance": {"post": op(
+            "Minimal-change rebalance into the household band; {commit: true} stages it", "plannerRebalance",
+            params=[code], post=True, extra=(422,))},
+        "/api/v1/planner/generations/{generation_id}/approve": {"post": op(
+            "Approve a staged generation whose certificate holds ({version?})", "plannerApprove", params=[gen],
+            post=True, extra=(409, 422))},
+        "/api/v1/planner/generations/{generation_id}/activate": {"post": op(
+            "Activate an approved generation; workers and open incidents are re-linked in the same transaction",
+            "plannerActivate", params=[gen], post=True, extra=(409,))},
+        "/api/v1/planner/generations/{generation_id}/filing.{fmt}": {"get": op(
+            "Filing package (报备): PDF summary or GeoPackage", "plannerFiling", params=[gen, {
+                "name": "fmt", "in": "path", "required": True, "schema": {"enum": ["pdf", "gpkg"]}}])},
+    })

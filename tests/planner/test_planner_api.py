@@ -164,3 +164,15 @@ def test_planner_texts_have_the_same_keys_and_placeholders():
     fields = string.Formatter()
     for key in zh:
         assert {f for _, f, _, _ in fields.parse(zh[key]) if f} == {f for _, f, _, _ in fields.parse(en[key]) if f}, key
+
+
+def test_openapi_describes_every_planner_route(app):
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("planner_api."):
+            path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+            routes[path] = {m.lower() for m in rule.methods or ()} - {"head", "options"}
+    assert len(routes) == 10
+    for path, methods in routes.items():
+        assert path in doc["paths"] and methods <= set(doc["paths"][path]), path
