@@ -19,9 +19,9 @@ PALETTE = ("#1d6fa5", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#d
 
 
 def _svg(width: int, height: int, title: str, body: list[Markup], testid: str) -> Markup:
-    return Markup('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="100%" role="img" '
-                  'aria-label="{}" data-testid="{}" class="gm-chart"><title>{}</title>{}</svg>').format(
-        width, height, title, testid, title, Markup("").join(body))
+    return Markup('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+                  'role="img" aria-label="{t}" data-testid="{i}" class="gm-chart"><title>{t}</title>{b}</svg>'
+                  ).format(w=width, h=height, t=title, i=testid, b=Markup("").join(body))
 
 
 def _num(value: float) -> str:
@@ -109,7 +109,10 @@ def line_chart(periods: Sequence[str], series: dict[str, Sequence[float]], *, ti
                 _num(xy(i, 0)[0]), height - 22, label))
     for k, (name, values) in enumerate(series.items()):
         colour = PALETTE[k % len(PALETTE)]
-        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, float(v)) for i, v in enumerate(values)))
+        vertices = [xy(i, float(v)) for i, v in enumerate(values)]
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in vertices)
+        body += [Markup('<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"><title>{}: {}</title></circle>').format(
+            x, y, colour, periods[i] if i < len(periods) else "", values[i]) for i, (x, y) in enumerate(vertices)]
         body.append(Markup(
             '<polyline class="gm-line" fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}</title>'
             '</polyline><rect x="{}" y="{}" width="12" height="4" fill="{}"/><text x="{}" y="{}" font-size="11">{}'

@@ -102,3 +102,8 @@ def test_report_in_the_form_then_see_and_open_it(browser_page: Any, live_server:
     browser_page.assert_clean()
     assert live_server.store.read(schema.INCIDENTS)["status"].iloc[0] == "case_opened"
     assert page.locator('[data-testid="event"]').count() == 2
+    browser_page.goto("/assessment?unit=grid")
+    for chart in ("chart-bar", "chart-pie", "chart-trend"):
+        assert page.locator(f'svg[data-testid="{chart}"]').is_visible()
+    assert page.locator('[data-testid="assessment-row"]').count() == 1
+    browser_page.snapshot("assessment")
