@@ -235,11 +235,26 @@ class IncidentService:
             state = self._state(tx, incident_id)
             check_visible(state, principal, request.token)
             authorize(state, request, principal)
+            if request.action is Action.ASSIGN and request.assigned_to:
+                self._check_assignee(tx, state, request.assigned_to.strip())
             category = self.policy.catalogue.get(state.category)
             transition = plan_transition(state, request, category=category, now=when,
                                          penalty_after_failures=self.policy.penalty_after_failures)
             self._write(tx, state, transition, actor=principal.name, now=when)
         return self.get(incident_id)
+
+    @staticmethod
+    def _check_assignee(tx: StoreTransaction, state: IncidentState, worker_id: str) -> None:
+        """A case goes to an active worker serving inside the area of the level that dispatches it."""
+        rows = tx.read(schema.WORKERS, where={"worker_id": worker_id}, columns=["worker_id", "grid_code", "active"])
+        area = state.area_code_at(state.level) or ""
+        if rows.empty or rows["active"].iloc[0] is False:
+            raise ValidationError(f"assign incident {state.incident_id}: no active worker {worker_id!r}",
+                                  details={"assigned_to": worker_id})
+        grid = rows["grid_code"].iloc[0]
+        if not isinstance(grid, str) or not grid.startswith(area):
+            raise ValidationError(f"assign incident {state.incident_id}: worker {worker_id} serves grid {grid}, "
+                                  f"outside {state.level.label_zh} {area}", details={"assigned_to": worker_id})
 
     @staticmethod
     def _state(tx: StoreTransaction, incident_id: str) -> IncidentState:

@@ -204,3 +204,15 @@ def test_a_report_located_by_its_address_alone(incident_store: Store, settings: 
     with pytest.raises(ValidationError) as err:
         svc.report(PUBLIC, {"service_code": "sanitation"})
     assert err.value.code == "missing_lat" and incident_store.count(schema.INCIDENTS) == 1
+
+
+def test_assignment_goes_to_an_active_worker_of_the_dispatching_area(service: IncidentService,
+                                                                     command: Principal) -> None:
+    iid = service.report(command, fields(sample.INSIDE[sample.GRID_A1])).incident["incident_id"]
+    service.act(command, iid, ActionRequest(Action.OPEN_CASE))
+    for wrong in ("W9", "W3"):  # unknown; serving grid B1 while the case sits at grid A1
+        with pytest.raises(ValidationError, match=wrong):
+            service.act(command, iid, ActionRequest(Action.ASSIGN, assigned_to=wrong))
+    assert service.get(iid)["version"] == 2
+    service.act(command, iid, ActionRequest(Action.ESCALATE))  # now the community dispatches: W2 is inside it
+    assert service.act(command, iid, ActionRequest(Action.ASSIGN, assigned_to="W2"))["assigned_to"] == "W2"
