@@ -9,7 +9,10 @@ writers queue on the file lock) and the move is no longer legal; either way a 40
 and nothing of it is stored. The event log is the incident's audit trail.
 
 New reports are located with the lookup index (grid, community, street from the point; GCJ-02 /
-BD-09 input via ``crs``), checked for duplicates, and stored with version 1 and their first event.
+BD-09 input via ``crs``; or an address found in our gazetteer), stored with version 1 and their
+first event, and answered with their duplicate candidates; on PostGIS the insert of both rows and
+the duplicate query are one statement (:mod:`gridmap.incidents.writes`), the intake's hot path.
+Listings come from SQL as plain records (:mod:`gridmap.incidents.query`).
 """
 
 from __future__ import annotations
