@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET  # writing only: parsing goes through defusedxml
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,6 +121,46 @@ _STATUS_SHAPES: Mapping[str, tuple[str, str]] = {s.value: (s.open311, EXTENDED_S
 _LEVEL_LABELS: Mapping[str, str] = {lv.value: lv.label_zh for lv in LADDER}
 _TEXT_FIELDS = ("status_notes", "description", "address", "media_url", "grid_code", "community_code",
                 "street_code", "card", "duplicate_of", "department", "level")
+
+
+def _local_iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(_LOCAL).isoformat(timespec="seconds")
+
+
+def request_dicts(records: Sequence[Mapping[str, Any]], catalogue: CategoryCatalogue, lang: str
+                  ) -> list[dict[str, Any]]:
+    """:func:`request_dict` for many SQL records (plain values, None for missing, aware datetimes,
+    ``lon``/``lat``): the same shapes, built with a fraction of the calls (a listing has 1000)."""
+    names: dict[Any, tuple[Any, Any]] = {}
+    out = []
+    for r in records:
+        code = r["category"]
+        if code not in names:
+            cat = catalogue.find(code)
+            names[code] = (cat.service_code, cat.name(lang)) if cat else (code, code)
+        service_code, service_name = names[code]
+        status = r["status"]
+        if status not in _STATUS_SHAPES:
+            status_from_text(status)  # raises the ValidationError naming the allowed values
+        open_or_closed, extended = _STATUS_SHAPES[status]
+        level = r.get("level")
+        out.append({
+            "service_request_id": r["incident_id"], "status": open_or_closed, "status_notes": r.get("status_notes"),
+            "service_name": service_name, "service_code": service_code, "description": r.get("description"),
+            "agency_responsible": r.get("department") or (_LEVEL_LABELS.get(level, level) if level else None),
+            "service_notice": None, "requested_datetime": _local_iso(r.get("reported_at")),
+            "updated_datetime": _local_iso(r.get("updated_at")),
+            "expected_datetime": _local_iso(r.get("deadline_at")) if open_or_closed == "open" else None,
+            "address": r.get("address"), "address_id": None, "zipcode": None, "lat": r.get("lat"),
+            "long": r.get("lon"), "media_url": r.get("media_url"),
+            "extended_attributes": {
+                "status": extended, "step": status, "level": level, "grid_code": r.get("grid_code"),
+                "community_code": r.get("community_code"), "street_code": r.get("street_code"),
+                "urgent": bool(r.get("urgent")), "supervised": bool(r.get("supervised")), "card": r.get("card"),
+                "satisfaction": r.get("satisfaction"), "duplicate_of": r.get("duplicate_of"),
+            },
+        })
+    return out
 
 
 def request_dict(row: Mapping[Any, Any], catalogue: CategoryCatalogue, lang: str) -> dict[str, Any]:

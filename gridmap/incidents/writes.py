@@ -53,10 +53,11 @@ def _insert_postgis(store: Any, incident: Mapping[str, Any], lon: float, lat: fl
     params = [*select_params, *(_plain(incident[c]) for c in inc_cols), lon, lat]
     params += [Jsonb(event[c]) if c == "detail" and event[c] is not None else _plain(event[c]) for c in ev_cols]
     try:
-        return records_from_postgis(schema.INCIDENTS, store.query(statement, params)) if nearby else []
+        rows = store.query(statement, params)
     except pg_errors.UniqueViolation as exc:
         raise ConflictError(f"layer 'incidents': incident {incident['incident_id']} exists already "
                             f"({exc.diag.message_detail}); nothing was written") from None
+    return records_from_postgis(schema.INCIDENTS, rows) if nearby is not None else []
 
 
 def insert_report(store: Store, incident: Mapping[str, Any], lon: float, lat: float,

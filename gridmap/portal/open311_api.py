@@ -224,7 +224,7 @@ def list_requests(fmt: str) -> Response:
     rows = service.matching(request_filter(request.args, service, area_code=principal.area_code))
     lang = current_language()
     catalogue = service.policy.catalogue
-    return respond(fmt, "service_requests", [open311.request_dict(r, catalogue, lang) for r in rows])
+    return respond(fmt, "service_requests", open311.request_dicts(rows, catalogue, lang))
 
 
 @bp.get(f"/requests/<incident_id>.{FMT}")

@@ -61,8 +61,10 @@ def test_offset_input_lands_on_the_wgs84_point(service: IncidentService, command
 
 
 def test_point_in_a_community_without_grids_goes_to_the_community(service: IncidentService) -> None:
-    row = service.report(PUBLIC, fields(sample.IN_COMM_C)).incident
+    iid = service.report(PUBLIC, fields(sample.IN_COMM_C)).incident["incident_id"]
+    row = service.get(iid)  # as stored, not as answered
     assert row["grid_code"] is None and row["community_code"] == sample.COMM_C and row["level"] == "community"
+    assert service.events(iid)["action"].tolist() == ["report"]
 
 
 @pytest.mark.parametrize("point, code", [(sample.OUTSIDE, "outside_service_area"), ((200.0, 35.75), None)])
@@ -216,3 +218,17 @@ def test_assignment_goes_to_an_active_worker_of_the_dispatching_area(service: In
     assert service.get(iid)["version"] == 2
     service.act(command, iid, ActionRequest(Action.ESCALATE))  # now the community dispatches: W2 is inside it
     assert service.act(command, iid, ActionRequest(Action.ASSIGN, assigned_to="W2"))["assigned_to"] == "W2"
+
+
+def test_listing_shapes_are_the_same_from_records_and_rows(service: IncidentService, command: Principal) -> None:
+    from gridmap.incidents import open311
+    from gridmap.incidents.query import IncidentFilter
+
+    for code, point in (("fire", sample.INSIDE[sample.GRID_A1]), ("emergency", sample.IN_COMM_C)):
+        iid = service.report(command, fields(point, code=code, description=sample.HOSTILE)).incident["incident_id"]
+    service.act(command, iid, ActionRequest(Action.SUPERVISE, note="加快"))
+    records = service.matching(IncidentFilter(limit=10))
+    fast = open311.request_dicts(records, service.policy.catalogue, "en")
+    slow = [open311.request_dict(service.get(r["incident_id"]), service.policy.catalogue, "en") for r in records]
+    assert len(fast) == 2 and fast == slow
+    assert fast[0]["extended_attributes"]["supervised"] is True and fast[0]["service_name"] == "Emergencies"
