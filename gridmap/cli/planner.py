@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 _OUT = click.Path(dir_okay=False, path_type=Path)
 
 
+def _verdict(report: dict[str, Any]) -> str:
+    stuck = report["out_of_band_after"]
+    if stuck:
+        return (f"; {len(stuck)} grid(s) stay outside {report['band']['min']}..{report['band']['max']} households"
+                f" (no move, split or merge brings them in): {', '.join(stuck)}")
+    return "" if report["changed"] else "; nothing to change: every grid is in band"
+
+
 def _summary(outcome: RebalanceOutcome) -> str:
     r = outcome.plan.report
 
@@ -40,14 +48,25 @@ def _summary(outcome: RebalanceOutcome) -> str:
         f"community {r['community_code']}: {r['blocks']} blocks; {r['blocks_moved']} blocks and"
         f" {r['households_moved']} households move; {len(r['codes_kept'])} codes kept,"
         f" new: {', '.join(r['codes_new']) or 'none'}; retired: {', '.join(r['codes_retired']) or 'none'}",
-        f"certificate: {'ok' if outcome.plan.certificate.ok else 'FAILED'}"
-        + ("" if r["changed"] else "; nothing to change: every grid is in band"),
+        f"certificate: {'ok' if outcome.plan.certificate.ok else 'FAILED'}" + _verdict(r),
     ]
     lines += [f"  {g['code']}  {g['status']:<7} households now {num(g['households_now']):>5}"
               f" -> {num(g['households_after']):>5}" for g in r["grids"]]  # fmt: skip
     if outcome.generation_id is not None:
         lines.append(f"staged as generation {outcome.generation_id} (gridmap generations approve/activate)")
     return "\n".join(lines)
+
+
+def _band(obj: CliContext, code: str, preset: str | None, band_min: int | None, band_max: int | None) -> Any:
+    """The community's configured band (urban 社区 or rural 村, P-5) unless --band/--min/--max say otherwise."""
+    from gridmap.cli.partition import band_from_options
+    from gridmap.services.partitioning import band_for_community
+
+    if preset is None and band_min is None and band_max is None:
+        return band_for_community(code, obj.settings)
+    if preset is None:
+        preset = obj.settings.band_for_community(code).name
+    return band_from_options(obj.settings, preset, band_min, band_max)
 
 
 def register(group: click.Group) -> None:
@@ -72,11 +91,10 @@ def _register_rebalance(group: click.Group) -> None:
     def rebalance_command(obj: CliContext, community_code: str, store_url: str | None, commit: bool,
                           map_path: Path | None, as_json: bool, **opts: Any) -> None:  # fmt: skip
         """Bring a community's grids back into the household band, moving as little as possible."""
-        from gridmap.cli.partition import band_from_options
         from gridmap.services.planner import rebalance_from_store
         from gridmap.store import open_store
 
-        band = band_from_options(obj.settings, opts["preset"], opts["band_min"], opts["band_max"])
+        band = _band(obj, community_code, opts["preset"], opts["band_min"], opts["band_max"])
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
             outcome = rebalance_from_store(store, obj.settings, community_code, band=band, commit=commit,

@@ -37,6 +37,7 @@ from gridmap.codes import grid_code, grid_name, validate_code
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel, GridKind
 from gridmap.partition.assemble import polygonal
+from gridmap.partition.checks import projected
 from gridmap.partition.faces import coverage_from_polygons, faces_from_lines
 from gridmap.partition.households import HOUSEHOLDS, POPULATION
 from gridmap.partition.problem import Band
@@ -145,8 +146,8 @@ BlocksFn = Callable[[], gpd.GeoDataFrame]
 def state_from_grids(grids: gpd.GeoDataFrame, boundary: BaseGeometry, *, crs: pyproj.CRS, storage_epsg: int,
                      used_codes: Iterable[str]) -> EditState:  # fmt: skip
     """The editing state of a generation's grids (storage CRS in, metric inside)."""
-    metric = grids.to_crs(crs)
-    area = gpd.GeoSeries([boundary], crs=storage_epsg).to_crs(crs).iloc[0]
+    metric = projected(grids, crs)  # lon/lat edges densified first, as the certificate projects them
+    area = projected(gpd.GeoDataFrame(geometry=[boundary], crs=storage_epsg), crs).geometry.iloc[0]
     rows = {str(r["code"]): {c: r[c] for c in _COLUMNS if c in r.index} for _, r in metric.iterrows()}
     used = {*map(str, used_codes), *rows}
     return EditState(crs, area, dict(zip(metric["code"].astype(str), metric.geometry, strict=True)), rows,

@@ -35,7 +35,7 @@ from gridmap.model import GridKind
 from gridmap.partition.assemble import polygonal
 from gridmap.partition.atoms import problem_from_atoms
 from gridmap.partition.blocks import MINOR_ROAD_CLASSES, blocks_from_roads, lines_from_roads
-from gridmap.partition.checks import check_partition
+from gridmap.partition.checks import check_partition, projected
 from gridmap.partition.checks_report import Certificate
 from gridmap.partition.faces import coverage_from_polygons
 from gridmap.partition.households import HOUSEHOLDS, POPULATION
@@ -144,8 +144,9 @@ def _blocks_and_grids(
     """Working CRS, community area, base and kept (non-base) grids, and the road blocks of the area
     the base grids cover (the community minus dedicated and other kept grids), all metric."""
     crs = working_crs_for(gpd.GeoSeries([boundary], crs=settings.storage_epsg))
-    area = gpd.GeoSeries([boundary], crs=settings.storage_epsg).to_crs(crs).iloc[0]
-    grids_m = active.to_crs(crs).reset_index(drop=True)
+    # lon/lat edges are straight in lon/lat: densified before projecting, as the certificate does
+    area = projected(gpd.GeoDataFrame(geometry=[boundary], crs=settings.storage_epsg), crs).geometry.iloc[0]
+    grids_m = projected(active, crs).reset_index(drop=True)
     is_base = (grids_m["kind"] == GridKind.BASE.value).to_numpy()
     frozen = grids_m.loc[~is_base].reset_index(drop=True)
     base_area = area

@@ -128,7 +128,7 @@ def state(code: str) -> dict[str, Any]:
     except ValueError:
         raise ValidationError(f"generation must be a number, got {raw!r}") from None
     base = editor_base(st.store, code, generation_id=generation_id)
-    band = band_of(st.settings)
+    band = band_of(st.settings, code)
     # the base with no edits: households recounted from today's buildings, and its certificate
     current = preview_edits(st.store, st.settings, code, generation_id=base.generation_id, edits=[], band=band)
     community = st.store.read(schema.AREAS, where={"code": code})
@@ -163,7 +163,7 @@ def preview(code: str) -> dict[str, Any]:
     body = _body()
     st = portal_state()
     result = preview_edits(st.store, st.settings, code, generation_id=_int(body, "generation_id"),
-                           edits=body.get("edits"), band=band_of(st.settings))  # fmt: skip
+                           edits=body.get("edits"), band=band_of(st.settings, code))  # fmt: skip
     return _preview_body(result)
 
 
@@ -176,7 +176,7 @@ def save(code: str) -> tuple[dict[str, Any], int]:
         raise ValidationError("token must be the text from /state; note, when given, text")
     st = portal_state()
     saved = save_edits(st.store, st.settings, code, generation_id=_int(body, "generation_id"), token=token,
-                       edits=body.get("edits"), band=band_of(st.settings), actor=principal.name,
+                       edits=body.get("edits"), band=band_of(st.settings, code), actor=principal.name,
                        note=note[:500] if note else None)  # fmt: skip
     return {"ok": True, "generation_id": saved.generation_id, "version": saved.version, "updated": saved.updated,
             "token": saved.token}, 201  # fmt: skip
@@ -222,7 +222,7 @@ def rebalance(code: str) -> dict[str, Any]:
     if not isinstance(commit, bool):
         raise ValidationError("commit must be true or false")
     st = portal_state()
-    outcome = rebalance_from_store(st.store, st.settings, code, band=band_of(st.settings), commit=commit,
+    outcome = rebalance_from_store(st.store, st.settings, code, band=band_of(st.settings, code), commit=commit,
                                    actor=principal.name)  # fmt: skip
     return {"ok": True, **outcome.to_dict()}
 

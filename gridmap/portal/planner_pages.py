@@ -81,7 +81,7 @@ def editor(code: str) -> str:
                                      columns=["code", "name"])  # fmt: skip
     if rows.empty:
         raise NotFoundError(f"community {code} not found")
-    band = band_of(portal_state().settings)
+    band = band_of(portal_state().settings, code)
     config = {
         "community": code,
         "stateUrl": url_for("planner_api.state", code=code),

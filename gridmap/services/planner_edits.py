@@ -316,7 +316,8 @@ def _draft_dict(row: pd.Series) -> dict[str, Any]:
             "created_at": row["created_at"].isoformat()}  # fmt: skip
 
 
-def band_of(settings: Settings) -> Band:
-    preset = settings.household_band
+def band_of(settings: Settings, community_code: str) -> Band:
+    """The community's household band: urban (社区) or rural (村) from the settings (P-1, P-5)."""
+    preset = settings.band_for_community(community_code)
     return Band(preset.min_households, preset.max_households, preset.target_households)
 
