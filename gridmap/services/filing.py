@@ -176,7 +176,7 @@ def _cover(data: _Filing, settings: Settings) -> Figure:
     name = str(data.community["name"].iloc[0])
     fig = _page(f"{name}网格划分报备表")
     hh = pd.to_numeric(data.grids["households"], errors="coerce").fillna(0)
-    band = settings.household_band
+    band = settings.band_for_community(str(gen["community_code"]))  # 社区 or 村 (P-5)
     base = data.grids["kind"] == "base"
     in_band = int(hh[base].between(band.min_households, band.max_households).sum())
     ok = data.certificate.get("ok") if data.certificate else None

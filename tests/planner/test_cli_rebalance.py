@@ -68,3 +68,18 @@ def test_unknown_community_and_bad_band_exit_2(tmp_path, settings):
     bad = CliRunner().invoke(cli, ["rebalance", "--community", sm.COMMUNITY, "--store", url, "--min", "600",
                                    "--max", "500"])  # fmt: skip
     assert bad.exit_code == 2 and "--min (600) is greater than --max (500)" in bad.output
+
+
+def test_the_band_is_the_communitys_own_unless_given(settings):
+    from gridmap.cli.main import CliContext
+    from gridmap.cli.planner import _band
+
+    obj = CliContext(settings=settings)
+    urban, rural = settings.household_band, settings.rural_household_band
+    assert (_band(obj, "410611001001", None, None, None).min, _band(obj, "410611001001", None, None, None).max) == (
+        urban.min_households, urban.max_households)
+    village = _band(obj, "410611001201", None, None, None)  # community part 201: a village (村)
+    assert (village.min, village.max) == (rural.min_households, rural.max_households)
+    assert _band(obj, "410611001201", None, None, 250).max == 250  # --max overrides the village band only
+    assert _band(obj, "410611001201", None, None, 250).min == rural.min_households
+    assert _band(obj, "410611001201", "urban", None, None).min == 300
