@@ -148,19 +148,25 @@ def _coverage_command(group: click.Group) -> None:
                   help="Walking distance to a service centre, metres (15-minute circle ~ 1000 m).")
     @click.option("--method", type=click.Choice(["network", "line"]), default="network", show_default=True,
                   help="Along roads or in a straight line.")
+    @click.option("--facilities", type=_FILE, default=None,
+                  help="Measure from these places (worker bases, shelters...) instead of the service centres.")
+    @click.option("--crs", default=None, help="CRS of --facilities when it declares none (e.g. gcj02).")
     @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
     @click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Also write each table as CSV into this folder.")
     @click.pass_obj
     def coverage(obj: CliContext, store_url: str | None, area: str | None, distance_m: float, method: str,
-                 as_json: bool, csv_dir: Path | None) -> None:
+                 facilities: Path | None, crs: str | None, as_json: bool, csv_dir: Path | None) -> None:
         """Grids without a worker, households per worker (Gini), gaps, access to centres, key units."""
         from gridmap.services.analysis import coverage_from_store
+        from gridmap.services.analysis_files import layer_from_file
         from gridmap.store.base import open_store
 
+        places = layer_from_file(facilities, what="facilities", crs=crs) if facilities is not None else None
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
-            report = coverage_from_store(store, area_code=area or "", distance_m=distance_m, method=method)
+            report = coverage_from_store(store, area_code=area or "", distance_m=distance_m, method=method,
+                                         facilities=places)
         finally:
             store.close()
         tables = {"grids_without_worker": report.grids_without_worker, "streets": report.streets,

@@ -282,9 +282,14 @@ class CoverageReport:
 
 
 def coverage_from_store(
-    store: Store, *, area_code: str = "", distance_m: float = 1000.0, method: str = "network"
+    store: Store, *, area_code: str = "", distance_m: float = 1000.0, method: str = "network",
+    facilities: gpd.GeoDataFrame | None = None,
 ) -> CoverageReport:
-    """Every coverage query for the area; households within ``distance_m`` of a service centre."""
+    """Every coverage query for the area; households within ``distance_m`` of a service centre.
+
+    ``facilities`` replaces the service centres as the places measured from (e.g. worker bases,
+    shelters: any points or polygons in lon/lat).
+    """
     area_code = check_area_code(area_code)
     if not distance_m > 0:
         raise ValidationError(f"--distance must be a positive number of metres, got {distance_m}")
@@ -294,7 +299,7 @@ def coverage_from_store(
     streets = scoped(store.read(schema.AREAS, where={"level": AreaLevel.STREET.value}), area_code[:9])
     buildings = store.read(schema.BUILDINGS, columns=["building_id", "households", "community_code", schema.GEOMETRY])
     buildings = scoped(buildings, area_code[: AreaLevel.COMMUNITY.code_length], column="community_code")
-    centres = store.read(schema.SERVICE_CENTRES)
+    centres = store.read(schema.SERVICE_CENTRES) if facilities is None else facilities
     roads = store.read(schema.ROADS, columns=["road_class", schema.GEOMETRY]) if method == "network" else None
     notes: list[str] = []
     if buildings.empty:

@@ -129,6 +129,12 @@ def test_store_mode_hotspots_emerging_coverage_stats(store_url, tmp_path):
     body = json.loads(result.output)
     assert body["access"]["share_within"] == pytest.approx(1500 / 2800)
     assert len(body["grids_without_worker"]) == 5
+    base = tmp_path / "bases.csv"  # a worker base at the road's far (north-east) end instead of the centre
+    far = sample.lonlat([sample.square_m(1200, 600, 1.0).centroid])[0]
+    pd.DataFrame({"name": ["网格工作站"], "lon": [far.x], "lat": [far.y]}).to_csv(base, index=False)
+    result = run("coverage", "--store", store_url, "--distance", "700", "--method", "line", "--facilities", str(base),
+                 "--json")
+    assert json.loads(result.output)["access"]["households_within"] == 600 + 700  # grids 6 and 7 lie near it
     csv = tmp_path / "stats.csv"
     result = run("stats", "--store", store_url, "--level", "grid", "--area", ss.C1, "--out", str(csv))
     assert result.exit_code == 0, result.output
