@@ -95,6 +95,8 @@ def register(group: click.Group) -> None:
     )
     @click.option("--require-approval", is_flag=True, help="Refuse generations that were not approved.")
     @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
+    @click.option("--relink-report", "relink_report", type=click.Path(dir_okay=False), default=None,
+                  help="Write every re-linked worker and incident (JSON) to this file.")
     @click.pass_obj
     def activate_command(
         obj: CliContext,
@@ -103,17 +105,29 @@ def register(group: click.Group) -> None:
         all_staged: bool,
         require_approval: bool,
         actor: str,
+        relink_report: str | None,
     ) -> None:
-        """Activate a generation (its community's previous active one is retired)."""
+        """Activate a generation (its community's previous active one is retired); workers and open
+        incidents are re-linked to the new grids in the same transaction."""
         from gridmap.errors import ValidationError
-        from gridmap.services.generations import activate_generation, newest_pending_generations
+        from gridmap.services.generations import activate_with_report, newest_pending_generations
         from gridmap.store import open_store
 
         if (generation_id is None) == (not all_staged):
             raise ValidationError("give a GENERATION_ID or --all-staged (not both)")
         store = open_store(obj.store_url(store_url), obj.settings)
         ids = [generation_id] if generation_id is not None else newest_pending_generations(store)
+        reports = []
         for gid in ids:
-            retired = activate_generation(store, gid, actor=actor, require_approval=require_approval)
-            click.echo(f"generation {gid} active" + (f" (retired {retired})" if retired is not None else ""))
+            result = activate_with_report(store, gid, actor=actor, require_approval=require_approval)
+            retired = result.retired
+            counts = result.relink.counts if result.relink is not None else None
+            click.echo(f"generation {gid} active" + (f" (retired {retired})" if retired is not None else "")
+                       + (f"; re-linked {counts['incidents']} incidents and {counts['workers']} workers"
+                          if counts else ""))  # fmt: skip
+            if result.relink is not None:
+                reports.append(result.relink.to_dict())
         store.close()
+        if relink_report is not None:
+            with open(relink_report, "w", encoding="utf-8") as fh:
+                json.dump(reports, fh, ensure_ascii=False, indent=1, default=str)

@@ -123,3 +123,31 @@ def test_a_failing_hook_rolls_back_activation_and_relinking(store):
     statuses = dict(zip(*[store.read(schema.GENERATIONS)[c] for c in ("generation_id", "status")], strict=True))
     assert statuses == {1: GenerationStatus.ACTIVE.value, gen: GenerationStatus.STAGED.value}
     assert store.read(schema.WORKERS).set_index("worker_id").at["W1", "grid_code"] == _code(1)
+
+
+def test_cli_activation_prints_counts_and_writes_the_full_report(tmp_path, settings):
+    import json
+
+    from click.testing import CliRunner
+
+    from gridmap.cli.main import cli
+    from gridmap.store import open_store
+
+    url = f"gpkg://{tmp_path / 'r.gpkg'}"
+    store = open_store(url, settings)
+    _seed(store)
+    gen = _stage_new(store)
+    before = store.read(schema.INCIDENTS).set_index("incident_id")["grid_code"]
+    store.close()
+    report_path = tmp_path / "relink.json"
+    out = CliRunner().invoke(cli, ["generations", "activate", str(gen), "--store", url,
+                                   "--relink-report", str(report_path)])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert f"generation {gen} active (retired 1); re-linked 10 incidents and 3 workers" in out.output
+    [report] = json.loads(report_path.read_text(encoding="utf-8"))
+    store = open_store(url, settings)
+    after = store.read(schema.INCIDENTS).set_index("incident_id")["grid_code"]
+    changed = sorted(i for i in after.index if after[i] != before[i])
+    assert sorted(i["incident_id"] for i in report["incidents"]) == changed and not report["incidents_truncated"]
+    assert {w["worker_id"] for w in report["workers"]} == {"W1", "W3", "W4"}
+    store.close()
