@@ -68,6 +68,9 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("incidents.assessment_page", "nav.assessment", frozenset({Role.COMMAND, Role.ANALYST})),
     NavItem("analysis.hotspots_page", "nav.analysis", frozenset({Role.COMMAND, Role.ANALYST, Role.PLANNER})),
     NavItem("planner.index", "nav.planner", frozenset({Role.PLANNER})),
+    NavItem("command.live_page", "nav.command", frozenset({Role.COMMAND, Role.ANALYST})),
+    NavItem("command.workers_page", "nav.workers", frozenset({Role.COMMAND, Role.ANALYST, Role.PLANNER})),
+    NavItem("command.patrol_page", "nav.patrol", frozenset({Role.COMMAND, Role.ANALYST})),
     NavItem("admin.users", "nav.users", frozenset({Role.ADMIN})),
     NavItem("admin.audit", "nav.audit", frozenset({Role.ADMIN})),
 )
@@ -211,7 +214,7 @@ def _controls_last(m: folium.Map) -> None:
 ROLE_SHORTCUTS: Mapping[Role, tuple[str, ...]] = MappingProxyType({
     Role.ADMIN: ("admin.users", "admin.audit", "incidents.list_page"),
     Role.PLANNER: ("planner.index", "pages.home"),
-    Role.COMMAND: ("incidents.list_page", "incidents.assessment_page"),
+    Role.COMMAND: ("incidents.list_page", "incidents.assessment_page", "command.live_page"),
     Role.ANALYST: ("incidents.assessment_page", "incidents.list_page"),
     Role.WORKER: ("incidents.new_page", "incidents.list_page", "resident.resident_page"),
 })

@@ -19,6 +19,7 @@ from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS
 from gridmap.portal.incidents_api import incidents_part
 from gridmap.portal.live import live_part
 from gridmap.portal.planner_api import planner_part
+from gridmap.portal.tracking_api import tracking_part
 from gridmap.services.lookup import MAX_BATCH_POINTS
 
 OPENAPI_VERSION = "3.1.0"
@@ -157,7 +158,9 @@ def lookup_part() -> ApiPart:
 
 
 #: Every API area's description; append your own ``() -> ApiPart`` here.
-API_PARTS: tuple[Callable[[], ApiPart], ...] = (core_part, lookup_part, live_part, incidents_part, planner_part)
+API_PARTS: tuple[Callable[[], ApiPart], ...] = (
+    core_part, lookup_part, live_part, incidents_part, planner_part, tracking_part,
+)
 
 
 def openapi_document(*, server_url: str | None = None, parts: tuple[Callable[[], ApiPart], ...] = API_PARTS
