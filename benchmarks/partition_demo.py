@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import write_result
+from gridmap.codes import is_village_code
 from gridmap.config import Settings
-from gridmap.services.partitioning import community_codes, is_village_code, partition_store
+from gridmap.services.partitioning import community_codes, partition_store
 from gridmap.store.base import open_store
 
 TARGETS_S = {"demo_60_communities_serial": 30.0}

@@ -57,11 +57,15 @@ class ExactParams:
     max_atoms: int = 400
     #: Largest model: allowed (atom, centre) pairs plus flow arcs. Coarse islands (estates of
     #: 100-480 households) prune to a few columns per atom; fine ones (blocks of 20-120) do not.
-    max_columns: int = 30_000
+    max_columns: int = 12_000
+    #: Models up to this size are asked right after the first heuristic attempt; larger ones only
+    #: after the restarts and repair windows failed (finding a feasible grouping is where a large
+    #: model is slow, and where the heuristic is good).
+    early_columns: int = 2500
     #: Branch-and-bound nodes: ``node_work // columns``, between ``min_nodes`` and ``node_limit``
     #: (bigger models get fewer nodes, so the effort stays bounded and deterministic).
     node_limit: int = 4000
-    node_work: int = 3_000_000
+    node_work: int = 2_000_000
     min_nodes: int = 100
     #: Safety net only (a run stopped by it is reported as such; results may then vary by machine).
     time_limit_s: float = 20.0
@@ -194,9 +198,10 @@ def exact_regions(
             return ExactResult(None, bound, True, "bound_is_optimal")
     if float(island.hh.max(initial=0.0)) > cap:  # one atom alone exceeds what a better solution allows
         return ExactResult(None, bound, True, "bound_is_optimal")
-    model = _Model(island, band, cap)
-    if model.n_columns > params.max_columns:
+    allowed = _allowed_pairs(island, cap)
+    if _column_count(island, allowed) > params.max_columns:
         return ExactResult(None, bound, False, "too_large")
+    model = _Model(island, band, allowed)
     c, integrality, ub, constraints = model.build((k_lo, k_hi), max_violation=bound - 1)
     options = {"node_limit": params.nodes_for(model.n_columns), "time_limit": params.time_limit_s, "presolve": True}
     res = milp(c, integrality=integrality, bounds=(np.zeros(len(c)), ub), constraints=constraints, options=options)
@@ -214,6 +219,19 @@ def exact_regions(
 def reduced_size(graph: AtomGraph, nodes: IntArray, households: IntArray, *, drop_zero_leaves: bool) -> int:
     """Atoms of an island that the model would keep (what ``ExactParams.max_atoms`` is compared with)."""
     return len(_reduce(graph, nodes, households, drop_zero_leaves=drop_zero_leaves).kept)
+
+
+def model_columns(
+    graph: AtomGraph, nodes: IntArray, households: IntArray, band: Band, *, free_k: bool, params: ExactParams
+) -> int:
+    """Columns of the model asking whether the band is reachable at all (bound 1: the strongest
+    pruning); a number above ``params.max_columns`` when the island has too many atoms to tell."""
+    island = _reduce(graph, nodes, households, drop_zero_leaves=free_k)
+    if len(island.kept) > params.max_atoms:
+        return params.max_columns + 1
+    if float(island.hh.max(initial=0.0)) > band.max:
+        return 0  # decided without a model
+    return _column_count(island, _allowed_pairs(island, float(band.max)))
 
 
 def _limit_status(message: str) -> str:
@@ -253,14 +271,42 @@ def _reduce(graph: AtomGraph, nodes: IntArray, households: IntArray, *, drop_zer
     return _Island(kept, households[kept].astype(np.float64), adj, attach)
 
 
+def _arcs(island: _Island) -> tuple[IntArray, IntArray]:
+    """Both directions of every edge among the kept atoms (local indices)."""
+    a = np.asarray([u for u in range(len(island.kept)) for _ in island.adj[u]], dtype=np.int64)
+    b = np.asarray([v for u in range(len(island.kept)) for v in island.adj[u]], dtype=np.int64)
+    return a, b
+
+
+def _allowed_pairs(island: _Island, cap: float) -> npt.NDArray[np.bool_]:
+    """allowed[j, i] (i >= j): some path from centre j to atom i weighs at most ``cap`` households
+    (endpoints included), so the two may share a region without exceeding ``cap``."""
+    n = len(island.kept)
+    upper = np.triu(np.ones((n, n), dtype=bool))
+    if not math.isfinite(cap):
+        return upper
+    a, b = _arcs(island)
+    arcs = csr_matrix((island.hh[b] + _EPS, (a, b)), shape=(n, n))
+    dist = dijkstra(arcs, directed=True) + island.hh[:, None]
+    np.fill_diagonal(dist, island.hh)
+    return np.asarray((dist <= cap + 0.5) & upper, dtype=bool)
+
+
+def _column_count(island: _Island, allowed: npt.NDArray[np.bool_]) -> int:
+    """Columns the model would have: one per allowed pair, one per flow arc, two slacks per centre."""
+    a, b = _arcs(island)
+    both = allowed[:, a] & allowed[:, b]
+    both[b, np.arange(len(b))] = False  # no flow into a region's own centre
+    return int(allowed.sum()) + int(both.sum()) + 2 * len(island.kept)
+
+
 class _Model:
     """Variable layout and constraint rows of the pruned centre/flow model of one island."""
 
-    def __init__(self, island: _Island, band: Band, cap: float) -> None:
+    def __init__(self, island: _Island, band: Band, allowed: npt.NDArray[np.bool_]) -> None:
         self.n = len(island.kept)
         self.hh, self.adj, self.band = island.hh, island.adj, band
-        allowed = self._allowed(cap)
-        self.members: list[list[int]] = [[i for i in range(j, self.n) if allowed[j, i]] for j in range(self.n)]
+        self.members: list[list[int]] = [np.flatnonzero(allowed[j]).tolist() for j in range(self.n)]
         self.x: dict[tuple[int, int], int] = {}
         for j in range(self.n):
             for i in self.members[j]:
@@ -274,18 +320,6 @@ class _Model:
                         self.f[(j, a, b)] = len(self.x) + len(self.f)
         self.slack0 = len(self.x) + len(self.f)  # per centre: under-min, over-max
         self.n_columns = self.slack0 + 2 * self.n
-
-    def _allowed(self, cap: float) -> npt.NDArray[np.bool_]:
-        """allowed[j, i]: a path from j to i weighs at most ``cap`` households (endpoints included)."""
-        if not math.isfinite(cap):
-            return np.ones((self.n, self.n), dtype=bool)
-        rows = [a for a in range(self.n) for _ in self.adj[a]]
-        cols = [b for a in range(self.n) for b in self.adj[a]]
-        weights = self.hh[np.asarray(cols, dtype=np.int64)] + _EPS if cols else np.zeros(0)
-        arcs = csr_matrix((weights, (rows, cols)), shape=(self.n, self.n))
-        dist = dijkstra(arcs, directed=True) + self.hh[:, None]
-        np.fill_diagonal(dist, self.hh)
-        return np.asarray(dist <= cap + 0.5, dtype=bool)
 
     def build(
         self, k_range: tuple[int, int], *, max_violation: float
@@ -365,4 +399,5 @@ class _Model:
         return np.asarray([region_of[v] for v in nodes.tolist()], dtype=np.int64)
 
 
-__all__ = ["ExactParams", "ExactResult", "ExactVerdict", "exact_regions", "least_violation", "reduced_size"]
+__all__ = ["ExactParams", "ExactResult", "ExactVerdict", "exact_regions", "least_violation", "model_columns",
+           "reduced_size"]

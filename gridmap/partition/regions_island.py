@@ -23,7 +23,7 @@ import numpy as np
 
 from gridmap.partition.problem import Band
 from gridmap.partition.regions_bisect import BisectParams, BisectStats, parts_from_component
-from gridmap.partition.regions_exact import ExactParams, ExactVerdict, least_violation, reduced_size
+from gridmap.partition.regions_exact import ExactParams, ExactVerdict, least_violation, model_columns
 from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
 from gridmap.partition.regions_repair import RepairStats, repair_out_of_band
 from gridmap.partition.regions_search import SearchParams, SearchStats, improve_labels
@@ -197,11 +197,10 @@ class _IslandSearch:
         n, ip = self.graph.n, self.params.island
         improve = min(ip.improve_attempts, ip.improve_atoms // n)
         repair = min(ip.repair_attempts, ip.repair_atoms // n)
-        free_k = self.k_fixed is None
-        nodes = np.arange(n, dtype=np.int64)
-        exact_fits = self.params.exact is not None and (
-            reduced_size(self.graph, nodes, self.households, drop_zero_leaves=free_k) <= self.params.exact.max_atoms
-        )
+        # Coarse islands make a small exact model (and defeat the heuristic): ask it early. Fine
+        # islands make a large one (and suit the heuristic): attempts and windows first.
+        size = self._model_size()
+        early = self.params.exact is not None and size <= self.params.exact.early_columns
         trees_before = self.counters.bisect.trees
         for attempt in range(1 + max(improve, repair)):
             if (self.perfect and attempt > improve) or (self.exact is not None and self.exact.infeasible):
@@ -209,12 +208,20 @@ class _IslandSearch:
             if attempt > 0 and self.counters.bisect.trees - trees_before >= ip.tree_budget:
                 break  # coarse islands make every cut a fallback: more attempts rarely help there
             self._try(_next_k(attempt, self.candidates, self.best))
-            if not self.perfect and exact_fits and self.exact is None and len(self.tried) >= ip.before_exact:
+            if not self.perfect and early and self.exact is None and len(self.tried) >= ip.before_exact:
                 self._run_exact()
-        if not self.perfect and self.exact is None and self.params.exact is not None:
-            self._run_exact()
         if not self.perfect and not (self.exact is not None and self.exact.proven):
             self._run_windows()
+        if not self.perfect and self.exact is None and self.params.exact is not None:
+            self._run_exact()
+
+    def _model_size(self) -> int:
+        """Columns of the exact model asking "is the band reachable?" (0 when exact is off)."""
+        if self.params.exact is None:
+            return 0
+        nodes = np.arange(self.graph.n, dtype=np.int64)
+        return model_columns(self.graph, nodes, self.households, self.band, free_k=self.k_fixed is None,
+                             params=self.params.exact)  # fmt: skip
 
     def _try(self, k: int) -> None:
         self.tried.append(k)

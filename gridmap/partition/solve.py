@@ -11,7 +11,9 @@ households fit no number of in-band grids of its own (``band.max < h < 2 * band.
 an estate kept whole), or its parts join neighbouring blocks so that both grids reach the band.
 The parts are offered to the strategy first; if a grid holding one of them stays out of band, the
 unit is tried whole (its atoms contracted into one) and kept whole unless its parts did strictly
-better by (grids out of band, households outside the band). Either way it is flagged.
+better by (grids out of band, households outside the band). Either way it is flagged. In groups of
+more than ``FLEX_TRIAL_ATOMS`` atoms the whole-unit trial is skipped (it re-solves the group) and
+the report says so (``whole_tried``).
 
 The strategy may return plain labels or a ``RegionResult`` with diagnostics; with diagnostics every
 region out of band carries the strategy's reason ("proved infeasible: ..." / "heuristic: ...").
@@ -38,6 +40,9 @@ from gridmap.partition.problem import Band, PartitionProblem, Strategy
 from gridmap.partition.regions_island import k_range_of
 
 IntArray = npt.NDArray[np.int64]
+#: Groups with more atoms than this are solved once: trying a flexible unit whole re-solves the
+#: whole group, which on a large one costs seconds for one grid.
+FLEX_TRIAL_ATOMS = 200
 #: Reason given when a strategy reports nothing about its regions.
 PLAIN_REASON = "heuristic: the partition strategy found no better balance for this part of the community"
 
@@ -215,15 +220,18 @@ class _GroupRun:
         whole: list[FlexUnit] = []
         proved: dict[str, bool] = {}
         best = self.solve(whole)
+        tried: set[str] = set()
         for unit in units:
-            if not self._misses(best, unit):
+            if not self._misses(best, unit) or len(self.group.atoms) > FLEX_TRIAL_ATOMS:
                 continue
+            tried.add(unit.key)
             trial = self.solve([*whole, unit])
             if trial.key <= best.key:
                 proved[unit.key] = all(note.startswith("proved infeasible") for note in best.notes.values())
                 whole.append(unit)
                 best = trial
-        best.decisions = [{**self._decision(u, best, whole), "parts_proved": proved.get(u.key, False)} for u in units]
+        best.decisions = [{**self._decision(u, best, whole), "parts_proved": proved.get(u.key, False),
+                           "whole_tried": u.key in tried} for u in units]  # fmt: skip
         return best
 
     def _misses(self, outcome: _Outcome, unit: FlexUnit) -> bool:

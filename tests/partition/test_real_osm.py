@@ -110,10 +110,14 @@ def test_the_band_is_met_where_it_can_be_and_every_miss_is_explained(case):
     hh = result.grids["households"].to_numpy()
     total = int(hh.sum())
     assert total / band.max <= len(hh) <= total / band.min + len(result.report["out_of_band"])
-    assert result.report["share_in_band"] >= 0.7
+    assert result.report["share_in_band"] >= 0.9  # measured: test_pbf 1.0, helsinki 0.93 (before: 0.95, 0.83)
     out = {g["code"]: g["reason"] for g in result.report["out_of_band"]}
     assert set(out) == {c for c, h in zip(result.grids["code"], hh, strict=True) if not band.contains(h)}
-    assert all(r for r in out.values())
+    # every miss says whether it is proved (a building over the maximum, the exact model) or not
+    assert all(r.split(": ", 1)[1].startswith(("proved infeasible: ", "heuristic: ")) for r in out.values())
+    islands = result.report["islands"]
+    assert islands["total"] == islands["in_band"] + islands["proved_infeasible"] + islands["heuristic"] + islands[
+        "merged"]  # fmt: skip
 
 
 def test_report_measures_are_consistent(case):
