@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -140,6 +141,45 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(parent: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+class CpuMeter:
+    """CPU seconds used by the portal process and the PostgreSQL server (postmaster and its backends).
+
+    Why: the machine is shared, so wall-clock rates depend on the neighbours; CPU per request does not,
+    and 1 / (CPU per request) is what one free core could serve.
+    """
+
+    def __init__(self, server_pid: int, data_dir: Path) -> None:
+        self.server_pid = server_pid
+        pid_file = data_dir / "postmaster.pid"
+        self.postmaster = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+    def sample(self) -> tuple[float, float]:
+        pg = 0.0
+        if self.postmaster is not None:
+            pg = sum(_process_cpu_s(p) for p in [self.postmaster, *_children(self.postmaster)])
+        return _process_cpu_s(self.server_pid), pg
 
 
 def _call(conns: queue.Queue[http.client.HTTPConnection], method: str, path: str, body: str | None,
@@ -287,15 +327,20 @@ def run(*, post_duration_s: float | None = None) -> dict[str, Any]:
         boxes = district(store)
         key = create_token(store, role="command", area_code=DISTRICT, label="benchmark").api_key
         server = Server(url)
+        meter = CpuMeter(server.proc.pid, cluster.data_dir)
         try:
+            before = meter.sample()
             post = bench_post(server.port, key, points_in(boxes, int(duration * POST_RATE_PER_S) + 20, rng),
                               duration_s=duration, rng=rng)
+            after_post = meter.sample()
             stored = check_stored(store, post.pop("ok_markers"))
             with timed() as bulk:
                 bulk_incidents(store, boxes, GET_INCIDENTS - store.count(schema.INCIDENTS), rng)
                 store.query(sql.SQL("ANALYZE {}").format(sql.Identifier(schema.INCIDENTS)))  # as autovacuum would
             ids = store.read(schema.INCIDENTS, columns=["incident_id"])["incident_id"].tolist()
+            before_get = meter.sample()
             get = bench_get(server.port, key, get_queries(rng, ids))
+            after_get = meter.sample()
         finally:
             server.stop()
             store.close()
@@ -305,7 +350,13 @@ def run(*, post_duration_s: float | None = None) -> dict[str, Any]:
                "post_interval_s": 1.0 / post["achieved_rate_per_s"], "post_p50_s": post["p50_s"],
                "post_p99_s": post["p99_s"], "get_p50_s": get["p50_s"], "get_p99_s": get["p99_s"],
                "bulk_insert_s": bulk.seconds, "total_s": total.seconds}
-    extra = {"post": post, "stored": stored, "get": get, "incidents_for_get": len(ids),
+    cpu = {"post_portal_ms_per_request": 1000 * (after_post[0] - before[0]) / post["requests"],
+           "post_postgres_ms_per_request": 1000 * (after_post[1] - before[1]) / post["requests"],
+           "get_portal_ms_per_request": 1000 * (after_get[0] - before_get[0]) / get["queries"],
+           "get_postgres_ms_per_request": 1000 * (after_get[1] - before_get[1]) / get["queries"]}
+    cpu = {k: round(v, 2) for k, v in cpu.items()}
+    extra = {"post": post, "stored": stored, "get": get, "incidents_for_get": len(ids), "cpu": cpu,
+             "load_avg_1m_after": os.getloadavg()[0],
              "server_threads": SERVER_THREADS, "client_threads": CLIENT_THREADS,
              "note": "post_errors and post_missing_or_duplicated are counts (target 0) checked like the timings"}
     result = write_result("incidents", timings_s=timings, targets_s=TARGETS_S, extra=extra)

@@ -323,7 +323,7 @@ class IncidentService:
     def matching(self, f: IncidentFilter) -> list[dict[str, Any]]:
         """Incidents matching ``f`` as records (``lon``/``lat``, the columns a listing shows), newest report
         first (GET requests, the list page)."""
-        return records_matching(self.store, f, columns=LISTING_COLUMNS)
+        return records_matching(self.store, f, columns=LISTING_COLUMNS, split=True)
 
     def updates(self, f: IncidentFilter, *, area_code: str = "") -> list[dict[str, Any]]:
         """Incident events in ``f``'s time window, newest first (FixMyStreet servicerequestupdates), of

@@ -232,3 +232,19 @@ def test_listing_shapes_are_the_same_from_records_and_rows(service: IncidentServ
     slow = [open311.request_dict(service.get(r["incident_id"]), service.policy.catalogue, "en") for r in records]
     assert len(fast) == 2 and fast == slow
     assert fast[0]["extended_attributes"]["supervised"] is True and fast[0]["service_name"] == "Emergencies"
+
+
+def test_split_listing_equals_the_plain_one(service: IncidentService, command: Principal) -> None:
+    from gridmap.incidents.query import IncidentFilter, records_matching
+
+    for i, code in enumerate(["fire", "sanitation", "fire", "dispute", "fire"]):
+        grid = [sample.GRID_A1, sample.GRID_B1][i % 2]
+        clocked(service, T0 + timedelta(hours=i)).report(command, fields(sample.INSIDE[grid], code=code))
+    filters = [IncidentFilter(statuses=("reported", "case_opened", "closed")),
+               IncidentFilter(categories=("fire", "消防", "sanitation"), statuses=("reported", "assigned"), limit=2),
+               IncidentFilter(categories=("fire", "dispute"), area_code=sample.COMM_A, offset=1, limit=1)]
+    for f in filters:
+        plain = records_matching(service.store, f)
+        split = records_matching(service.store, f, split=True)
+        assert [r["incident_id"] for r in split] == [r["incident_id"] for r in plain] and split == plain
+    assert len(records_matching(service.store, filters[0], split=True)) == 5
