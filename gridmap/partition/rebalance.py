@@ -46,6 +46,7 @@ from gridmap.partition.rebalance_units import (
     UNIT_ID,
     count_households,
     edges_of_units,
+    fuse_estates,
     initial_labels,
     split_heavy_units,
     units_from_grids,
@@ -113,6 +114,10 @@ def rebalance_community(
     units = units_from_grids(blocks, base, sliver_area_m2=settings.sliver_area_m2)
     rng = np.random.default_rng(seed)
     counted = count_households(units, frozen, buildings, area, crs)
+    fused = fuse_estates(units, counted, band)
+    if len(fused) < len(units):
+        units = fused
+        counted = count_households(units, frozen, buildings, area, crs)
     if (units[HOUSEHOLDS] > band.max).any():
         minor = lines_from_roads(road_lines, classes=MINOR_ROAD_CLASSES).to_crs(crs) if len(road_lines) else None
         units = split_heavy_units(units, counted, band, minor, rng, settings.sliver_area_m2)

@@ -22,7 +22,13 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.partition.assemble import polygonal
 from gridmap.partition.blocks import ROAD_CLASS
 from gridmap.partition.faces import shared_boundaries
-from gridmap.partition.households import HOUSEHOLDS, POPULATION, assign_buildings_to_blocks, buildings_from_input
+from gridmap.partition.households import (
+    ESTATE_ID,
+    HOUSEHOLDS,
+    POPULATION,
+    assign_buildings_to_blocks,
+    buildings_from_input,
+)
 from gridmap.partition.problem import Band
 from gridmap.partition.split import pieces_from_block
 
@@ -158,6 +164,42 @@ def count_households(
         pop = pd.to_numeric(counted[POPULATION], errors="coerce").fillna(0).to_numpy(dtype=float)
         units[POPULATION] = np.rint(np.bincount(cell[in_unit], weights=pop[in_unit], minlength=n)).astype(np.int64)
     return counted
+
+
+def fuse_estates(units: gpd.GeoDataFrame, counted: gpd.GeoDataFrame, band: Band) -> gpd.GeoDataFrame:
+    """Units holding buildings of one estate (小区) in the same grid become one unit, so no move splits
+    the estate (P-25); only when the estate fits the band (a bigger one was split on purpose)."""
+    if ESTATE_ID not in counted.columns or counted.empty:
+        return units
+    estate = counted[ESTATE_ID].astype("string")
+    unit = counted[UNIT_ID].to_numpy(dtype=np.int64)
+    keep = estate.notna().to_numpy() & (unit >= 0)
+    pairs = pd.DataFrame({"estate": estate[keep].to_numpy(), "unit": unit[keep]}).drop_duplicates()
+    hh = units[HOUSEHOLDS].to_numpy(dtype=np.int64)
+    old = units[OLD_CODE].to_numpy(dtype=object)
+    owner = np.arange(len(units))
+    for _, group in pairs.groupby("estate"):
+        members = sorted(set(group["unit"].tolist()))
+        by_grid: dict[Any, list[int]] = {}
+        for u in members:
+            by_grid.setdefault(old[u], []).append(u)
+        for same in by_grid.values():
+            roots = sorted({int(owner[u]) for u in same})
+            if len(roots) > 1 and int(hh[np.isin(owner, roots)].sum()) <= band.max:
+                owner[np.isin(owner, roots)] = roots[0]
+    if (owner == np.arange(len(units))).all():
+        return units
+    roots = sorted(set(owner.tolist()))
+    geoms = np.asarray(units.geometry.values, dtype=object)
+    return gpd.GeoDataFrame(
+        {
+            UNIT_ID: np.arange(len(roots), dtype=np.int64),
+            "block_id": [int(units["block_id"].iloc[r]) for r in roots],
+            OLD_CODE: pd.Series([old[r] for r in roots], dtype=object),
+        },
+        geometry=[shapely.union_all(geoms[owner == r]) for r in roots],
+        crs=units.crs,
+    )
 
 
 def split_heavy_units(

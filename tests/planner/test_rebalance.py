@@ -163,3 +163,20 @@ def test_repair_merges_an_emptied_grid_and_retires_its_code():
     assert sorted(c for c in result.codes.values() if c) == ["A", "C"]
     sums = np.bincount(result.labels, weights=problem.households)
     assert all(band.contains(s) for s in sums[np.unique(result.labels)])
+
+
+def test_an_estate_in_one_grid_is_never_split_by_moves(store, settings):
+    sm.seed_community(store)
+    sm.activate_layout(store)
+    estate = [f"b{c}{r}{k}" for c, r in ((3, 0), (3, 1)) for k in range(sm.BUILDINGS_PER_BLOCK)]
+    with store.transaction() as tx:
+        tx.update(schema.BUILDINGS, {"building_id": estate}, {"estate_id": "E1", "estate_name": "翠苑小区"})
+    sm.add_buildings(store, [(2, 0)], households=60)  # grid 5: 540; its eastern column is estate E1
+    plan = rebalance_from_store(store, settings, sm.COMMUNITY, band=sm.BAND).plan
+    assert plan.certificate.ok and plan.report["blocks_moved"] >= 1
+    grids = plan.after.to_crs(32650)
+    holders = set()
+    for c, r in ((3, 0), (3, 1)):
+        centre = gpd.GeoSeries([sm.block_centre(c, r)], crs=4326).to_crs(32650).iloc[0]
+        holders |= set(grids.loc[grids.covers(centre), "code"])
+    assert len(holders) == 1  # both blocks of the estate stay in one grid
