@@ -33,10 +33,12 @@ from libpysal import weights as lw
 from gridmap.analysis.cells import CELL_HOUSEHOLDS, Cells
 from gridmap.analysis.incident_input import incident_points, incident_weights
 from gridmap.analysis.inference import (
+    ResolutionLimit,
     check_permutations,
     confidence_bins,
     normal_p_values,
     permutation_p_values,
+    resolution_limit,
     resolution_note,
 )
 from gridmap.analysis.weights import neighbour_counts, weights_from_cells
@@ -195,8 +197,15 @@ def hotspots_from_values(
         "per_households": options.per_households, "weight_column": options.weight_column,
         "bins": {str(b): int((frame[BIN] == b).sum()) for b in range(-3, 4)},
         "notes": [n for n in (resolution_note(local.p, options.permutations, fdr=options.fdr),) if n],
+        "resolution_limit": _limit_dict(resolution_limit(local.p, options.permutations, fdr=options.fdr)),
     }
     return HotspotResult(frame, summary)
+
+
+def _limit_dict(limit: ResolutionLimit | None) -> dict[str, Any] | None:
+    if limit is None:
+        return None
+    return {"permutations": limit.permutations, "min_p": limit.min_p, "cells": limit.cells, "needed": limit.needed}
 
 
 def _subset(cells: Cells, keep: npt.NDArray[np.bool_]) -> Cells:

@@ -135,8 +135,26 @@ def normal_p_values(z: FloatArray) -> FloatArray:
     return np.where(np.isnan(p), 1.0, p)
 
 
-def resolution_note(p: FloatArray, permutations: int, *, fdr: bool) -> str | None:
-    """A sentence for reports when the permutation count, not the data, caps the confidence bins."""
+@dataclass(frozen=True)
+class ResolutionLimit:
+    """The permutation count, not the data, caps the 99 % bin: nothing can be below ``min_p``."""
+
+    permutations: int
+    min_p: float
+    cells: int
+    #: Cells at ``min_p`` that the FDR correction would need before any reaches 99 %.
+    needed: int
+
+    def sentence(self) -> str:
+        return (
+            f"with {self.permutations} permutations no p-value is below {self.min_p:.4g}; after the FDR correction"
+            f" over {self.cells} cells the 99 % bin needs at least {self.needed} cells at that p-value: run more"
+            " permutations (e.g. 9999) to tell strong hotspots apart"
+        )
+
+
+def resolution_limit(p: FloatArray, permutations: int, *, fdr: bool) -> ResolutionLimit | None:
+    """A ResolutionLimit when the permutation count caps the confidence bins, else None."""
     if not permutations or not fdr:
         return None
     floor = 2.0 / (permutations + 1.0)
@@ -144,11 +162,13 @@ def resolution_note(p: FloatArray, permutations: int, *, fdr: bool) -> str | Non
     needed = int(np.ceil(floor * m / CONFIDENCE_LEVELS[0][1]))
     if needed <= 1 or bh_threshold(p, CONFIDENCE_LEVELS[0][1]) > 0:
         return None
-    return (
-        f"with {permutations} permutations no p-value is below {floor:.4g}; after the FDR correction over {m}"
-        f" cells the 99 % bin needs at least {needed} cells at that p-value: run more permutations"
-        " (e.g. 9999) to tell strong hotspots apart"
-    )
+    return ResolutionLimit(permutations, floor, m, needed)
+
+
+def resolution_note(p: FloatArray, permutations: int, *, fdr: bool) -> str | None:
+    """A sentence for reports when the permutation count, not the data, caps the confidence bins."""
+    limit = resolution_limit(p, permutations, fdr=fdr)
+    return None if limit is None else limit.sentence()
 
 
 def bh_threshold(p: FloatArray, alpha: float) -> float:

@@ -51,6 +51,7 @@ from gridmap.portal.assets import MapFragments, fragments_from_map
 from gridmap.portal.auth import roles_required
 from gridmap.portal.basemaps import Basemap, basemap_from_settings
 from gridmap.portal.i18n import Translator, current_language
+from gridmap.portal.incidents_text import incident_text
 from gridmap.services.analysis import (
     communities_in_scope,
     coverage_from_store,
@@ -306,8 +307,12 @@ def stats_page() -> str:
                            layer_name=_text(f"measure.{measure}"))
     table = result.table()
     breakdown = [c for c in table.columns if ":" in str(c)]
+    lang = current_language()
+    labels = {c: incident_text(f"status.{c.split(':', 1)[1]}", lang) if c.startswith("status:")
+              else c.split(":", 1)[1] for c in breakdown}
     return _page("analysis_stats.html", m=m, level=level, measure=measure, measures=COUNT_COLUMNS,
-                 rows=table.head(TABLE_ROWS).to_dict("records"), breakdown=breakdown, totals=result.totals(),
+                 rows=table.head(TABLE_ROWS).to_dict("records"), breakdown=breakdown, labels=labels,
+                 totals=result.totals(),
                  outside=result.outside, fmt=_number)
 
 

@@ -241,6 +241,9 @@ def stats_from_store(store: Store, settings: Settings, *, level: str, area_code:
         units = scoped(units, area_code)
     bbox = _bounds(units)
     buildings = store.read(schema.BUILDINGS, bbox=bbox) if bbox else store.read(schema.BUILDINGS).iloc[0:0]
+    if area_code and len(buildings):  # the bbox also catches the neighbours' buildings: keep the area's own
+        points = gpd.GeoSeries(buildings.geometry, crs=buildings.crs).representative_point().to_numpy()
+        buildings = buildings[shapely.intersects(points, area_geometry(store, area_code))]
     incidents = incidents_in_scope(store, area_code=area_code)
     categories = sorted(set(incidents["category"].dropna().astype(str)))
     statuses = sorted(set(incidents["status"].dropna().astype(str)))

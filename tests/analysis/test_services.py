@@ -69,8 +69,11 @@ def test_stats_totals_equal_store_totals(district, settings):
         assert totals["buildings"] + stats.outside["buildings"] == len(buildings)
         assert totals["incidents"] == ss.COUNTED_INCIDENTS
         assert totals["category:消防"] + totals["category:环境卫生"] == ss.COUNTED_INCIDENTS
-    grid = stats_from_store(district, settings, level="grid", area_code=ss.C2).table()
+    scoped = stats_from_store(district, settings, level="grid", area_code=ss.C2)
+    grid = scoped.table()
     assert sorted(grid["code"]) == [g[0] for g in ss.GRID_CELLS if g[1] == ss.C2]
+    assert scoped.totals()["households"] == sum(ss.HOUSEHOLDS[4:])
+    assert scoped.outside["buildings"] == 0  # C1's buildings in the bounding box are not C2's business
 
 
 def test_coverage_report(district):

@@ -105,3 +105,30 @@ def test_heatmap_page_draws_aggregated_heat_and_animates_weeks(page_opener: Any,
         assert _painted_pixels(page, "canvas.heatmap-canvas") > 100
         browser_page.snapshot("weekly")
         browser_page.assert_clean()
+
+
+def test_hotspot_and_stats_pages_draw_cells_and_sort_tables(page_opener: Any, analysis_server: LiveServer) -> None:
+    with page_opener(analysis_server.url, "analysis-hotspots") as browser_page:
+        page = browser_page.page
+        browser_page.goto("/login?next=/analysis/hotspots")
+        page.get_by_label("用户名").fill("ana")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        page.wait_for_url("**/analysis/hotspots")
+        cells = page.locator("path.gm-analysis-cell")
+        expect(cells).to_have_count(len(ss.GRID_CELLS))
+        rows = page.get_by_test_id("an-row")
+        expect(rows).to_have_count(len(ss.GRID_CELLS))
+        header = page.locator("table.an-table th", has_text="事件数")
+        header.click()  # rows now sorted by incidents, most first
+        expect(header).to_have_attribute("aria-sort", "descending")
+        counts = [int(t.replace(",", "")) for t in rows.locator("td:nth-child(3)").all_inner_texts()]
+        assert counts == sorted(counts, reverse=True) and len(set(counts)) > 1
+        header.click()
+        expect(header).to_have_attribute("aria-sort", "ascending")
+        assert [int(t.replace(",", "")) for t in rows.locator("td:nth-child(3)").all_inner_texts()] == sorted(counts)
+        browser_page.snapshot("hotspots")
+        browser_page.goto(f"/analysis/stats?level=grid&measure=incidents&area={ss.C1}")
+        expect(page.locator("path.gm-analysis-cell")).to_have_count(4)
+        expect(page.get_by_test_id("an-total-households")).to_have_text(f"{sum(ss.HOUSEHOLDS[:4]):,}")
+        browser_page.snapshot("stats")
