@@ -204,11 +204,56 @@ class Load:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client: the load generator must cost far less CPU than the server.
+
+    (http.client spends more Python per request than the listener does on a busy two-core machine.)
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def get(self, target: str) -> int:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+            self.buffer = b""
+        self.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode("ascii"))
+        while b"\r\n\r\n" not in self.buffer:
+            self._recv()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
+                       if line.lower().startswith(b"content-length:")), 0)
+        self.buffer = rest
+        while len(self.buffer) < length:
+            self._recv()
+        self.buffer = self.buffer[length:]
+        if any(line.lower() == b"connection: close" for line in lines[1:]):
+            self.close()
+        return status
+
+    def _recv(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise OSError("connection closed by the server")
+        self.buffer += chunk
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+
 def _client(k: int, port: int, devices: list[Any], base: datetime, start: float, load: Load) -> None:
     """Thread ``k``: its share of the devices, one fix per device per round, paced to RATE overall."""
     mine = devices[k::CLIENT_THREADS]
     interval = CLIENT_THREADS / RATE
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    client = RawClient(port)
+    base_s = int(base.timestamp())
     n, local_acked, local_lat, local_status = 0, [], [], {}
     while True:
         due = start + (k / RATE) + n * interval
@@ -219,30 +264,31 @@ def _client(k: int, port: int, devices: list[Any], base: datetime, start: float,
             threading.Event().wait(wait)
         device, _, (x0, y0, x1, y1) = mine[n % len(mine)]
         seq = n // len(mine)
-        frac = (seq % 50) / 50
-        query = urlencode({"id": device, "lon": x0 + (x1 - x0) * (0.1 + 0.8 * frac), "lat": (y0 + y1) / 2,
-                           "timestamp": (base + timedelta(seconds=seq)).isoformat(), "speed": 4.5})
+        lon, lat = x0 + (x1 - x0) * (0.1 + 0.8 * (seq % 50) / 50), (y0 + y1) / 2
+        target = f"/?id={device}&lat={lat:.7f}&lon={lon:.7f}&timestamp={base_s + seq}&speed=4.5"
         sent = time.perf_counter()
         try:
-            conn.request("GET", "/?" + query)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
+            status = client.get(target)
         except OSError:
             status = 0
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            client.close()
         local_lat.append(time.perf_counter() - sent)
         local_status[status] = local_status.get(status, 0) + 1
         if status == 200:
             local_acked.append((device, seq))
         n += 1
-    conn.close()
+    client.close()
     with load.lock:
         load.acked += local_acked
         load.latencies_s += local_lat
         for status, count in local_status.items():
             load.statuses[status] = load.statuses.get(status, 0) + count
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_ingest(url: str, devices: list[Any]) -> dict[str, Any]:
@@ -261,6 +307,7 @@ def bench_ingest(url: str, devices: list[Any]) -> dict[str, Any]:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        cpu_before, client_before = cpu_s(proc.pid), time.process_time()
         start = time.perf_counter()
         threads = [threading.Thread(target=_client, args=(k, port, devices, base, start, load), daemon=True)
                    for k in range(CLIENT_THREADS)]
@@ -269,9 +316,11 @@ def bench_ingest(url: str, devices: list[Any]) -> dict[str, Any]:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - start
+        stats = {"listener_cpu_s": round(cpu_s(proc.pid) - cpu_before, 2),
+                 "client_cpu_s": round(time.process_time() - client_before, 2)}
         stop.set()
         sampler.join()
-        stats = _get_json(port, "/stats")["stats"]
+        stats.update(_get_json(port, "/stats")["stats"])
     return _ingest_result(url, base, load, samples, elapsed, stats)
 
 

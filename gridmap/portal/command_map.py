@@ -14,7 +14,9 @@ Everything is scoped to the caller's area (``Principal.covers`` on the worker's 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -31,8 +33,10 @@ from gridmap.portal.i18n import current_language
 from gridmap.portal.tracking_api import patrol_from_request, worker_json
 from gridmap.services.tracking import POSITION_ROLES, check_area_filter
 from gridmap.services.workers import REGISTRY_ROLES, worker_record, workers_in_scope
+from gridmap.tracking.geofence import GeofenceEvent
 from gridmap.tracking.patrol import OWN_SHARE_TARGET
 from gridmap.tracking.report import PATROL_ROLES, PatrolReport
+from gridmap.tracking.writer import local_day
 
 bp = Blueprint("command", __name__)
 #: Texts command.js needs (keys by prefix).
@@ -75,7 +79,28 @@ def live_page() -> str:
         "stale_after_s": float(state.settings.stale_position_minutes) * 60.0,
         "messages": command_texts(lang, JS_TEXT_PREFIXES),
     }
-    return render_template("command.html", map=fragments, config=config, areas=area_choices(principal), area=area)
+    return render_template("command.html", map=fragments, config=config, areas=area_choices(principal), area=area,
+                           alerts=todays_alerts(principal, area))
+
+
+def todays_alerts(principal: Any, area: str | None) -> list[dict[str, Any]]:
+    """Today's outside-grid alerts in the caller's area, newest first (the live ones are added by SSE)."""
+    state = portal_state()
+    today = local_day(datetime.now(UTC), ZoneInfo(state.settings.tracking_timezone))
+    rows = state.store.read(schema.GEOFENCE_EVENTS, where={"day": today, "event": GeofenceEvent.ALERT.value},
+                            columns=["worker_id", "grid_code", "at", "minutes_outside"])
+    rows = rows_in_scope(rows, principal, column="grid_code")
+    if area:
+        rows = rows.loc[rows["grid_code"].astype(str).str.startswith(area)]
+    names = {}
+    if len(rows):
+        workers = state.store.read(schema.WORKERS, where={"worker_id": sorted(set(rows["worker_id"]))},
+                                   columns=["worker_id", "name"])
+        names = dict(zip(workers["worker_id"], workers["name"], strict=True))
+    newest = rows.sort_values("at", ascending=False).head(50)
+    return [{"worker_id": str(w), "name": names.get(w, str(w)), "minutes": round(float(m or 0)),
+             "at": pd.Timestamp(t).to_pydatetime()}
+            for w, m, t in zip(newest["worker_id"], newest["minutes_outside"], newest["at"], strict=True)]
 
 
 @bp.get("/workers")

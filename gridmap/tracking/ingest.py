@@ -43,7 +43,7 @@ log = logging.getLogger("gridmap.tracking")
 Publish = Callable[[Mapping[str, Any]], Any]
 Lookup = Callable[[str], WorkerDevice | None]
 #: Keys (device, fix time) of recently committed fixes remembered to answer re-sends without a write.
-RECENT_KEYS = 200_000
+RECENT_KEYS = 20_000
 
 
 class Ticket:

@@ -3,7 +3,7 @@
 Why: the portal's event hub reaches the browsers connected to this process only. Fixes that arrive at
 the portal's own ``/osmand`` are published the moment they commit; fixes that phones send to the
 separate listener are found here, by polling the small ``latest_positions`` layer (one row per device)
-every ``poll_s`` seconds while someone is watching, and published as the same ``position.updated``
+every ``poll_s`` seconds (0.5) while someone is watching, and published as the same ``position.updated``
 events. A device's fix is published once, whichever path saw it first (``publish_local`` records what
 the in-process path sent).
 
@@ -52,7 +52,7 @@ class LatestWatcher:
         lookup: Callable[[str], WorkerDevice | None],
         publish: Publish,
         active: Callable[[], bool] = lambda: True,
-        poll_s: float = 1.0,
+        poll_s: float = 0.5,
     ) -> None:
         self.store = store
         self._lookup = lookup

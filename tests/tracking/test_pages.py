@@ -116,3 +116,27 @@ def test_patrol_page_api_and_csv(app, world_store) -> None:
     assert "统计天数" in month and re.search(r'data-id="w-a">.*?<td class="cm-num">1</td>', month, re.S)
     assert client.get("/api/v1/patrol?period=week").status_code == 400
     assert signed_in(app, "planner").get("/patrol").status_code == 403
+
+
+def test_todays_alerts_are_listed_in_scope(app, world_store) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import geopandas as gpd
+    import shapely
+
+    from gridmap import schema
+    from tests.tracking import world
+
+    now = datetime.now(UTC)
+    rows = gpd.GeoDataFrame({
+        "worker_id": ["w-a", "w-c"], "device_id": ["dev-a", "dev-c"], "grid_code": [world.A, world.C],
+        "event": ["alert", "alert"], "at": [now, now], "day": [now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+                                                                .isoformat()] * 2,
+        "own_grid": [True, True], "minutes_outside": [42.0, 55.0]},
+        geometry=[shapely.Point(world.inside(world.B)), shapely.Point(world.inside(world.B))], crs=4326)
+    with world_store.transaction() as tx:
+        tx.insert(schema.GEOFENCE_EVENTS, rows)
+    html = signed_in(app, "centre").get("/command").get_data(as_text=True)
+    assert "张三 已离开本网格 42 分钟" in html
+    assert "王五" not in html  # w-c serves another community

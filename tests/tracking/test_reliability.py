@@ -1,11 +1,12 @@
 """Reliability: PostGIS is stopped and restarted in the middle of a stream of fixes; nothing is lost.
 
-A client sends fixes one by one to ``track-listen`` (real HTTP, waitress) as a Traccar phone does: it
-keeps a fix until it gets a 200 and sends it again after any other answer. The test stops the
-throwaway cluster's server (``pg_ctl stop -m fast``) once the stream runs, starts it again once the
-client has seen a 503, and lets the stream go on. Then: the set of fixes stored equals the set the
-client holds acknowledged, every fix that got a 503 is among them, and no answer was anything but
-200 or 503. The cluster is this module's own (the session's shared one must not go away).
+Three phones send fixes one by one to ``track-listen`` (real HTTP, waitress) as Traccar Client does: a
+phone keeps a fix until it gets a 200 and sends it again after any other answer. The test stops the
+throwaway cluster's server (``pg_ctl stop -m fast``) once the streams run, starts it again once every
+phone has been answered 503 several times, and lets the streams go on. Then, per phone: the set of
+fixes stored equals the set it holds acknowledged (each stored once), every fix that got a 503 is
+among them, and no answer was anything but 200, 503 or a refused connection. The cluster is this
+module's own (the session's shared one must not go away).
 """
 
 from __future__ import annotations
