@@ -88,8 +88,9 @@ class Settings:
     rate_limit_public_write_per_min: float = 60.0
     #: Seconds between heartbeats on /api/v1/events (idle proxies and dead clients are noticed).
     live_heartbeat_s: float = 15.0
-    #: Event streams open at once; under waitress each holds one thread: raise ``--workers`` with it (default 4).
-    live_max_subscribers: int = 2
+    #: Event streams (/api/v1/events) open at once. Each holds one waitress thread, so 0 (the default) means
+    #: "the server's threads minus 2" (``gridmap serve --workers 8``: 6 screens), keeping two threads for pages.
+    live_max_subscribers: int = 0
     # Incidents (gridmap.incidents)
     #: TOML or JSON file with incident categories, deadlines, card and score rules ("" = built-in defaults).
     incidents_config: str = ""

@@ -114,10 +114,10 @@ def register(group: click.Group) -> None:
         if no_serve:
             return
         try:
-            from gridmap.portal.server import serve
+            from gridmap.portal.server import DEFAULT_WORKERS, serve
         except ModuleNotFoundError as exc:
             click.echo(f"the portal is not available in this installation ({exc.name} is missing);"
                        f" the demo is built: open {url} in QGIS, or run `gridmap serve --store {url}` later")
             return
         click.echo(f"serving the portal on http://{host}:{port}/ (Ctrl+C to stop)")
-        serve(settings, host=host, port=port, workers=4, dev=False)
+        serve(settings, host=host, port=port, workers=DEFAULT_WORKERS, dev=False)

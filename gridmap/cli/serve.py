@@ -18,8 +18,9 @@ def register(group: click.Group) -> None:
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
     @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
                   help="TCP port (0 picks a free one).")
-    @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, None),
-                  help="Waitress threads serving requests.")
+    @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, None),
+                  help="Waitress threads serving requests. Each open live map (event stream) holds one; by"
+                       " default up to workers - 2 streams are admitted (GRIDMAP_LIVE_MAX_SUBSCRIBERS overrides).")
     @click.option("--dev", is_flag=True, help="Flask debug server on a loopback address (development only).")
     @click.pass_obj
     def serve_command(

@@ -19,7 +19,8 @@ receiver) takes ``publisher(app)`` once and calls it. No globals: the hub is ``a
 Why this works under waitress: the response is a generator, which waitress sends chunk by chunk as
 it is produced (chunked transfer encoding). Each open stream holds one waitress thread, so the hub
 admits at most ``settings.live_max_subscribers`` streams (429 with Retry-After beyond that) and ends
-every stream after ``MAX_STREAM_S`` seconds; the browser's EventSource reconnects by itself with
+every stream after ``MAX_STREAM_S`` seconds (the default limit is the server's threads minus
+``RESERVED_THREADS``, see :func:`streams_for_threads`); the browser's EventSource reconnects by itself with
 ``Last-Event-ID`` and gets what it missed from a bounded backlog. Each subscriber has a bounded queue:
 a subscriber too slow to keep up loses its oldest events and is told so by a ``gap`` event (reload).
 A heartbeat comment every ``settings.live_heartbeat_s`` keeps proxies from closing an idle stream and
@@ -58,6 +59,10 @@ LIVE_KEY = "gridmap.live"
 QUEUE_SIZE = 256
 #: Recent events kept for reconnecting clients (Last-Event-ID).
 BACKLOG_SIZE = 512
+#: Waitress threads kept free of event streams, so pages and API calls are answered while screens watch.
+RESERVED_THREADS = 2
+#: Streams allowed when no thread count is known (Flask's dev server, test apps): the default 8 threads - 2.
+DEFAULT_STREAMS = 6
 #: A stream ends after this long (seconds) and the browser reconnects: no thread is held forever.
 MAX_STREAM_S = 300.0
 #: Milliseconds the browser waits before reconnecting (the SSE ``retry`` field).
@@ -279,8 +284,23 @@ def publisher(app: Flask) -> Callable[[Mapping[str, Any]], LiveEvent]:
     return hub(app).publish
 
 
+def streams_for_threads(threads: int | None, *, configured: int = 0) -> int:
+    """How many event streams may be open at once: ``configured`` when > 0, else threads - RESERVED_THREADS.
+
+    Each open stream holds one server thread for as long as the screen is open, so the automatic
+    limit leaves ``RESERVED_THREADS`` for everything else (``--workers 8``: 6 command-centre screens).
+    ``threads=None`` (a server without a thread pool) gives ``DEFAULT_STREAMS``.
+    """
+    if configured > 0:
+        return configured
+    if threads is None:
+        return DEFAULT_STREAMS
+    return max(1, threads - RESERVED_THREADS)
+
+
 def init_live(app: Flask, *, max_subscribers: int) -> EventHub:
-    found = EventHub(max_subscribers=max(1, max_subscribers))
+    """The app's hub; ``max_subscribers`` 0 means automatic (see :func:`streams_for_threads`)."""
+    found = EventHub(max_subscribers=streams_for_threads(None, configured=max_subscribers))
     app.extensions[LIVE_KEY] = found
     return found
 

@@ -7,6 +7,7 @@ one store; the GeoPackage store opens a connection per call, so that is safe.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import sys
@@ -18,12 +19,15 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.portal.app import close_app, create_app
+from gridmap.portal.live import streams_for_threads
 from gridmap.store.base import Store
 
 log = logging.getLogger("gridmap.portal")
 
 #: Upper bound on waitress threads: more only queue on the store and the 2 cores of a small server.
 MAX_WORKERS = 64
+#: Default waitress threads: 6 live event streams (command-centre screens) plus 2 threads for pages.
+DEFAULT_WORKERS = 8
 
 
 def url_for_host(host: str, port: int) -> str:
@@ -49,14 +53,30 @@ def make_server(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 4,
+    workers: int = DEFAULT_WORKERS,
     store: Store | None = None,
 ) -> tuple[BaseWSGIServer | MultiSocketServer, Flask]:
-    """A bound (not yet running) waitress server for a new portal app; port 0 picks a free port."""
+    """A bound (not yet running) waitress server for a new portal app; port 0 picks a free port.
+
+    Live event streams are limited to ``workers - 2`` unless ``settings.live_max_subscribers`` says
+    otherwise (each open stream holds a thread); a limit that leaves no thread for pages is logged.
+    """
     if not 1 <= workers <= MAX_WORKERS:
         raise ValidationError(f"workers={workers}: the portal needs 1..{MAX_WORKERS} waitress threads")
-    app = create_app(settings, store=store)
-    server = create_server(app, host=host, port=port, threads=workers, ident="gridmap")
+    streams = streams_for_threads(workers, configured=settings.live_max_subscribers)
+    if streams >= workers:
+        log.warning("live_max_subscribers=%d with %d waitress threads: open event streams can take every thread"
+                    " and pages will wait; raise --workers", streams, workers)
+    app = create_app(settings.replace(live_max_subscribers=streams), store=store)
+    try:
+        server = create_server(app, host=host, port=port, threads=workers, ident="gridmap")
+    except OSError as exc:
+        close_app(app)
+        raise ValidationError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; another program may be using the port:"
+            " choose another with --port (0 picks a free one)",
+            code="address_in_use" if exc.errno == errno.EADDRINUSE else "cannot_listen",
+        ) from None
     return server, app
 
 
@@ -81,7 +101,7 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 4,
+    workers: int = DEFAULT_WORKERS,
     dev: bool = False,
     out: TextIO | None = None,
 ) -> None:
@@ -105,8 +125,9 @@ def serve(
             close_app(app)
         return
     server, app = make_server(settings, host=host, port=port, workers=workers)
-    print(f"gridmap portal: {url_for_host(host, bound_port(server))} (waitress, {workers} threads)", file=stream,
-          flush=True)
+    streams = streams_for_threads(workers, configured=settings.live_max_subscribers)
+    print(f"gridmap portal: {url_for_host(host, bound_port(server))} (waitress, {workers} threads,"
+          f" up to {streams} live streams)", file=stream, flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

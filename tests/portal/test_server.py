@@ -6,6 +6,7 @@ import json
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +20,17 @@ from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.portal import server as server_module
-from gridmap.portal.server import bound_port, is_loopback, make_server, serve, stop_server, url_for_host
+from gridmap.portal.app import close_app
+from gridmap.portal.live import DEFAULT_STREAMS, hub, streams_for_threads
+from gridmap.portal.server import (
+    DEFAULT_WORKERS,
+    bound_port,
+    is_loopback,
+    make_server,
+    serve,
+    stop_server,
+    url_for_host,
+)
 
 #: No proxies: a test must reach 127.0.0.1 itself even if http_proxy is set in the environment.
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -56,6 +67,36 @@ def test_waitress_server_serves_the_app_and_stops(portal_settings: Settings, sam
 def test_workers_must_be_sensible(portal_settings: Settings) -> None:
     with pytest.raises(ValidationError, match="workers=0"):
         make_server(portal_settings, port=0, workers=0)
+
+
+def test_live_streams_leave_two_threads_for_pages() -> None:
+    assert streams_for_threads(8) == 6 and streams_for_threads(4) == 2
+    assert streams_for_threads(2) == 1 and streams_for_threads(1) == 1  # never none at all
+    assert streams_for_threads(8, configured=3) == 3  # GRIDMAP_LIVE_MAX_SUBSCRIBERS wins
+    assert streams_for_threads(None) == DEFAULT_STREAMS == DEFAULT_WORKERS - 2
+
+
+@pytest.mark.parametrize(("workers", "configured", "expected"), [(8, 0, 6), (12, 0, 10), (8, 3, 3)])
+def test_the_server_hub_admits_threads_minus_two_streams(
+    portal_settings: Settings, sample_store, workers: int, configured: int, expected: int
+) -> None:
+    settings = portal_settings.replace(live_max_subscribers=configured)
+    server, app = make_server(settings, port=0, workers=workers, store=sample_store)
+    try:
+        assert hub(app).max_subscribers == expected
+    finally:
+        stop_server(server)
+        close_app(app)
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_traceback(portal_settings: Settings, sample_store) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ValidationError, match=rf"cannot listen on 127\.0\.0\.1:{port}.*--port") as info:
+            make_server(portal_settings, port=port, workers=2, store=sample_store)
+    assert info.value.code == "address_in_use"
 
 
 def test_dev_server_refuses_non_loopback_hosts(portal_settings: Settings) -> None:

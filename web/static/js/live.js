@@ -56,11 +56,27 @@
               + " · " + (data.incident_id || ""), data.incident_id);
   }
 
-  var source = new EventSource(config.url);
-  source.onopen = function () { say(config.messages.connected); };
-  source.onerror = function () { say(config.messages.disconnected); };
-  source.addEventListener("incident.created", onIncident);
-  source.addEventListener("incident.updated", onIncident);
-  source.addEventListener("gap", function () { say(config.messages.gap); });
-  window.addEventListener("pagehide", function () { source.close(); });
+  // EventSource retries by itself after a dropped connection, but gives up for good after an HTTP error
+  // (429 when every stream slot is taken, 503 during a restart): then we reconnect ourselves, with back-off,
+  // and ask for what we missed with last_event_id.
+  var source = null, lastId = null, delayMs = 2000, MAX_DELAY_MS = 60000;
+  function remember(event) { if (event.lastEventId) { lastId = event.lastEventId; } }
+  function connect() {
+    var url = config.url + (lastId ? (config.url.indexOf("?") < 0 ? "?" : "&") + "last_event_id="
+                                      + encodeURIComponent(lastId) : "");
+    source = new EventSource(url);
+    source.onopen = function () { delayMs = 2000; say(config.messages.connected); };
+    source.onerror = function () {
+      say(config.messages.disconnected);
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(connect, delayMs);
+        delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
+      }
+    };
+    source.addEventListener("incident.created", function (e) { remember(e); onIncident(e); });
+    source.addEventListener("incident.updated", function (e) { remember(e); onIncident(e); });
+    source.addEventListener("gap", function () { say(config.messages.gap); });
+  }
+  connect();
+  window.addEventListener("pagehide", function () { if (source) { source.close(); } });
 })();
