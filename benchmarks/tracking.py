@@ -13,10 +13,6 @@ process on a throwaway PostGIS cluster (benchmarks/pgcluster.py).
 
 Run: ``.venv/bin/python -m benchmarks.tracking`` (``GRIDMAP_BENCH_TRACK_S`` shortens the load phase,
 ``GRIDMAP_BENCH_TRACK_RATE`` changes the rate). Writes benchmarks/results/tracking.json.
-
-:func:`pause_cluster` / :func:`resume_cluster` stop and restart a throwaway cluster's server with the
-same options (postmaster.opts) and data: the reliability test (tests/tracking/test_reliability.py)
-uses them to take PostGIS away in the middle of a stream of fixes.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shlex
 import socket
 import subprocess
 import sys
@@ -45,43 +40,7 @@ import psycopg
 import shapely
 
 from benchmarks.common import write_result
-from benchmarks.pgcluster import PG_BIN_DIR, START_TIMEOUT_S, PgCluster, start_cluster
-
-
-def _pg_ctl(cluster: PgCluster, *args: str) -> None:
-    argv = [str(PG_BIN_DIR / "pg_ctl"), "-D", str(cluster.data_dir), *args]
-    cmd = ["runuser", "-u", cluster.run_as, "--", *argv] if cluster.run_as else argv
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=START_TIMEOUT_S + 30, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"pg_ctl {args[0]} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-
-
-def pause_cluster(cluster: PgCluster) -> list[str]:
-    """Stop the server (fast shutdown: sessions end, committed work is flushed); returns its options."""
-    words = shlex.split((cluster.data_dir / "postmaster.opts").read_text())[1:]
-    options = []
-    skip = False
-    for word in words:  # pg_ctl passes -D itself
-        if skip:
-            skip = False
-            continue
-        if word == "-D":
-            skip = True
-            continue
-        options.append(word)
-    _pg_ctl(cluster, "-m", "fast", "-w", "stop")
-    return options
-
-
-def resume_cluster(cluster: PgCluster, options: list[str]) -> None:
-    """Start the server again with the options :func:`pause_cluster` returned."""
-    _pg_ctl(cluster, "-l", str(cluster.root / "server.log"), "-w", "-t", str(START_TIMEOUT_S),
-            "-o", shlex.join(options), "start")
-
-
-# -- the benchmark ---------------------------------------------------------------------------------
-
-
+from benchmarks.pgcluster import start_cluster
 
 RATE = 1100.0  # fixes/s asked of the clients (the target is >= 1,000 achieved)
 DURATION_S = 60.0
@@ -377,7 +336,36 @@ def _send_one(port: int, path: str, device: str, lon: float, lat: float) -> tupl
         conn.close()
 
 
-def bench_live(url: str, devices: list[Any], tmp: Path) -> dict[str, Any]:
+def _open_command_map(page: Any, portal_port: int) -> None:
+    """Sign in as the command-centre account and wait until the live map is connected."""
+    page.goto(f"http://127.0.0.1:{portal_port}/login?next=/command")
+    page.fill('input[name="username"]', "bench")
+    page.fill('input[name="password"]', "bench-password-1")
+    page.click('[data-testid="login-submit"]')
+    page.wait_for_url("**/command")
+    page.wait_for_function("() => window.gridmapCommand && window.gridmapCommand.workers['w-0000']")
+    page.wait_for_function("""() => { const c = JSON.parse(document.getElementById('cm-config').textContent);
+        return document.getElementById('cm-status').textContent === c.messages['command.live_connected']; }""")
+
+
+def _live_samples(page: Any, device: Any, ports: dict[str, tuple[int, str]]) -> dict[str, list[float]]:
+    """LIVE_SAMPLES fixes, alternately to the portal and to track-listen; seconds until the marker moved."""
+    name, _, (x0, y0, x1, y1) = device
+    samples: dict[str, list[float]] = {via: [] for via in ports}
+    for i in range(LIVE_SAMPLES):
+        via = list(ports)[i % len(ports)]
+        port, path = ports[via]
+        lon, lat = x0 + (x1 - x0) * (0.2 + 0.6 * (i % 7) / 6), y0 + (y1 - y0) * (0.3 + 0.05 * i)
+        page.evaluate(WATCH_MARKER_JS, ["w-0000", lon, lat])
+        status, sent_ms = _send_one(port, path, name, lon, lat)
+        if status != 200:
+            raise RuntimeError(f"live sample {i}: {via} answered {status}")
+        page.wait_for_function("() => window.__moved !== undefined", timeout=15_000)
+        samples[via].append((page.evaluate("() => window.__moved") - sent_ms) / 1000.0)
+    return samples
+
+
+def bench_live(url: str, devices: list[Any]) -> dict[str, Any]:
     """Fix POSTed (to the portal's /osmand, and to track-listen) -> marker moved in Chromium, in seconds."""
     from playwright.sync_api import sync_playwright
 
@@ -391,36 +379,17 @@ def bench_live(url: str, devices: list[Any], tmp: Path) -> dict[str, Any]:
     store = open_store(url, settings)
     add_account(store, "bench", role="command", area_code="410611", password="bench-password-1")
     server, app = make_server(settings, host="127.0.0.1", port=0, workers=8, store=store)
-    portal_port = server.effective_port  # type: ignore[union-attr]
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
-    listen_port = free_port()
-    device, _, (x0, y0, x1, y1) = devices[0]
-    worker_id = "w-0000"
-    samples: dict[str, list[float]] = {"portal": [], "track_listen": []}
+    portal_port, listen_port = server.effective_port, free_port()  # type: ignore[union-attr]
     try:
         with listener_process(url, listen_port), sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                          args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             page = browser.new_page(locale="zh-CN")
-            page.goto(f"http://127.0.0.1:{portal_port}/login?next=/command")
-            page.fill('input[name="username"]', "bench")
-            page.fill('input[name="password"]', "bench-password-1")
-            page.click('[data-testid="login-submit"]')
-            page.wait_for_url("**/command")
-            page.wait_for_function("() => window.gridmapCommand && window.gridmapCommand.workers['w-0000']")
-            page.wait_for_function("""() => { const c = JSON.parse(document.getElementById('cm-config').textContent);
-                return document.getElementById('cm-status').textContent === c.messages['command.live_connected']; }""")
-            for i in range(LIVE_SAMPLES):
-                via, port, path = (("portal", portal_port, "/osmand") if i % 2 == 0
-                                   else ("track_listen", listen_port, "/"))
-                lon, lat = x0 + (x1 - x0) * (0.2 + 0.6 * (i % 7) / 6), y0 + (y1 - y0) * (0.3 + 0.05 * i)
-                page.evaluate(WATCH_MARKER_JS, [worker_id, lon, lat])
-                status, sent_ms = _send_one(port, path, device, lon, lat)
-                if status != 200:
-                    raise RuntimeError(f"live sample {i}: {via} answered {status}")
-                page.wait_for_function("() => window.__moved !== undefined", timeout=15_000)
-                samples[via].append((page.evaluate("() => window.__moved") - sent_ms) / 1000.0)
+            _open_command_map(page, portal_port)
+            samples = _live_samples(page, devices[0], {"portal": (portal_port, "/osmand"),
+                                                       "track_listen": (listen_port, "/")})
             browser.close()
     finally:
         close_app(app)
@@ -448,7 +417,7 @@ def run(*, duration_s: float | None = None) -> dict[str, Any]:
         devices = populate(store)
         store.close()
         ingest = bench_ingest(url, devices)
-        live = bench_live(url, devices, Path(cluster.root))
+        live = bench_live(url, devices)
     finally:
         cluster.stop()
     timings = {

@@ -86,7 +86,12 @@ def _run_workers(obj: CliContext, action: str, options: dict[str, Any]) -> Any:
 
 def register(group: click.Group) -> None:
     """Add the tracking commands to the gridmap group."""
+    _add_listen_and_purge(group)
+    _add_patrol(group)
+    _add_workers(group)
 
+
+def _add_listen_and_purge(group: click.Group) -> None:
     @group.command("track-listen")
     @click.option("--port", default=5055, show_default=True, type=click.IntRange(0, 65535),
                   help="TCP port (Traccar's OsmAnd port is 5055; 0 picks a free one).")
@@ -128,6 +133,8 @@ def register(group: click.Group) -> None:
         else:
             click.echo(report.summary())
 
+
+def _add_patrol(group: click.Group) -> None:
     @group.command("patrol-report")
     @click.option("--period", type=click.Choice(["day", "month"]), default="day", show_default=True)
     @click.option("--date", default=None, help="YYYY-MM-DD (day) or YYYY-MM (month); default: today / this month.")
@@ -146,6 +153,8 @@ def register(group: click.Group) -> None:
             return
         _print_patrol(report, options)
 
+
+def _add_workers(group: click.Group) -> None:
     @group.group("workers")
     def workers_group() -> None:
         """The workers registry (网格员台账): import a roster, check the registry rules."""

@@ -23,11 +23,11 @@ from urllib.parse import urlencode
 import pytest
 
 from benchmarks.pgcluster import ClusterUnavailable, PgCluster, start_cluster
-from benchmarks.tracking import pause_cluster, resume_cluster
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.store.base import open_store
 from tests.tracking import world
+from tests.tracking.pgrestart import pause_cluster, resume_cluster
 
 pytestmark = [pytest.mark.postgis, pytest.mark.slow]
 #: Client-side pause before re-sending a refused fix (Traccar waits too); not used to synchronise.
