@@ -45,6 +45,8 @@ class ReportInput:
     description: str | None
     address: str | None
     media_url: str | None
+    #: first_name + last_name as sent: checked like any text, kept for the caller, never stored (R-32:
+    #: the record keeps only who reported through which account or token).
     reporter_name: str | None = None
 
 
