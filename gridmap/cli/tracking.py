@@ -11,7 +11,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -35,9 +34,9 @@ def _fail(exc: GridmapError, as_json: bool) -> None:
 def _run_patrol(obj: CliContext, options: dict[str, Any]) -> Any:
     from gridmap.store.base import open_store
     from gridmap.tracking.report import patrol_report
-    from gridmap.tracking.writer import local_day
+    from gridmap.tracking.writer import local_day, tracking_zone
 
-    today = local_day(datetime.now(UTC), ZoneInfo(obj.settings.tracking_timezone))
+    today = local_day(datetime.now(UTC), tracking_zone(obj.settings))
     when = options["date"] or (today if options["period"] == "day" else today[:7])
     store = open_store(obj.store_url(options["store_url"]), obj.settings)
     try:

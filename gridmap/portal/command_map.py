@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -36,7 +35,7 @@ from gridmap.services.workers import REGISTRY_ROLES, worker_record, workers_in_s
 from gridmap.tracking.geofence import GeofenceEvent
 from gridmap.tracking.patrol import OWN_SHARE_TARGET
 from gridmap.tracking.report import PATROL_ROLES, PatrolReport
-from gridmap.tracking.writer import local_day
+from gridmap.tracking.writer import local_day, tracking_zone
 
 bp = Blueprint("command", __name__)
 #: Texts command.js needs (keys by prefix).
@@ -86,7 +85,7 @@ def live_page() -> str:
 def todays_alerts(principal: Any, area: str | None) -> list[dict[str, Any]]:
     """Today's outside-grid alerts in the caller's area, newest first (the live ones are added by SSE)."""
     state = portal_state()
-    today = local_day(datetime.now(UTC), ZoneInfo(state.settings.tracking_timezone))
+    today = local_day(datetime.now(UTC), tracking_zone(state.settings))
     rows = state.store.read(schema.GEOFENCE_EVENTS, where={"day": today, "event": GeofenceEvent.ALERT.value},
                             columns=["worker_id", "grid_code", "at", "minutes_outside"])
     rows = rows_in_scope(rows, principal, column="grid_code")

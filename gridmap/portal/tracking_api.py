@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -39,7 +38,7 @@ from gridmap.tracking.devices import DeviceRegistry
 from gridmap.tracking.pings import MAX_BODY_BYTES
 from gridmap.tracking.report import PatrolReport, patrol_report, report_csv
 from gridmap.tracking.watch import LatestWatcher
-from gridmap.tracking.writer import local_day
+from gridmap.tracking.writer import local_day, tracking_zone
 
 if TYPE_CHECKING:
     from gridmap.portal.openapi import ApiPart
@@ -179,7 +178,7 @@ def patrol_from_request(principal: Any) -> PatrolReport:
     """The patrol report the query asks for: ``period`` (day|month, default day), ``date`` (default today)."""
     state = current_app.extensions[EXTENSION_KEY]
     period = request.args.get("period") or "day"
-    when = request.args.get("date") or local_day(datetime.now(UTC), ZoneInfo(state.settings.tracking_timezone))
+    when = request.args.get("date") or local_day(datetime.now(UTC), tracking_zone(state.settings))
     area = check_area_filter(request.args.get("area"))
     return patrol_report(state.store, state.settings, period=period, when=when, principal=principal, area=area)
 

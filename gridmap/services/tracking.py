@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -28,7 +27,7 @@ from gridmap.store.base import Store
 from gridmap.tracking.devices import DeviceRegistry, GridLocator, WorkerDevice
 from gridmap.tracking.ingest import PositionIngest, Publish, Receipt
 from gridmap.tracking.pings import EARLIEST_FIX, FixLimits, fix_from_request
-from gridmap.tracking.writer import local_day
+from gridmap.tracking.writer import local_day, tracking_zone
 
 #: Roles that may see worker positions and tracks (admins always may): the command centre and analysts.
 POSITION_ROLES: tuple[Role, ...] = (Role.COMMAND, Role.ANALYST)
@@ -85,7 +84,7 @@ class TrackingService:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.zone = ZoneInfo(settings.tracking_timezone)
+        self.zone = tracking_zone(settings)
         self.registry = registry if registry is not None else DeviceRegistry(store)
         self.locator = GridLocator(store)
         self.ingest = PositionIngest(store, settings, lookup=self.registry.lookup, locate=self.locator.codes,

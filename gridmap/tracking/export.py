@@ -24,7 +24,7 @@ from gridmap.io.writers import EXPORT_FORMATS, write_frame
 from gridmap.services.exporting import ExportReport
 from gridmap.store.base import Store
 from gridmap.tracking.retention import days_between
-from gridmap.tracking.writer import local_day
+from gridmap.tracking.writer import local_day, tracking_zone
 
 
 def instant_from_text(text: str, zone: ZoneInfo, *, end_of_day: bool = False) -> datetime:
@@ -44,7 +44,7 @@ def instant_from_text(text: str, zone: ZoneInfo, *, end_of_day: bool = False) ->
 def positions_between(store: Store, settings: Settings, *, since: datetime | None, until: datetime | None
                       ) -> pd.DataFrame:
     """Positions with ``since <= fix_time < until`` (either bound open), sorted by device and fix time."""
-    zone = ZoneInfo(settings.tracking_timezone)
+    zone = tracking_zone(settings)
     if since is not None:
         last = until if until is not None else datetime.now(zone) + timedelta(days=1)
         first_day = date.fromisoformat(local_day(since, zone))
@@ -70,7 +70,7 @@ def export_positions(store: Store, settings: Settings, fmt: str, out: str | Path
     path = Path(out)
     if not path.parent.exists():
         raise ValidationError(f"{path}: folder {path.parent} does not exist", code="unwritable_file")
-    zone = ZoneInfo(settings.tracking_timezone)
+    zone = tracking_zone(settings)
     lower = instant_from_text(since, zone) if since else None
     upper = instant_from_text(until, zone, end_of_day=True) if until else None
     if lower is not None and upper is not None and upper <= lower:

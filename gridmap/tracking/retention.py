@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -24,6 +23,7 @@ from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.store.base import Store
 from gridmap.tracking.pings import EARLIEST_FIX
+from gridmap.tracking.writer import tracking_zone
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def purge_positions(
     keep = settings.position_retention_days if keep_days is None else keep_days
     if keep < 1:
         raise ValidationError(f"keep_days={keep}: keep at least one day of positions")
-    zone = ZoneInfo(settings.tracking_timezone)
+    zone = tracking_zone(settings)
     now = now or datetime.now(UTC)
     first_kept = now.astimezone(zone).date() - timedelta(days=keep - 1)
     old_days = days_between(EARLIEST_FIX.date(), first_kept)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +25,7 @@ import shapely
 
 from gridmap import schema
 from gridmap.config import Settings
-from gridmap.errors import ConflictError
+from gridmap.errors import ConflictError, ValidationError
 from gridmap.store.base import Store, StoreTransaction
 from gridmap.tracking.devices import WorkerDevice
 from gridmap.tracking.geofence import FenceEvent, FenceState, GeofenceEvent, TrackPoint, step
@@ -52,6 +52,15 @@ class BatchResult:
     inserted_keys: set[Key] = field(default_factory=set)
     grid_codes: dict[Key, str | None] = field(default_factory=dict)
     live_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tracking_zone(settings: Settings) -> ZoneInfo:
+    """The time zone of patrol days (``settings.tracking_timezone``); a bad name is a 400 naming the setting."""
+    try:
+        return ZoneInfo(settings.tracking_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"setting tracking_timezone: {settings.tracking_timezone!r} is not an IANA time zone "
+                              "name such as Asia/Shanghai") from None
 
 
 def local_day(stamp: datetime, zone: ZoneInfo) -> str:
@@ -226,7 +235,7 @@ def commit_batch(store: Store, settings: Settings, tickets: Sequence[Ticket], *,
     batch = list(unique.values())
     codes_list = list(locate([t.fix.lon for t in batch], [t.fix.lat for t in batch]))
     codes = {t.fix.key: (None if c is None else str(c)) for t, c in zip(batch, codes_list, strict=True)}
-    zone = ZoneInfo(settings.tracking_timezone)
+    zone = tracking_zone(settings)
     if hasattr(store, "query"):  # PostGIS: the whole batch in one statement (gridmap.tracking.writer_sql)
         from gridmap.tracking.writer_sql import commit_batch_sql
 

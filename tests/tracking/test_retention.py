@@ -61,3 +61,8 @@ def test_purge_keeps_the_last_90_local_days(filled, settings) -> None:
 def test_keep_days_must_be_positive(world_store, settings) -> None:
     with pytest.raises(ValidationError, match="at least one day"):
         purge_positions(world_store, settings, keep_days=0)
+
+
+def test_a_bad_time_zone_setting_is_named(world_store, settings) -> None:
+    with pytest.raises(ValidationError, match="tracking_timezone"):
+        purge_positions(world_store, settings.replace(tracking_timezone="Mars/Olympus"))
