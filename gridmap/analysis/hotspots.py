@@ -100,12 +100,13 @@ def _copy_weights(w: lw.W, transform: str) -> lw.W:
 def gi_star(values: FloatArray, w: lw.W, *, permutations: int, rng: np.random.Generator) -> LocalResult:
     """Getis-Ord Gi* (binary weights, the cell counts as its own neighbour); z analytic, p as configured."""
     y = np.asarray(values, dtype=float)
+    binary = _copy_weights(w, "b")
+    neighbours = binary.sparse.tocsr()  # taken before esda adds the self-weight to its own copy
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g = esda.G_Local(y, _copy_weights(w, "b"), transform="B", star=True, permutations=0)
+        g = esda.G_Local(y, binary, transform="B", star=True, permutations=0)
     z = np.asarray(g.Zs, dtype=float)
     if permutations:
-        neighbours = _copy_weights(w, "b").sparse
         p = permutation_p_values(y, neighbours, np.ones(len(y)), permutations=permutations, rng=rng).p
     else:
         p = normal_p_values(z)
