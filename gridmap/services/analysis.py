@@ -8,6 +8,8 @@ area here, so an analyst never sees counts from outside it.
 
 Which incidents count: every reported incident in the window except those rejected as not a case
 (``rejected``) or closed as a duplicate of another (``duplicate_of`` set), which would count twice.
+An incident of the store without a ``weight`` weighs 1 (imported cases often have none; file mode
+is strict instead and names them).
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ def incidents_in_scope(
             shape = area_geometry(store, area_code)
             inside[unknown] = shapely.intersects(frame.geometry.to_numpy()[unknown], shape)
         frame = frame[inside]
+    if "weight" in frame.columns:
+        frame = frame.assign(weight=frame["weight"].fillna(1.0))
     frame = filter_incidents(frame, source=f"store {schema.INCIDENTS}", categories=categories, start=start, end=end)
     return gpd.GeoDataFrame(frame, geometry=frame.geometry.name, crs=frame.crs)
 

@@ -35,6 +35,14 @@ def test_incidents_in_scope_skip_rejected_and_duplicates_and_follow_the_area(dis
     assert set(window["reported_at"].dt.month) == {3} and set(window["category"]) == {"消防"}
 
 
+def test_incidents_without_weight_weigh_one(district):
+    with district.transaction() as tx:
+        tx.update(schema.INCIDENTS, {"incident_id": "EV000002"}, {"weight": None})
+    frame = incidents_in_scope(district).set_index("incident_id")
+    assert frame.loc["EV000002", "weight"] == 1.0 and frame.loc["EV000003", "weight"] == 1.0
+    assert frame.loc["EV000004", "weight"] == 2.0
+
+
 def test_hotspots_on_grids_find_the_planted_grid(district):
     result = hotspots_from_store(district, cells="grids", options=HotspotOptions(permutations=0, fdr=False))
     frame = result.frame.set_index("cell_id")
