@@ -111,6 +111,8 @@ class Assembled:
     buildings: gpd.GeoDataFrame
     grid_edges: gpd.GeoDataFrame
     grid_edges_metric: pd.DataFrame
+    #: The strategy's region label of each base grid -> the grid's code.
+    code_of_label: dict[int, str] = field(default_factory=dict)
 
 
 def polygonal(geom: BaseGeometry) -> BaseGeometry:
@@ -192,6 +194,7 @@ def assemble_grids(
         grid_edges=gpd.GeoDataFrame(edges_metric.drop(columns=[GEOMETRY]), geometry=list(edges_metric[GEOMETRY]),
                                     crs=p.crs).to_crs(store_crs),
         grid_edges_metric=edges_metric,
+        code_of_label={d.label: codes[i] for i, d in enumerate(drafts) if d.label is not None},
     )
 
 

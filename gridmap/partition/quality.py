@@ -115,7 +115,7 @@ def report_from_partition(
         ],
         "out_of_band": out_of_band,
         "islands": _island_report(p),
-        "flexible_units": p.flexible,
+        "flexible_units": [_flexible_entry(dec, a.code_of_label) for dec in p.flexible],
         "disconnected_parts": [g["code"] for g in summary if "disconnected_part" in g["flags"]],
         "building_checks": p.assignment.to_dict(),
         "estates": p.estates.report,
@@ -126,6 +126,13 @@ def report_from_partition(
         "runtime_s": round(runtime_s, 3),
         "strategy_s": round(p.strategy_s, 3),
     }
+
+
+def _flexible_entry(decision: dict[str, Any], code_of_label: dict[int, str]) -> dict[str, Any]:
+    """A flexible unit's decision with the codes of the grids holding it instead of region labels."""
+    out = {k: v for k, v in decision.items() if k != "labels"}
+    out["grids"] = sorted(code_of_label[label] for label in decision["labels"] if label in code_of_label)
+    return out
 
 
 def _island_report(p: Pipeline) -> dict[str, Any]:

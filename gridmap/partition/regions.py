@@ -202,6 +202,9 @@ def region_result_from_problem(
             labels[comp_nodes[c]] = len(notes)
         notes.append(_heavy_note(int(households[i]), [totals[c] for c in guests], band))
     labels, notes = _relabel_by_first_atom(labels, notes)
+    if len(labels):  # an island's reason belongs to its regions out of band only
+        sums = np.bincount(labels, weights=households, minlength=len(notes))
+        notes = [note if not band.contains(float(h)) else "" for note, h in zip(notes, sums, strict=True)]
     reports = tuple(_component_report(c, sizes[c], totals[c], band, outcomes.get(c), c in host)
                     for c in range(n_comp))  # fmt: skip
     exact = tuple(ExactReport(c, o.exact.violation, o.exact.proven, o.exact.labels is not None, o.exact.status)

@@ -111,6 +111,7 @@ def test_an_oversize_estate_shares_its_parts_with_neighbours_when_both_grids_rea
     assert unit["choice"] == "parts_join_neighbours" and unit["in_band"]
     shared = [i for i, f in enumerate(flags_of(result)) if "estate_shared" in f]
     assert len(shared) == 2 and sorted(result.grids["households"].iloc[shared]) == [434, 434]
+    assert unit["grids"] == sorted(result.grids["code"].iloc[shared])
     assert not any("estate_over_max" in f for f in flags_of(result))
 
 
@@ -121,8 +122,9 @@ def test_an_oversize_estate_is_kept_whole_when_its_parts_cannot_help():
     result = run(town, estates=estate_over(0, 0))
     assert base_households(result) == [400, 568]
     (unit,) = result.report["flexible_units"]
-    assert unit["choice"] == "kept_whole" and not unit["in_band"] and unit["parts_proved"]
+    assert unit["choice"] == "kept_whole" and not unit["in_band"] and unit["parts_proved"] and unit["whole_tried"]
     row = result.grids[result.grids["households"] == 568].iloc[0]
+    assert unit["grids"] == [row["code"]]
     codes = {f["code"] for f in row["flags"]}
     assert {"estate_over_max", "over_max"} <= codes and "block_split" not in codes
     reason = next(f["message"] for f in row["flags"] if f["code"] == "over_max")
