@@ -132,3 +132,7 @@ def test_hotspot_and_stats_pages_draw_cells_and_sort_tables(page_opener: Any, an
         expect(page.locator("path.gm-analysis-cell")).to_have_count(4)
         expect(page.get_by_test_id("an-total-households")).to_have_text(f"{sum(ss.HOUSEHOLDS[:4]):,}")
         browser_page.snapshot("stats")
+        browser_page.goto("/analysis/coverage?distance=700")
+        expect(page.locator("path.gm-analysis-cell")).to_have_count(len(ss.GRID_CELLS))
+        expect(page.get_by_test_id("an-table-grids_without_worker").locator("tbody tr")).to_have_count(5)
+        browser_page.snapshot("coverage")
