@@ -32,6 +32,7 @@ from gridmap.config import Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
 from gridmap.model import RoadClass, WorkerRole
+from gridmap.photos import photo_file_in
 
 #: A4 portrait, inches.
 CARD_SIZE_IN = (8.27, 11.69)
@@ -160,8 +161,11 @@ def _photo(person: WorkerCard, photo_dir: Path | None) -> npt.NDArray[Any] | Non
     if not person.photo or "://" in person.photo:
         return None
     path = Path(person.photo)
-    if not path.is_absolute() and photo_dir is not None:
-        path = photo_dir / path
+    if not path.is_absolute():  # a roster's relative name: only an image inside the photo folder
+        found = None if photo_dir is None else photo_file_in(photo_dir, person.photo)
+        if found is None:
+            return None
+        path = found
     if not path.is_file():
         return None
     from PIL import Image, UnidentifiedImageError

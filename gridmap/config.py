@@ -75,6 +75,9 @@ class Settings:
     tianditu_key: str = ""
     tile_url_osm: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     allow_anonymous_reports: bool = False
+    #: Folder of worker photos: relative ``photo`` values resolve here and the portal serves it at /photos/
+    #: ("" = a ``photos`` folder beside a GeoPackage store; none for PostGIS). See gridmap.photos.
+    photo_dir: str = ""
     # Portal accounts, limits and live updates (gridmap.portal.auth, .ratelimit, .live)
     #: A signed-in session ends this many minutes after login, and after as long without a request.
     session_lifetime_min: int = 480

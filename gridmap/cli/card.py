@@ -20,7 +20,8 @@ def register(group: click.Group) -> None:
                   help="Output file, .pdf (vector, for print) or .png (150 dpi).")
     @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
     @click.option("--photo-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Folder that relative worker photo paths are resolved against (default: current folder).")
+                  help="Folder that relative worker photo names are resolved against (default: settings.photo_dir,"
+                       " else the photos folder beside a GeoPackage store, else the current folder).")
     @click.option("--supervision-phone", default=None,
                   help="Supervision phone (监督电话); default: settings.extra supervision_phone, else the"
                        " street centre's phone, else the community centre's.")
@@ -30,9 +31,11 @@ def register(group: click.Group) -> None:
         """Draw the grid card: map with roads and buildings, workers, phones, duties and a QR code."""
         from gridmap.analysis.lookup import LookupIndex
         from gridmap.cards import card_data_from_store, supervision_phone_for, write_card
+        from gridmap.photos import photo_dir_from_settings
         from gridmap.store.base import open_store
 
-        store = open_store(obj.store_url(store_url), obj.settings)
+        settings = obj.settings.replace(store_url=obj.store_url(store_url))
+        store = open_store(settings.store_url, settings)
         try:
             index = LookupIndex.from_store(store)
             result = index.result_for_grid(grid_code)
@@ -44,7 +47,7 @@ def register(group: click.Group) -> None:
                 supervision_phone=supervision_phone
                 or obj.settings.extra.get("supervision_phone")
                 or supervision_phone_for(index, result),
-                photo_dir=photo_dir or Path.cwd(),
+                photo_dir=photo_dir or photo_dir_from_settings(settings) or Path.cwd(),
             )
             path = write_card(data, out)
         finally:

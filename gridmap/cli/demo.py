@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gridmap import schema
+from gridmap.photos import photo_dir_from_settings
 from gridmap.store.base import Store, open_store
 
 if TYPE_CHECKING:  # imported for the annotation only: gridmap.cli.main imports this module
@@ -48,6 +49,16 @@ def partition_demo(store: Store, settings: Settings, progress: Callable[[str, in
             progress("partition communities", done, total)
 
     return partition_and_activate_all(store, settings, seed=0, actor="gridmap demo", progress=communities_done)
+
+
+def _placeholder_photos(store: Store, settings: Settings) -> int:
+    """Labelled placeholder photos for the demo's workers in the photo folder (none without a folder)."""
+    from gridmap.demo.photos import write_placeholder_photos
+
+    folder = photo_dir_from_settings(settings)
+    if folder is None:
+        return 0
+    return write_placeholder_photos(store.read(schema.WORKERS, columns=["worker_id", "photo", "synthetic"]), folder)
 
 
 def _counts_from_store(store: Store) -> dict[str, Any]:
@@ -108,9 +119,12 @@ def register(group: click.Group) -> None:
                 numbers = {k: getattr(summary, k) for k in SUMMARY_FIELDS}
             else:
                 numbers = _counts_from_store(store)
+            photos = _placeholder_photos(store, settings)
         finally:
             store.close()
         _print_summary(numbers, url, built=built)
+        if photos:
+            click.echo(f"  {photos} synthetic placeholder photo(s) written to {photo_dir_from_settings(settings)}")
         if no_serve:
             return
         try:

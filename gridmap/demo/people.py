@@ -4,8 +4,8 @@ Staffing follows the seeds: one full-time worker per grid ("一格一员", R-2),
 community (二级网格长, H-4) who leads all its grids, and part-time workers in some grids (R-2;
 R-13 reports ~1.6 staff per grid). A/B posts (P-54) pair each full-time worker with the worker
 of an adjacent grid (mutual pairs where the grid graph allows, else one-way). Everything personal
-is fake and looks fake: generated names, phones 1380000xxxx, device ids DEMOnnnnnn, photo paths
-that do not exist (the grid card then prints a silhouette).
+is fake and looks fake: generated names, phones 1380000xxxx, device ids DEMOnnnnnn, photo names
+``<worker_id>.png`` for which ``gridmap demo`` draws silhouettes stamped SYNTHETIC (gridmap.demo.photos).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _worker(
     return {
         "worker_id": worker_id,
         "name": names.person(),
-        "photo": f"photos/{worker_id}.jpg",
+        "photo": f"{worker_id}.png",  # in the photo folder; `gridmap demo` draws a labelled placeholder
         "role": role.value,
         "grid_code": grid_code,
         "extra_grid_codes": extra or [],

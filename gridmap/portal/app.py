@@ -145,11 +145,12 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    from gridmap.portal import lookup_api, openapi, resident
+    from gridmap.portal import lookup_api, openapi, photos, resident
 
     app.register_blueprint(lookup_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(resident.bp)
+    app.register_blueprint(photos.bp)
     from gridmap.portal import incidents_api, incidents_pages, open311_api
 
     app.register_blueprint(open311_api.bp)

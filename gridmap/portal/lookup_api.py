@@ -22,6 +22,7 @@ from flask.blueprints import BlueprintSetupState
 from gridmap.analysis.lookup import LookupResult
 from gridmap.errors import ValidationError
 from gridmap.portal.app import EXTENSION_KEY, portal_state
+from gridmap.portal.photos import with_public_photos
 from gridmap.services.lookup import LookupService
 
 bp = Blueprint("lookup_api", __name__, url_prefix="/api/v1")
@@ -52,7 +53,7 @@ def _flag(name: str) -> bool:
 
 
 def _result_body(result: LookupResult) -> dict[str, Any]:
-    return {"ok": True, **result.to_dict(include_geometry=_flag("geometry"))}
+    return with_public_photos({"ok": True, **result.to_dict(include_geometry=_flag("geometry"))})
 
 
 @bp.get("/lookup")
@@ -64,7 +65,7 @@ def lookup() -> dict[str, Any]:
         if has_point:
             raise ValidationError("give either lon and lat, or address, not both")
         answer = lookup_service().search_address(args["address"])
-        return {"ok": True, **answer.to_dict(include_geometry=_flag("geometry"))}
+        return with_public_photos({"ok": True, **answer.to_dict(include_geometry=_flag("geometry"))})
     if not has_point:
         raise ValidationError("give lon and lat (and optionally crs), or address")
     as_of = args.get("as_of")

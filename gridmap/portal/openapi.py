@@ -92,7 +92,9 @@ def _lookup_schemas() -> dict[str, Any]:
         "Worker": {"type": "object", "additionalProperties": False, "required": list(PUBLIC_WORKER_FIELDS),
                    "description": "Public contact fields only (R-22); nothing else about workers or residents.",
                    "properties": {"name": text, "role": {"enum": ["grid_leader", "full_time", "part_time"]},
-                                  "phone": opt, "photo": opt, "duties": opt}},
+                                  "phone": opt, "duties": opt,
+                                  "photo": {**opt, "description": "URL of the photo: /photos/<name> on this portal"
+                                            " or an http(s) URL; null when there is none"}}},
         "Area": {"type": ["object", "null"], "properties": {"code": text, "name": text, "level": text}},
         "Grid": {"type": "object", "properties": {
             "code": {"type": "string", "pattern": "^[0-9]{15}$"}, "name": text,

@@ -20,6 +20,7 @@ from gridmap.portal.app import portal_state
 from gridmap.portal.basemaps import basemap_from_settings
 from gridmap.portal.i18n import current_language, translate
 from gridmap.portal.lookup_api import lookup_service
+from gridmap.portal.photos import with_public_photos
 
 bp = Blueprint("resident", __name__)
 
@@ -59,7 +60,7 @@ def _initial_grid() -> dict[str, Any] | None:
         return None
     if level_of_code(code) is not AreaLevel.GRID:
         raise ValidationError(f"grid={code!r}: a grid code has 15 digits")
-    return {"ok": True, **lookup_service().result_for_grid(code).to_dict(include_geometry=True)}
+    return with_public_photos({"ok": True, **lookup_service().result_for_grid(code).to_dict(include_geometry=True)})
 
 
 @bp.get("/resident")

@@ -28,6 +28,9 @@ def test_builds_then_keeps_then_replaces(tmp_path: Path) -> None:
     communities = store.count(schema.AREAS, where={"level": "community"})
     assert f"{communities:>10}" in first.output
     names = store.read(schema.AREAS, columns=["name"])["name"].tolist()
+    workers = store.read(schema.WORKERS, columns=["photo"])  # labelled placeholders beside the GeoPackage
+    assert sorted(p.name for p in (tmp_path / "photos").glob("*.png")) == sorted(workers["photo"])
+    assert f"{len(workers)} synthetic placeholder photo(s)" in first.output
     again = _run("--store", url, "--no-serve", "--scale", "0.05", "--seed", "99")
     assert again.exit_code == 0 and "already built; kept" in again.output
     assert store.read(schema.AREAS, columns=["name"])["name"].tolist() == names  # seed 99 did not rebuild
@@ -47,7 +50,7 @@ def test_serves_the_portal_after_building(tmp_path: Path, monkeypatch: pytest.Mo
     assert "http://127.0.0.1:8123/" in result.output
     (settings, kwargs), = calls
     assert settings.store_url == url
-    assert kwargs == {"host": "127.0.0.1", "port": 8123, "workers": 4, "dev": False}
+    assert kwargs == {"host": "127.0.0.1", "port": 8123, "workers": 8, "dev": False}  # 6 live streams + 2
 
 
 def test_without_the_portal_it_still_builds_and_exits_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

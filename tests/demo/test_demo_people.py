@@ -34,7 +34,7 @@ def test_one_worker_per_grid_and_a_leader_per_community(small_district: DemoDist
     assert set(part["grid_code"]) <= set(grids["code"]) and 0 < len(part) < len(grids)
     assert workers["phone"].str.fullmatch(r"1380000\d{4}").all() and workers["phone"].is_unique
     assert workers["device_id"].is_unique and workers["name"].str.len().between(2, 3).all()
-    assert workers["photo"].str.startswith("photos/").all() and workers["synthetic"].all()
+    assert (workers["photo"] == workers["worker_id"] + ".png").all() and workers["synthetic"].all()
 
 
 def test_partners_are_workers_of_adjacent_grids(small_district: DemoDistrict) -> None:

@@ -69,7 +69,8 @@
 
   // ---- rendering ---------------------------------------------------------------------------
   function photoSrc(photo) {
-    if (photo && (photo.indexOf("/") === 0 || /^https?:\/\//.test(photo))) { return photo; }
+    // The API sends /photos/<name> (served by the portal) or an http(s) URL; null means no photo.
+    if (photo && (photo.indexOf("/photos/") === 0 || /^https?:\/\//.test(photo))) { return photo; }
     return "/static/img/worker-placeholder.svg";
   }
 
