@@ -274,7 +274,7 @@ INCIDENTS_SPEC = LayerSpec(
         C("satisfaction", "int"),  # reporter's evaluation 1-5 (E-48)
         C("media_url", "text"),
         C("status_notes", "text"),  # the latest note, shown as Open311 status_notes
-        C("token", "text"),  # tracking token handed to the reporter (Open311 tokens/{token}, R-29)
+        C("token", "text"),  # SHA-256 of the tracking token handed to the reporter (Open311 tokens/{token}, R-29)
         C("duplicate_of", "text"),  # incident_id this one was closed as a duplicate of
     ),
     "POINT",

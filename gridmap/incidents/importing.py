@@ -24,7 +24,7 @@ import shapely
 from gridmap import schema
 from gridmap.auth.principal import Principal, require_role
 from gridmap.config import Settings
-from gridmap.incidents.workflow import Status, initial_level
+from gridmap.incidents.workflow import Status, initial_level, token_hash
 from gridmap.io import columns as io_columns
 from gridmap.io import prepare
 from gridmap.io.checks import FeatureProblem
@@ -91,7 +91,7 @@ def _rows(frame: pd.DataFrame, grids: np.ndarray, service: IncidentService, *, n
             "version": 1, "deadline_at": reported + category.deadline(level),
             "urgent": category.urgent, "verification_failures": 0, "penalty": False, "supervised": False,
             "overdue_count": 0, "media_url": rec.get("media_url"), "status_notes": f"导入自 {source}",
-            "token": secrets.token_urlsafe(16),
+            "token": token_hash(secrets.token_urlsafe(16)),  # nobody holds it: imports have no reporter token
         })
     return pd.DataFrame(out)
 

@@ -16,6 +16,7 @@ An illegal move is a :class:`ConflictError` (409): the case is not in a state th
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ class IncidentState:
     community_code: str | None
     street_code: str | None
     reporter: str | None = None
-    token: str | None = None
+    token: str | None = None  # the tracking token's hash
     assigned_to: str | None = None
     department: str | None = None
     verification_failures: int = 0
@@ -247,9 +248,14 @@ class ActionRequest:
     card: str | None = None
 
 
+def token_hash(token: str) -> str:
+    """What is stored of a tracking token: its SHA-256 (like API keys), so a leaked database opens no report."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def is_reporter(state: IncidentState, principal: Principal, token: str | None) -> bool:
     """Whoever reported (same signed-in name, or holding the report's tracking token)."""
-    if token and state.token and secrets.compare_digest(token, state.token):
+    if token and state.token and secrets.compare_digest(token_hash(token), state.token):
         return True
     return not principal.is_public and state.reporter is not None and principal.name == state.reporter
 

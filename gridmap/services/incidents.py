@@ -48,6 +48,7 @@ from gridmap.incidents.workflow import (
     check_visible,
     incident_not_found,
     initial_level,
+    token_hash,
 )
 from gridmap.incidents.writes import insert_report
 from gridmap.model import Role
@@ -187,7 +188,7 @@ class IncidentService:
             "version": 1, "assigned_to": None, "department": None, "deadline_at": now + category.deadline(level),
             "urgent": category.urgent, "verification_failures": 0, "penalty": False, "supervised": False,
             "card": None, "overdue_count": 0, "satisfaction": None, "media_url": data.media_url,
-            "status_notes": "已受理上报", "token": token, "duplicate_of": None,
+            "status_notes": "已受理上报", "token": token_hash(token), "duplicate_of": None,
         }
         event = {"seq": 1, "at": now, "actor": principal.name, "from_status": None,
                  "to_status": Status.REPORTED.value, "action": Action.REPORT.value, "note": None,
@@ -311,7 +312,8 @@ class IncidentService:
         return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
 
     def find_by_token(self, token: str) -> dict[str, Any]:
-        rows = self.store.read(schema.INCIDENTS, where={"token": token}, columns=["incident_id", "token"])
+        """The incident whose tracking token this is (Open311 tokens/{token}); 404 otherwise."""
+        rows = self.store.read(schema.INCIDENTS, where={"token": token_hash(token)}, columns=["incident_id"])
         if rows.empty or not token:
             raise NotFoundError("no service request has this token")
         return {str(k): v for k, v in rows.iloc[0].to_dict().items()}

@@ -15,7 +15,7 @@ from gridmap.auth.principal import PUBLIC, Principal
 from gridmap.config import Settings
 from gridmap.crs import from_wgs84
 from gridmap.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationError
-from gridmap.incidents.workflow import Action, ActionRequest
+from gridmap.incidents.workflow import Action, ActionRequest, token_hash
 from gridmap.model import Role
 from gridmap.services.incidents import IncidentService
 from gridmap.store.base import Store
@@ -42,7 +42,9 @@ def test_report_is_located_stored_and_logged(service: IncidentService, worker_a1
         sample.GRID_A1, sample.COMM_A, sample.STREET)
     assert row["status"] == "reported" and row["version"] == 1 and row["level"] == "grid"
     assert row["description"] == sample.HOSTILE  # stored as text, escaped only when shown
-    assert row["reporter"] == "worker-a1" and row["token"] == out.token
+    assert row["reporter"] == "worker-a1" and len(out.token) >= 20
+    stored_token = service.get(row["incident_id"])["token"]
+    assert stored_token == token_hash(out.token) and out.token not in stored_token  # only the hash is kept
     assert row["deadline_at"] == pd.Timestamp(T0 + timedelta(hours=24))  # sanitation: 24 h at the grid
     assert row["geometry"].equals_exact(shapely.Point(sample.INSIDE[sample.GRID_A1]), 1e-12)
     events = service.events(row["incident_id"])

@@ -19,6 +19,7 @@ from gridmap.incidents.workflow import (
     actions_for,
     authorize,
     is_reporter,
+    token_hash,
 )
 from gridmap.model import Role
 from tests.incidents import sample
@@ -35,7 +36,8 @@ PARAMS = {Action.REJECT: {"note": "重复"}, Action.ASSIGN: {"assigned_to": "W1"
 def state(status: Status = Status.REPORTED, **kw: object) -> IncidentState:
     base: dict[str, object] = dict(incident_id="SR1", status=status, version=3, level=Level.GRID,
                                    category="sanitation", grid_code=sample.GRID_A1, community_code=sample.COMM_A,
-                                   street_code=sample.STREET, reporter="token:abc", token="secret-token")
+                                   street_code=sample.STREET, reporter="token:abc",
+                                   token=token_hash("secret-token"))
     base.update(kw)
     return IncidentState(**base)  # type: ignore[arg-type]
 
