@@ -174,6 +174,7 @@ def build_demo(
         with store.transaction() as tx:
             if grids is not None and not grids.empty and tx.read(schema.GRIDS, columns=["code"]).empty:
                 _write(tx, schema.GRIDS, _grids_for_store(grids))
+            _label_synthetic_grids(tx, district)
             _write(tx, schema.WORKERS, workers)
             _write(tx, schema.INCIDENTS, incidents)
         steps.finish()
@@ -189,6 +190,14 @@ def _truncate(tx: StoreTransaction, *, replace: bool) -> None:
 def _write_layers(tx: StoreTransaction, district: DemoDistrict) -> None:
     for layer, frame in district.layers().items():
         _write(tx, layer, frame)
+
+
+def _label_synthetic_grids(tx: StoreTransaction, district: DemoDistrict) -> None:
+    """Grids cut from synthetic communities are synthetic too (the hook's partition does not know)."""
+    areas = district.areas
+    fake = areas.loc[(areas["level"] == "community") & areas["synthetic"].astype(bool), "code"].astype(str).tolist()
+    if fake:
+        tx.update(schema.GRIDS, {"community_code": fake}, {"synthetic": True})
 
 
 def _grids_for_store(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

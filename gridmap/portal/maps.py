@@ -36,6 +36,7 @@ from gridmap.portal.mapstyle import (
     CompactOnSmallScreens,
     HouseholdScale,
     Legend,
+    SyntheticNotice,
     grid_style,
     legend_html,
     scale_from_households,
@@ -45,6 +46,7 @@ from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
 # Column names, checked against the schema contract at import time.
 CODE, NAME, LEVEL, HOUSEHOLDS = (AREAS_SPEC.column(c).name for c in ("code", "name", "level", "households"))
 KIND = GRIDS_SPEC.column("kind").name
+SYNTHETIC = AREAS_SPEC.column("synthetic").name
 COMMUNITY_CODE = GRIDS_SPEC.column("community_code").name
 #: The band of a community (or grid) code, e.g. ``Settings.band_for_community``.
 BandOf = Callable[[str | None], HouseholdBand]
@@ -222,6 +224,12 @@ def _band_text(tr: Translator, band: HouseholdBand | None, violation: str | None
     return tr(f"band.{violation}" if violation else "band.in", **params)
 
 
+def _any_synthetic(*frames: gpd.GeoDataFrame | None) -> bool:
+    """True when any row of the frames is labelled ``synthetic`` (demo data)."""
+    return any(f is not None and SYNTHETIC in f.columns and f[SYNTHETIC].fillna(False).astype(bool).any()
+               for f in frames)
+
+
 def _bounds(frames: Sequence[gpd.GeoDataFrame], basemap: Basemap) -> list[list[float]] | None:
     boxes = [f.total_bounds for f in frames if len(f) and not f.geometry.is_empty.all()]
     if not boxes:
@@ -272,6 +280,8 @@ def hierarchy_map(
         scale = scale_from_households([_households(v) for v in grids.get(HOUSEHOLDS, [])], band=main)
         others = sorted((b for b in used if b is not DEDICATED_MARK and b != main), key=lambda b: b.min_households)
         Legend(legend_html(scale, tr, has_dedicated=DEDICATED_MARK in used, other_bands=others)).add_to(m)
+    if _any_synthetic(areas, grids):
+        SyntheticNotice(tr("footer.synthetic")).add_to(m)
     control = folium.LayerControl(collapsed=False, position="topright")
     control.add_to(m)
     CompactOnSmallScreens(control).add_to(m)

@@ -172,6 +172,38 @@ class Legend(folium.MacroElement):
         self.content = content
 
 
+class SyntheticNotice(folium.MacroElement):
+    """A notice on the map (bottom left, above the scale) that the data shown is synthetic demo data.
+
+    Why on the map and not only in the data: a screenshot of the demo must never pass for real
+    boundaries or real people (issue 2, item 8).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var notice = L.control({position: "bottomleft"});
+            notice.onAdd = function () {
+                var div = L.DomUtil.create("div", "gm-synthetic");
+                div.setAttribute("role", "note");
+                div.textContent = {{ this.text|tojson }};
+                div.style.cssText = "background:#fff8e1;border:1px solid #f9a825;border-radius:4px;"
+                    + "padding:2px 8px;font-size:12px;color:#5d4037";
+                return div;
+            };
+            notice.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "GridmapSyntheticNotice"
+        self.text = text
+
+
 #: Below this viewport width (CSS px) the layer control and the legend start folded.
 SMALL_SCREEN_PX = 720
 

@@ -90,12 +90,13 @@ def test_partition_hook_sees_committed_layers_and_its_grids_are_used(store: Stor
         return gpd.GeoDataFrame({
             "code": communities["code"] + "001", "name": communities["name"] + "第一网格", "kind": "base",
             "community_code": communities["code"], "generation_id": 1,
-            "households": communities["households"], "synthetic": True,
+            "households": communities["households"], "synthetic": False,  # like the real partition: unlabelled
         }, geometry=communities.geometry.values, crs=communities.crs)
 
     summary = build_demo(store, settings, partition=one_grid_per_community, **SMALL)
     assert calls == [summary.communities]
     assert store.count(schema.GRIDS) == summary.grids == summary.communities
+    assert store.read(schema.GRIDS)["synthetic"].eq(True).all()  # grids of synthetic communities are labelled
     workers = store.read(schema.WORKERS)
     full = workers[workers["role"] == WorkerRole.FULL_TIME.value]
     assert sorted(full["grid_code"]) == sorted(store.read(schema.GRIDS)["code"])

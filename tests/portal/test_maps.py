@@ -100,6 +100,18 @@ def test_legend_lists_band_violations_and_dedicated(areas_gdf, grids_gdf) -> Non
         assert text in legend, text
 
 
+@pytest.mark.parametrize(("lang", "notice"), [("zh", "演示数据为合成数据"), ("en", "Demo data is synthetic")])
+def test_synthetic_data_is_labelled_on_the_map(areas_gdf, grids_gdf, lang: str, notice: str) -> None:
+    real = html_from_map(hierarchy_map(areas_gdf.assign(synthetic=False), grids_gdf.assign(synthetic=False),
+                                       basemap=NONE, lang=lang))
+    assert "gm-synthetic" not in real
+    areas = areas_gdf.assign(synthetic=areas_gdf["level"] != "district")  # a real outline, synthetic streets
+    for grids in (grids_gdf.assign(synthetic=False), None):
+        page = html_from_map(hierarchy_map(areas, grids, basemap=NONE, lang=lang))
+        text = json.loads(re.search(r"div\.textContent = (\".*?\");", page).group(1))  # set as text, not HTML
+        assert page.count("gm-synthetic") == 1 and notice in text
+
+
 def test_map_fits_the_data_bounds(areas_gdf, grids_gdf) -> None:
     m = hierarchy_map(areas_gdf, grids_gdf, basemap=NONE, lang="zh")
     fit = next(c for c in m._children.values() if type(c).__name__ == "FitBounds")
