@@ -144,6 +144,9 @@ def test_heat_pages_stay_offline(client: FlaskClient):
     login(client, "ana")
     layers = client.get("/analysis/heat").get_data(as_text=True)
     assert "/static/vendor/folium-0.20.0/leaflet_heat.min.js" in layers and "L.heatLayer" in layers
+    assert HOSTILE not in layers  # the hostile category names a heat layer and a form option: escaped in both
+    assert "&lt;img src=x onerror=alert(" in layers  # the form's option, escaped by Jinja
+    assert "\\u0026lt;img src=x onerror=alert(" in layers  # the layer control's label: escaped, then JSON
     weekly = client.get("/analysis/heat?view=weekly&lang=en").get_data(as_text=True)
     for asset in ("leaflet-timedimension-1.1.1/leaflet.timedimension.min.js", "iso8601-js-period-0.2.1/iso8601.js",
                   "folium-0.20.0/pa7_hm.min.js", "leaflet-timedimension-1.1.1/leaflet.timedimension.control.css"):
