@@ -197,3 +197,49 @@ def heat() -> dict[str, Any]:
     return {"ok": True, "incidents": layers.all.incidents, "resolution": layers.all.resolution,
             "all": layers.all.data.tolist(),
             "categories": {k: v.data.tolist() for k, v in layers.categories.items()}}
+
+
+def analysis_part() -> Any:
+    """The OpenAPI description of ``/api/v1/analysis`` (appended to ``openapi.API_PARTS``)."""
+    from gridmap.portal.openapi import ApiPart
+
+    def query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description,
+                "schema": schema or {"type": "string"}}
+
+    ref = {"$ref": "#/components/schemas/Error"}
+    error = {"description": "Error", "content": {"application/json": {"schema": ref}}}
+    errors = {str(s): error for s in (400, 401, 403)}
+    area = query("area", "Only this part of the caller's area (district/street/community/grid code)")
+    window = [query("category", "Only this category (repeatable)"), query("start", "Reported at or after (ISO 8601)"),
+              query("end", "Reported before (ISO 8601)")]
+    geojson = {"description": "GeoJSON FeatureCollection; the summary in its 'gridmap' member",
+               "content": {"application/geo+json": {"schema": {"type": "object"}}}}
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    hot_params = [query("cells", "grids | communities | h3:RES (<= 10) | square:METRES (>= 100)"),
+                  query("method", "gi_star | local_moran"),
+                  query("permutations", f"0 (normal approximation) or 9..{MAX_WEB_PERMUTATIONS}", {"type": "integer"}),
+                  query("seed", "Seed of the permutations", {"type": "integer"}),
+                  query("fdr", "False Discovery Rate correction: 1 (default) or 0"),
+                  query("per_households", "Rates per 100 households: 1 or 0"),
+                  query("weight", "Sum this numeric incident column instead of counting"),
+                  query("emerging", "1: emerging-hotspot categories instead"), query("period", "week | month"),
+                  *window, area]
+    return ApiPart(paths={
+        "/api/v1/analysis/hotspots": {"get": {
+            "summary": "Gi* / local Moran's I hotspots (z, p, -3..+3 bin per cell) or emerging categories",
+            "operationId": "analysisHotspots", "parameters": hot_params, "responses": {"200": geojson, **errors}}},
+        "/api/v1/analysis/coverage": {"get": {
+            "summary": "Grids without a worker, households per worker (Gini) per street, gaps, access, key units",
+            "operationId": "analysisCoverage", "responses": {"200": ok, **errors},
+            "parameters": [query("distance", "Metres to a service centre", {"type": "integer"}),
+                           query("method", "network (along roads) | line"), area]}},
+        "/api/v1/analysis/stats": {"get": {
+            "summary": "Buildings, dwellings, households, persons, incidents by category and status per area",
+            "operationId": "analysisStats", "responses": {"200": ok, **errors},
+            "parameters": [query("level", "district | street | community | grid | estate"),
+                           query("format", "csv for a CSV file"), area]}},
+        "/api/v1/analysis/heat": {"get": {
+            "summary": "Heat layers ([lat, lon, weight] rows; summed into H3 cells when large)",
+            "operationId": "analysisHeat", "parameters": [*window, area], "responses": {"200": ok, **errors}}},
+    })

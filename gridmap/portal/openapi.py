@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint
 
 from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS
+from gridmap.portal.analysis_api import analysis_part
 from gridmap.portal.incidents_api import incidents_part
 from gridmap.portal.live import live_part
 from gridmap.portal.planner_api import planner_part
@@ -161,7 +162,7 @@ def lookup_part() -> ApiPart:
 
 #: Every API area's description; append your own ``() -> ApiPart`` here.
 API_PARTS: tuple[Callable[[], ApiPart], ...] = (
-    core_part, lookup_part, live_part, incidents_part, planner_part, tracking_part,
+    core_part, lookup_part, live_part, incidents_part, planner_part, tracking_part, analysis_part,
 )
 
 

@@ -194,3 +194,12 @@ def test_heat_page_counts_a_new_incident_at_once(client: FlaskClient, district_s
     assert int(after.group(1).replace(",", "")) == int(before.group(1).replace(",", "")) + 1
     with district_store.transaction() as tx:
         tx.delete(schema.INCIDENTS, {"incident_id": "EV_NEW"})
+
+
+def test_openapi_describes_every_analysis_route(app: Flask, client: FlaskClient):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    routes = {r.rule: {m.lower() for m in r.methods or ()} - {"head", "options"}
+              for r in app.url_map.iter_rules() if r.endpoint.startswith("analysis_api.")}
+    assert len(routes) == 4
+    for path, methods in routes.items():
+        assert path in doc["paths"] and methods <= set(doc["paths"][path]), path
