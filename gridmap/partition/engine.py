@@ -6,8 +6,11 @@ Steps, all metric work in a projected working CRS (metres, m²):
 2. the rest is cut into road blocks (``blocks.py``), buildings assigned whole (``households.py``);
 3. estates that fit the band become one atom, bigger ones get their own grids (``estates.py``);
    blocks over ``band.max`` are split (``split.py``) into atoms (``atoms.py``);
-4. the strategy (default ``regions.regions_from_problem``) labels the atoms of every connected
-   part (and of every oversize estate) separately; parts below ``band.min`` join a neighbour;
+4. ``solve.py`` groups the atoms (connected parts; estates with grids of their own, with the small
+   parts they enclose) and runs the strategy (default ``regions.region_result_from_problem``) on
+   each group; an estate or split block that fits no grids of its own is tried both with its parts
+   joining neighbours and kept whole; every grid out of band gets a reason that says whether it is
+   proved infeasible or only the heuristic's best (``flags.py``);
 5. grids are assembled, re-noded into an exact coverage, numbered west->east, north->south,
    converted to the storage CRS (``assemble.py``), certified by ``checks.check_partition`` and
    measured (``quality.py``).
