@@ -87,6 +87,7 @@ def _print_import(report: Any, as_json: bool) -> None:
 
 
 def _run_import(obj: CliContext, layer: str, file: str, options: dict[str, Any]) -> Any:
+    from gridmap.cli.users import cli_actor
     from gridmap.services.importing import import_layer
     from gridmap.store.base import open_store
 
@@ -103,6 +104,7 @@ def _run_import(obj: CliContext, layer: str, file: str, options: dict[str, Any])
                 fix=options["fix"],
                 file_layer=options["file_layer"],
                 progress=progress,
+                actor=cli_actor(),
             )
     finally:
         store.close()

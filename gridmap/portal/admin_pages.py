@@ -147,6 +147,13 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(DISPLAY_TIMEZONE))
 
 
+def action_label(tr: Translator, action: str) -> str:
+    """The action in the reader's language (``audit.action.<code>``), or the code when it has no name yet."""
+    key = f"audit.action.{action}"
+    text = tr(key)
+    return action if text == key else text
+
+
 @bp.get("/audit", endpoint="audit")
 @roles_required(Role.ADMIN)
 def audit_log() -> Response:
@@ -155,6 +162,7 @@ def audit_log() -> Response:
     if principal.area_code:
         raise PermissionDeniedError("the audit log spans every area: only an installation-wide admin reads it")
     store = portal_state().store
+    tr = Translator(current_language())
     known_actions = audit.actions(store)
     check = FormCheck()
     actor = check.text(request.args, "actor", required=False, max_length=MAX_USERNAME_LENGTH + 1)
@@ -178,12 +186,13 @@ def audit_log() -> Response:
         for row in rows:  # shown as text (autoescaped), Chinese kept readable
             detail = row.get("detail")
             row["detail_text"] = json.dumps(detail, ensure_ascii=False, default=str) if detail else ""
+            row["action_label"] = action_label(tr, str(row.get("action") or ""))
     pages = max(1, math.ceil(total / AUDIT_PAGE_SIZE))
     args: dict[str, Any] = {k: v for k, v in check.values.items() if v}
     body = render_template(
         "admin_audit.html", rows=rows, total=total, page=min(page, pages),
         pages=pages, form=check,
-        action_options=[("", Translator(current_language())("audit.all_actions")), *((a, a) for a in known_actions)],
+        action_options=[("", tr("audit.all_actions")), *((a, action_label(tr, a)) for a in known_actions)],
         prev_url=url_for("admin.audit", page=page - 1, **args) if page > 1 else None,
         next_url=url_for("admin.audit", page=page + 1, **args) if page < pages else None,
     )

@@ -54,6 +54,8 @@ class NavItem:
     label_key: str
     #: None: everyone (the public too); empty: any signed-in role; else these roles (admins always).
     roles: frozenset[Role] | None = None
+    #: Only for accounts bound to the whole installation (area ""), e.g. the audit log of every area.
+    whole_installation: bool = False
 
 
 ANY_SIGNED_IN: frozenset[Role] = frozenset()
@@ -72,14 +74,14 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("command.workers_page", "nav.workers", frozenset({Role.COMMAND, Role.ANALYST, Role.PLANNER})),
     NavItem("command.patrol_page", "nav.patrol", frozenset({Role.COMMAND, Role.ANALYST})),
     NavItem("admin.users", "nav.users", frozenset({Role.ADMIN})),
-    NavItem("admin.audit", "nav.audit", frozenset({Role.ADMIN})),
+    NavItem("admin.audit", "nav.audit", frozenset({Role.ADMIN}), whole_installation=True),
 )
 
 
 def allowed(item: NavItem, principal: Principal) -> bool:
     if item.roles is None:
         return True
-    if principal.is_public:
+    if principal.is_public or (item.whole_installation and principal.area_code):
         return False
     return not item.roles or principal.role is Role.ADMIN or principal.role in item.roles
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap import hierarchy, schema
+from gridmap import audit, hierarchy, schema
 from gridmap.codes import parent_code_of
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
@@ -120,8 +120,13 @@ def import_layer(
     fix: bool = False,
     file_layer: str | None = None,
     progress: ProgressCallback | None = None,
+    actor: str | None = None,
 ) -> ImportReport:
-    """Import ``path`` into ``layer`` all-or-nothing (see the module docstring for the steps)."""
+    """Import ``path`` into ``layer`` all-or-nothing (see the module docstring for the steps).
+
+    The audit log gets one ``data.import`` row (``actor``, layer, file, counts, repairs) in the same
+    transaction, so a failed import leaves no trace and a done one always does.
+    """
     started = time.perf_counter()
     spec = columns.import_layer_named(layer)
     p = Path(path)
@@ -147,6 +152,9 @@ def import_layer(
         report.community_codes_assigned = _assign_community_codes(tx, spec, prepared, report.warnings)
         rows = rows_for_store(prepared.frame, spec, source_name=p.name)
         report.features_written = _write(tx, spec.target, rows, progress)
+        audit.record(tx, "data.import", actor=actor, target=spec.target, detail={
+            "layer": spec.name, "file": p.name, "crs": report.crs, "features": report.features_written,
+            "repaired": [r["feature"] for r in report.repaired]})
     report.timings_s["write"] = time.perf_counter() - checked
     report.timings_s["total"] = time.perf_counter() - started
     return report

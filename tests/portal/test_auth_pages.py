@@ -300,7 +300,9 @@ def _seed_audit(store: Store, n: int) -> datetime:
 
 
 def _rows(html: str) -> list[str]:
-    return re.findall(r'<tr data-testid="audit-row">\s*<td>([^<]*)</td><td>([^<]*)</td><td><code>([^<]*)</code>', html)
+    """(time, actor, action code, action label) per row."""
+    return re.findall(r'<tr data-testid="audit-row">\s*<td>([^<]*)</td><td>([^<]*)</td>'
+                      r'<td title="[^"]*" data-action="([^"]*)">([^<]*)</td>', html)
 
 
 def test_audit_viewer_filters_and_pages(client: FlaskClient, accounts_store: Store) -> None:
@@ -316,6 +318,8 @@ def test_audit_viewer_filters_and_pages(client: FlaskClient, accounts_store: Sto
     assert "共40条" in by_actor and {r[1] for r in _rows(by_actor)} == {"user1"}
     family = client.get("/admin/audit?action=login.").get_data(as_text=True)
     assert "共81条" in family and {r[2] for r in _rows(family)} == {"login.success", "login.failure"}
+    assert {(r[2], r[3]) for r in _rows(family)} == {("login.success", "登录成功"), ("login.failure", "登录失败")}
+    assert '<option value="account.add">添加账号</option>' in first  # the filter lists actions by name too
     # Days are China-time days: entries at 10:00, 16:00, 22:00 (+08:00) fall on the 1st, 04:00 on the 2nd.
     day = client.get("/admin/audit?from=2025-03-01&to=2025-03-01").get_data(as_text=True)
     assert "共3条" in day
@@ -323,6 +327,7 @@ def test_audit_viewer_filters_and_pages(client: FlaskClient, accounts_store: Sto
     english = client.get("/admin/audit?from=2025-03-01&to=2025-03-01&lang=en").get_data(as_text=True)
     assert "Mar 1, 2025, 10:00:00\u202fPM" in english  # CLDR puts a narrow no-break space before PM
     assert "Page 1 of 1 (3 entries)" in english
+    assert {r[3] for r in _rows(english)} == {"Signed in", "Failed sign-in", "Account added"}
     next_link = re.search(r'href="([^"]+)" rel="next"', family)  # 81 rows: 2 pages, the filter kept
     assert next_link and "action=login." in next_link.group(1) and "page=2" in next_link.group(1)
 
@@ -346,6 +351,18 @@ def test_audit_viewer_rejects_bad_filters_next_to_the_field(
 def test_audit_viewer_is_for_installation_admins(client: FlaskClient) -> None:
     login(client, "admin_jz")
     assert client.get("/admin/audit").status_code == 403
+    home, board = client.get("/").get_data(as_text=True), client.get("/dashboard").get_data(as_text=True)
+    assert "admin.users" in _nav(home) and "admin.audit" not in _nav(home)  # no link to a page that says 403
+    assert 'href="/admin/audit"' not in board
+
+
+def test_an_action_without_a_name_yet_is_shown_by_its_code(client: FlaskClient, accounts_store: Store) -> None:
+    with accounts_store.transaction() as tx:
+        tx.insert(schema.AUDIT_LOG, pd.DataFrame([{"at": pd.Timestamp.now(tz="UTC"), "actor": "x",
+                                                   "action": "future.thing", "target": None, "detail": None}]))
+    login(client, "root")
+    rows = _rows(client.get("/admin/audit?action=future.thing").get_data(as_text=True))
+    assert [(r[2], r[3]) for r in rows] == [("future.thing", "future.thing")]
 
 
 def test_new_pages_use_only_vendored_assets(client: FlaskClient) -> None:

@@ -92,11 +92,16 @@ def test_fix_repairs_and_reports(store: Store, settings: Settings, tmp_path: Pat
     load_hierarchy(store, settings, upto="districts")
     frame = streets()
     frame.loc[1, "geometry"] = BOWTIE
-    report = import_layer(store, settings, "streets", save(frame, tmp_path / "s.geojson"), fix=True)
+    report = import_layer(store, settings, "streets", save(frame, tmp_path / "s.geojson"), fix=True, actor="cli:li")
     assert [(r["row"], r["feature"]) for r in report.repaired] == [(1, "feature 2 (code 410611002, name 东城街道)")]
     assert "Self-intersection" in report.repaired[0]["problem"]
     stored = store.read(schema.AREAS, where={"level": "street"}).sort_values("code")
     assert stored.geometry.is_valid.all() and len(stored) == 2
+    logged = store.read(schema.AUDIT_LOG, where={"action": "data.import"}).sort_values("at")
+    assert logged["target"].tolist() == [schema.AREAS, schema.AREAS]  # the districts, then these streets
+    assert logged.iloc[-1]["actor"] == "cli:li" and logged.iloc[-1]["detail"] == {
+        "layer": "streets", "file": "s.geojson", "crs": "EPSG:4326", "features": 2,
+        "repaired": ["feature 2 (code 410611002, name 东城街道)"]}
 
 
 def _rectangle(x0: float, y0: float, width_m: float, height_m: float) -> shapely.Polygon:
