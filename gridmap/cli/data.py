@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from gridmap.cli.main import CliContext
 
 FORMATS = ("geojson", "gpkg", "shp", "csv")
-_FORMAT_OF_SUFFIX = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shp", ".csv": "csv"}
+_FORMAT_OF_SUFFIX = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shp", ".zip": "shp",
+                     ".csv": "csv"}
 
 
 def column_map_from_options(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -8,12 +8,15 @@ Value conversions per format (the store's logical types do not all exist in ever
 * CSV: ``wkt`` column for lines and polygons, ``lon``/``lat`` columns when every geometry is a
   point; text is written UTF-8 with a BOM so Excel on Chinese Windows shows 中文 correctly;
 * Shapefile: field names are cut to 10 characters by :func:`shapefile_field_names` (below), text
-  is UTF-8 with a ``.cpg`` file, and a layer must have one geometry family.
+  is UTF-8 with a ``.cpg`` file, and a layer must have one geometry family; an output name ending
+  in ``.zip`` gets the shapefile's parts in one zip file.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,8 @@ _OGR_TYPES = {
     "POINT": "Point",
 }
 SHAPEFILE_NAME_LIMIT = 10
+#: Sidecar files of a shapefile (removed with the .shp when a write fails).
+_SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 
 
 def shapefile_field_names(columns: Sequence[str]) -> dict[str, str]:
@@ -117,10 +122,39 @@ def _geometry_type_for(spec: schema.LayerSpec, geoms: gpd.GeoSeries, fmt: str, o
 
 
 def write_frame(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, out: str | Path) -> int:
-    """Write the spec's columns of ``frame`` (geometry in lon/lat) to ``out``; returns the row count."""
+    """Write the spec's columns of ``frame`` (geometry in lon/lat) to ``out``; returns the row count.
+
+    ``shp`` to a ``.zip`` name writes the shapefile's parts into one zip (what e-mail and web uploads
+    take). A write that fails removes what it had started, so no half-written file is left behind.
+    """
     path = Path(out)
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "shp" and path.suffix.lower() == ".zip":
+        return _write_zipped_shapefile(frame, spec, path)
+    created = [] if path.exists() else [path, *(path.with_suffix(s) for s in _SHAPEFILE_PARTS if fmt == "shp")]
+    try:
+        return _write_file(frame, spec, fmt, path)
+    except Exception:
+        for part in created:
+            part.unlink(missing_ok=True)
+        raise
+
+
+def _write_zipped_shapefile(frame: pd.DataFrame, spec: schema.LayerSpec, path: Path) -> int:
+    """The shapefile ``<stem>.shp/.shx/.dbf/.prj/.cpg`` written in a temp folder, then zipped to ``path``."""
+    with tempfile.TemporaryDirectory(prefix="gridmap-shp-") as tmp:
+        shp = Path(tmp) / f"{path.stem}.shp"
+        rows = _write_file(frame, spec, "shp", shp)
+        partial = path.with_name(path.name + ".part")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            for part in sorted(Path(tmp).iterdir()):
+                bundle.write(part, arcname=part.name)
+        partial.replace(path)  # the zip appears whole or not at all
+    return rows
+
+
+def _write_file(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, path: Path) -> int:
     table = file_columns(frame, spec, fmt)
     has_geometry = spec.geometry_type is not None and isinstance(frame, gpd.GeoDataFrame)
     if fmt == "csv":

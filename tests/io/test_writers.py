@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 import pytest
 import shapely
 
@@ -92,3 +94,28 @@ def test_shapefile_refuses_mixed_geometry_and_attribute_tables(tmp_path: Path) -
         write_frame(workers, schema.WORKERS_SPEC, "shp", tmp_path / "w.shp")
     write_frame(workers, schema.WORKERS_SPEC, "csv", tmp_path / "w.csv")
     assert '"[""a""]"' in (tmp_path / "w.csv").read_text(encoding="utf-8-sig")
+
+
+def test_a_zip_name_gets_a_zipped_shapefile_that_reads_back(tmp_path: Path) -> None:
+    out = tmp_path / "b.zip"
+    assert write_frame(_buildings(), schema.BUILDINGS_SPEC, "shp", out) == 2
+    with zipfile.ZipFile(out) as bundle:
+        assert sorted(bundle.namelist()) == ["b.cpg", "b.dbf", "b.prj", "b.shp", "b.shx"]
+    back = read_source(out)
+    assert back.frame["name"].iloc[0] == "一号楼"
+    assert all(a.equals(b) for a, b in zip(back.geometries, _buildings().geometry, strict=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.zip"]  # no loose parts, no .part file
+
+
+@pytest.mark.parametrize("name", ["b.geojson", "b.shp", "b.zip"])
+def test_a_failed_write_leaves_no_file_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    def half_written(_data: object, path: Path, **_kw: object) -> None:
+        Path(path).write_bytes(b"{\"type\": \"FeatureCo")  # what a crash mid-write leaves
+        if Path(path).suffix == ".shp":
+            Path(path).with_suffix(".dbf").write_bytes(b"\x03")
+        raise pyogrio.errors.DataSourceError("disk full")
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", half_written)
+    with pytest.raises(ValidationError, match=r"cannot write .*disk full"):
+        write_frame(_buildings(), schema.BUILDINGS_SPEC, "shp" if name != "b.geojson" else "geojson", tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
