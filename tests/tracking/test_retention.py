@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 import pytest
 
 from gridmap import schema
 from gridmap.errors import ValidationError
-from gridmap.services.tracking import TrackingService
+from gridmap.tracking.devices import DeviceRegistry, GridLocator
+from gridmap.tracking.ingest import Ticket
+from gridmap.tracking.pings import Fix
 from gridmap.tracking.retention import purge_positions
+from gridmap.tracking.writer import commit_batch
 from tests.tracking import world
 
 NOW = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
 
 
 def _send(world_store, settings, device: str, at: datetime, code: str) -> None:
-    svc = TrackingService(world_store, settings, clock=lambda: at + timedelta(minutes=1))
-    try:
-        lon, lat = world.inside(code)
-        svc.receive(query=urlencode({"id": device, "lon": lon, "lat": lat, "timestamp": at.isoformat()}), body=b"",
-                    content_type=None)
-    finally:
-        svc.close()
+    registry, locator = DeviceRegistry(world_store), GridLocator(world_store)
+    ticket = Ticket(Fix(device, *world.inside(code), at), registry.lookup(device))
+    commit_batch(world_store, settings, [ticket], locate=locator.codes, now=at + timedelta(minutes=1),
+                 alert_after=timedelta(minutes=30))
 
 
 @pytest.fixture
