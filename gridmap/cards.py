@@ -45,6 +45,10 @@ ROLE_LABELS = {
     WorkerRole.PART_TIME.value: "兼职网格员",
 }
 ROAD_WIDTH = {RoadClass.ARTERIAL.value: 3.0, RoadClass.LOCAL.value: 1.8, RoadClass.LANE.value: 1.0}
+#: People on one card (leader first); the rest are in the resident page behind the QR code.
+MAX_PEOPLE = 3
+#: Figure fractions (0 = bottom): top of the first person's row, row height at most, top of the footer.
+PEOPLE_TOP, PERSON_ROW, FOOTER_TOP = 0.40, 0.115, 0.145
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,11 @@ def card_figure(data: CardData) -> Figure:
     fig.patch.set_facecolor("white")
     _draw_header(fig, data.result)
     _draw_map(fig.add_axes((0.05, 0.42, 0.90, 0.42)), data)
-    people = [p for p in (data.result.leader, *data.result.workers) if p is not None][:3]
+    people = [p for p in (data.result.leader, *data.result.workers) if p is not None][:MAX_PEOPLE]
+    # Rows share the band between the map and the service-centre footer; two people get roomy rows.
+    step = min(PERSON_ROW, (PEOPLE_TOP - FOOTER_TOP) / max(1, len(people)))
     for k, person in enumerate(people):
-        _draw_person(fig, person, top=0.40 - k * 0.115, photo_dir=data.photo_dir)
+        _draw_person(fig, person, top=PEOPLE_TOP - k * step, photo_dir=data.photo_dir)
     if not people:
         fig.text(0.05, 0.39, "网格员信息待公布(请联系服务中心)", va="top", fontproperties=_font(13), color="#616161")
     _draw_qr(fig.add_axes((0.70, 0.175, 0.25, 0.21)), data.resident_url)
@@ -218,7 +224,7 @@ def _draw_footer(fig: Figure, data: CardData) -> None:
         lines.append(f"地址  {centre.address or '—'}    电话  {centre.phone or '—'}")
         if centre.opening_hours:
             lines.append(f"办公时间  {centre.opening_hours}")
-    fig.text(0.05, 0.135, "\n".join(lines), va="top", fontproperties=_font(11), linespacing=1.6)
+    fig.text(0.05, FOOTER_TOP - 0.01, "\n".join(lines), va="top", fontproperties=_font(11), linespacing=1.6)
     fig.patches.append(
         patches.Rectangle((0, 0), 1, 0.05, transform=fig.transFigure, color=ACCENT, zorder=0)
     )

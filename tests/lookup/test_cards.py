@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zxingcpp
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from gridmap.analysis.lookup import LookupIndex
-from gridmap.cards import CardData, png_size_px, qr_matrix_from_text, resident_url_for, write_card
+from gridmap.cards import CardData, card_figure, png_size_px, qr_matrix_from_text, resident_url_for, write_card
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from tests.lookup import fixtures as fx
@@ -92,3 +93,17 @@ def test_supervision_phone_is_the_street_centres(index: LookupIndex) -> None:
     result = index.result_for_grid(A1)
     assert result.service_centre is not None and result.service_centre.phone == "0392-1234561"  # community
     assert supervision_phone_for(index, result) == "0392-1234560"  # 黎阳街道网格化服务管理中心
+
+
+def test_three_people_and_the_service_centre_do_not_overlap(index: LookupIndex) -> None:
+    data = _card(index, fx.COMM_A + "002")  # leader 赵敏 + 王芳 + 李娜
+    assert data.result.leader is not None and len(data.result.workers) == 2
+    fig = card_figure(data)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.texts if t.get_text().strip()]
+    boxes += [("photo", ax.get_window_extent(renderer)) for ax in fig.axes if ax.get_position().width < 0.1]
+    assert sum(1 for name, _ in boxes if name == "photo") == 3
+    clashes = [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if box_a.overlaps(box_b)]
+    assert clashes == []
+    footer = next(box for text, box in boxes if text.startswith("服务中心"))
+    assert all(box.y0 > footer.y1 for text, box in boxes if "职责" in text or text == "photo")  # people above it
