@@ -22,6 +22,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from gridmap import schema
 from gridmap.model import AreaLevel, Role
+from gridmap.photos import public_photo_url
 from gridmap.portal.app import csp_nonce, portal_state
 from gridmap.portal.assets import fragments_from_map
 from gridmap.portal.auth import current_principal, roles_required, rows_in_scope
@@ -29,6 +30,7 @@ from gridmap.portal.command_charts import Series, share_bars_svg
 from gridmap.portal.command_text import command_text, command_texts
 from gridmap.portal.dashboard import dashboard_map
 from gridmap.portal.i18n import current_language
+from gridmap.portal.photos import photo_dir
 from gridmap.portal.tracking_api import patrol_from_request, worker_json
 from gridmap.services.tracking import POSITION_ROLES, check_area_filter
 from gridmap.services.workers import REGISTRY_ROLES, worker_record, workers_in_scope
@@ -128,7 +130,8 @@ def worker_page(worker_id: str) -> str:
             row = rows.iloc[0]
             latest = {"fix_time": row["fix_time"].to_pydatetime(), "grid_code": row["grid_code"],
                       "lon": float(row.geometry.x), "lat": float(row.geometry.y)}
-    return render_template("command_worker.html", worker=record, latest=latest)
+    photo = public_photo_url(record.get("photo"), photo_dir=photo_dir())
+    return render_template("command_worker.html", worker=record, latest=latest, photo=photo)
 
 
 def _floats(values: Any) -> list[float | None]:

@@ -140,3 +140,17 @@ def test_todays_alerts_are_listed_in_scope(app, world_store) -> None:
     html = signed_in(app, "centre").get("/command").get_data(as_text=True)
     assert "张三 已离开本网格 42 分钟" in html
     assert "王五" not in html  # w-c serves another community
+
+
+def test_worker_card_photo_is_a_browser_url_never_a_server_path(app, world_store) -> None:
+    from gridmap import schema
+
+    with world_store.transaction() as tx:
+        tx.update(schema.WORKERS, {"worker_id": "w-a"}, {"photo": "zhang san.jpg"})
+        tx.update(schema.WORKERS, {"worker_id": "w-b"}, {"photo": "/etc/passwd"})
+    client = signed_in(app, "centre")
+    card = client.get("/workers/w-a").get_data(as_text=True)
+    found = re.search(r'<img class="cm-photo" src="([^"]+)"[^>]*data-testid="card-photo"', card)
+    assert found is not None and found.group(1) == "/photos/zhang%20san.jpg"
+    other = client.get("/workers/w-b").get_data(as_text=True)
+    assert "/etc/passwd" not in other and "worker-placeholder.svg" in other
