@@ -5,10 +5,11 @@ million points in <= 2 s"); single HTTP lookups at a fixed 200 requests/s for 60
 ``gridmap serve`` (waitress) on loopback with p50 < 5 ms, p99 < 20 ms and no errors. The same
 points are answered by PostGIS (subdivided side table) in the same run, for comparison.
 
-Data: the demo district (``build_demo``, seed 2024) in a temp GeoPackage. When the demo has no active
-grids (the partition hook is wired by the lead), every community is cut into stand-in grids: the
-Voronoi cells of seeded random points (one per ~400 households) clipped to the community, so the
-grid count and the community boundaries are the demo's. ``grids_source`` in the JSON says which.
+Data: the demo district as ``gridmap demo`` builds it (``build_demo`` with the partition hook
+``partition_every_community``, seed 2024) in a temp GeoPackage, so the lookups run over the demo's
+real grids. Only if that leaves no active grid (a broken partition) is every community cut into
+stand-in grids instead: the Voronoi cells of seeded random points (one per ~400 households) clipped
+to the community. ``grids_source`` in the JSON says which.
 
 Run: ``.venv/bin/python -m benchmarks.lookup`` (or ``python -m benchmarks.run_all lookup``);
 ``GRIDMAP_BENCH_HTTP_S`` shortens the HTTP phase for a smoke run. Writes benchmarks/results/lookup.json.
@@ -43,7 +44,7 @@ from gridmap.analysis.lookup_sql import lookup_many_sql, lookup_sql, refresh_loo
 from gridmap.codes import grid_code, grid_name, reading_order
 from gridmap.config import Settings
 from gridmap.crs import working_crs_for
-from gridmap.demo.build import build_demo
+from gridmap.demo.build import build_demo, partition_every_community
 from gridmap.errors import NotFoundError
 from gridmap.model import AreaLevel, GridKind
 from gridmap.services.generations import activate_generation, active_grids, stage_generation
@@ -108,11 +109,11 @@ def _points_in(shape: Any, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def demo_store(workdir: Path, settings: Settings) -> tuple[Store, str]:
     store = open_store(f"gpkg://{workdir / 'demo.gpkg'}", settings)
-    build_demo(store, settings, seed=SEED)
+    build_demo(store, settings, seed=SEED, partition=partition_every_community)
     if len(active_grids(store)):
-        return store, "demo partition"
-    standin_grids(store, np.random.default_rng(SEED))
-    return store, "voronoi stand-in (demo has no partition hook yet)"
+        return store, "demo partition (partition_every_community, as gridmap demo)"
+    standin_grids(store, np.random.default_rng(SEED))  # fallback only: the partition produced no grid
+    return store, "voronoi stand-in (the demo partition produced no active grid)"
 
 
 def bench_batch(index: LookupIndex, rng: np.random.Generator) -> dict[str, Any]:
@@ -171,8 +172,7 @@ def _free_port() -> int:
 def bench_http(store_url: str, points: np.ndarray, *, duration_s: float) -> dict[str, Any]:
     """Open-loop load: request i is sent at t0 + i / rate on a pool of keep-alive connections."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "gridmap.cli.main", "serve", "--store", store_url, "--port", str(port),
-           "--workers", "4"]
+    cmd = [sys.executable, "-m", "gridmap.cli.main", "serve", "--store", store_url, "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_server(port, proc)

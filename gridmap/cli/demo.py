@@ -11,10 +11,6 @@ from gridmap.photos import photo_dir_from_settings
 from gridmap.store.base import Store, open_store
 
 if TYPE_CHECKING:  # imported for the annotation only: gridmap.cli.main imports this module
-    from collections.abc import Callable
-
-    from geopandas import GeoDataFrame
-
     from gridmap.cli.main import CliContext
     from gridmap.config import Settings
     from gridmap.demo.build import DemoSummary
@@ -27,7 +23,7 @@ def _build(store: Store, obj: CliContext, *, seed: int, replace: bool, scale: fl
     """Run build_demo with a rich progress bar on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gridmap.demo.build import build_demo
+    from gridmap.demo.build import build_demo, partition_every_community
 
     settings = obj.settings.replace(store_url=store.url)
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
@@ -37,18 +33,7 @@ def _build(store: Store, obj: CliContext, *, seed: int, replace: bool, scale: fl
             bar.update(task, description=label, completed=done, total=total)
 
         return build_demo(store, settings, seed=seed, replace=replace, scale=scale, progress=progress,
-                          partition=partition_demo)  # fmt: skip
-
-
-def partition_demo(store: Store, settings: Settings, progress: Callable[[str, int, int], None] | None) -> GeoDataFrame:
-    """The demo's partition step: every community with its own band (社区 urban, 村 rural), staged and activated."""
-    from gridmap.services.partitioning import partition_and_activate_all
-
-    def communities_done(done: int, total: int) -> None:
-        if progress is not None:
-            progress("partition communities", done, total)
-
-    return partition_and_activate_all(store, settings, seed=0, actor="gridmap demo", progress=communities_done)
+                          partition=partition_every_community)  # fmt: skip
 
 
 def _placeholder_photos(store: Store, settings: Settings) -> int:

@@ -181,6 +181,18 @@ def build_demo(
     return _summary(district, grids, workers, incidents, steps, seconds=perf_counter() - t0)
 
 
+def partition_every_community(store: Store, settings: Settings, progress: Progress | None) -> gpd.GeoDataFrame:
+    """The partition hook of ``gridmap demo``: every community cut with its own band (社区 urban, 村 rural),
+    staged and activated (seed 0, so the same demo gives the same grids). Benchmarks use it too."""
+    from gridmap.services.partitioning import partition_and_activate_all
+
+    def communities_done(done: int, total: int) -> None:
+        if progress is not None:
+            progress("partition communities", done, total)
+
+    return partition_and_activate_all(store, settings, seed=0, actor="gridmap demo", progress=communities_done)
+
+
 def _truncate(tx: StoreTransaction, *, replace: bool) -> None:
     if replace:
         for layer in reversed(DEMO_LAYERS):
