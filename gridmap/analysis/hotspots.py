@@ -206,7 +206,8 @@ def hotspots_from_values(
 def _limit_dict(limit: ResolutionLimit | None) -> dict[str, Any] | None:
     if limit is None:
         return None
-    return {"permutations": limit.permutations, "min_p": limit.min_p, "cells": limit.cells, "needed": limit.needed}
+    return {"permutations": limit.permutations, "min_p": limit.min_p, "cells": limit.cells, "needed": limit.needed,
+            "suggested": limit.suggested}
 
 
 def _subset(cells: Cells, keep: npt.NDArray[np.bool_]) -> Cells:

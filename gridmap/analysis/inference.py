@@ -155,11 +155,16 @@ class ResolutionLimit:
     #: Cells at ``min_p`` that the FDR correction would need before any reaches 99 %.
     needed: int
 
+    @property
+    def suggested(self) -> int:
+        """Ten times as many permutations (at least 9999)."""
+        return max(9_999, 10 * (self.permutations + 1) - 1)
+
     def sentence(self) -> str:
         return (
             f"with {self.permutations} permutations no p-value is below {self.min_p:.4g}; after the FDR correction"
             f" over {self.cells} cells the 99 % bin needs at least {self.needed} cells at that p-value: run more"
-            " permutations (e.g. 9999) to tell strong hotspots apart"
+            f" permutations (e.g. {self.suggested}) to tell strong hotspots apart"
         )
 
 

@@ -112,7 +112,7 @@ _ZH: dict[str, str] = {
     "legend.stats": "{measure}",
     "note.resolution": (
         "提示：置换 {permutations} 次时 p 值最小为 {min_p}；对 {cells} 个单元做 FDR 校正后，"
-        "需至少 {needed} 个单元达到该 p 值才可能出现 99% 置信的热点。要区分强热点，请增加置换次数（如 9999）。"
+        "需至少 {needed} 个单元达到该 p 值才可能出现 99% 置信的热点。要区分强热点，请增加置换次数（如 {suggested}）。"
     ),
     "cov.title": "覆盖分析",
     "cov.access": "服务半径 {m} 米内的户数：{within} / {total}（{share}）",
@@ -259,7 +259,7 @@ _EN: dict[str, str] = {
     "note.resolution": (
         "Note: with {permutations} permutations no p-value is below {min_p}; after the FDR correction over"
         " {cells} cells the 99% bin needs at least {needed} cells at that p-value. Run more permutations"
-        " (e.g. 9999) to tell strong hotspots apart."
+        " (e.g. {suggested}) to tell strong hotspots apart."
     ),
     "cov.title": "Coverage",
     "cov.access": "Households within {m} m: {within} of {total} ({share})",

@@ -131,6 +131,9 @@ def test_hotspot_page_has_map_table_and_escapes_data(client: FlaskClient):
     login(client, "ana")
     html = client.get("/analysis/hotspots?cells=grids&permutations=99").get_data(as_text=True)
     assert html.count('data-testid="an-row"') == len(ss.GRID_CELLS)
+    # 99 permutations over 7 grids cannot reach 99 % after FDR: the page says so, in Chinese, and what to do
+    assert 'data-testid="an-resolution-note"' in html and "置换 99 次时 p 值最小为 0.0200" in html
+    assert "（如 9999）" in html
     assert "gm-analysis-cell" in html and "/static/vendor/leaflet-1.9.3/leaflet.js" in html
     assert HOSTILE not in html and "&lt;img src=x onerror=alert(" in html  # the category option is text
     assert "https://cdn" not in html
