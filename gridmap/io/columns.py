@@ -164,9 +164,13 @@ def resolve_columns(
     missing = [f for f in layer.required if f not in mapping]
     if missing:
         fixes = " ".join(f"--map {f}=COLUMN" for f in missing)
+        # A hotline export has no ids or statuses of ours: it enters the closed loop through its own command.
+        hint = (f" (a hotline export without them: gridmap incidents import {Path(str(path)).name})"
+                if layer.name == "incidents" else "")
         raise ValidationError(
             f"{path}: layer {layer.name} needs column(s) {', '.join(missing)} but the file has none of their "
-            f"usual names; its columns are: {', '.join(columns) or '(none)'}. Say which column holds them: {fixes}",
+            f"usual names; its columns are: {', '.join(columns) or '(none)'}. Say which column holds them: {fixes}"
+            + hint,
             code="missing_columns",
             details={"file": str(path), "missing": missing, "columns": list(columns), "fix": fixes},
         )

@@ -47,6 +47,15 @@ def test_missing_required_columns_message() -> None:
     assert msg.startswith("/tmp/jd.shp: layer streets needs column(s) code, name")
     assert "its columns are: JD, MC_X" in msg and "--map code=COLUMN --map name=COLUMN" in msg
     assert err.value.details["missing"] == ["code", "name"]
+    assert "gridmap incidents import" not in msg
+
+
+def test_incidents_without_ids_point_to_the_hotline_import() -> None:
+    with pytest.raises(ValidationError) as err:
+        columns.resolve_columns(["category", "lon", "lat"], columns.import_layer_named("incidents"), {},
+                                path=Path("/tmp/12345.csv"))
+    assert "needs column(s) incident_id, status" in err.value.message
+    assert err.value.message.endswith("(a hotline export without them: gridmap incidents import 12345.csv)")
 
 
 def test_bad_map_arguments() -> None:
