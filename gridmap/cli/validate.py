@@ -93,15 +93,17 @@ def validate_command(
     as_json: bool,
 ) -> None:
     """Check that grids tile their communities: no gaps, no overlaps, whole buildings, household band."""
-    band = band_from_options(band_min, band_max, ctx.obj)
     store_mode = community_code is not None or all_communities
     if store_mode:
+        # without --min/--max every community is judged by its own band (urban 社区, rural 村)
+        explicit = None if band_min is None and band_max is None else band_from_options(band_min, band_max, ctx.obj)
         if grids_path or parent_path or buildings_path:
             raise ValidationError("give either files (--grids/--parent) or store mode (--community/--all), not both")
         if community_code is not None and all_communities:
             raise ValidationError("give --community CODE or --all, not both")
-        _validate_store(ctx.obj, store_url, community_code, generation_id, band, as_json)
+        _validate_store(ctx.obj, store_url, community_code, generation_id, explicit, as_json)
         return
+    band = band_from_options(band_min, band_max, ctx.obj)
     if grids_path is None or parent_path is None:
         raise ValidationError("file mode needs --grids FILE and --parent FILE (or use --community CODE / --all)")
     grids = layer_from_file(grids_path, crs=crs, what="grids")
@@ -125,7 +127,12 @@ def validate_command(
 
 
 def _validate_store(
-    obj: Any, store_url: str | None, community_code: str | None, generation_id: int | None, band: Band, as_json: bool
+    obj: Any,
+    store_url: str | None,
+    community_code: str | None,
+    generation_id: int | None,
+    band: Band | None,
+    as_json: bool,
 ) -> None:
     from gridmap.services.partitioning import community_codes
     from gridmap.services.validation import validate_store
@@ -139,7 +146,8 @@ def _validate_store(
         store.close()
     ok = all(r.certificate.ok for r in results)
     if as_json:
-        report = {"ok": ok, "band": {"min": band.min, "max": band.max}, "communities": [r.to_dict() for r in results]}
+        bands = {"min": band.min, "max": band.max} if band is not None else "per community (settings.band / rural_band)"
+        report = {"ok": ok, "band": bands, "communities": [r.to_dict() for r in results]}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         for r in results:

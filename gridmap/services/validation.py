@@ -19,7 +19,7 @@ from gridmap.model import AreaLevel
 from gridmap.partition.checks import Certificate, validate_community
 from gridmap.partition.problem import Band
 from gridmap.services.generations import active_grids, get_generation
-from gridmap.services.partitioning import inputs_from_store
+from gridmap.services.partitioning import band_for_community, inputs_from_store
 from gridmap.store.base import Store
 
 
@@ -61,10 +61,14 @@ def validate_store(
     store: Store,
     codes: Sequence[str],
     *,
-    band: Band,
+    band: Band | None = None,
     generation_id: int | None = None,
 ) -> list[CommunityValidation]:
-    """One certificate per community code (its active generation, or ``generation_id`` for one code)."""
+    """One certificate per community code (its active generation, or ``generation_id`` for one code).
+
+    ``band=None`` judges each community by its own configured band (社区 urban, 村 rural; P-5), the
+    band the partition used.
+    """
     if not codes:
         raise ValidationError("no community to validate: the store has no communities")
     if generation_id is not None and len(codes) != 1:
@@ -76,6 +80,7 @@ def validate_store(
         community = store.read(schema.AREAS, where={"code": code, "level": AreaLevel.COMMUNITY.value})
         assert isinstance(community, gpd.GeoDataFrame)
         buildings = inputs.buildings if len(inputs.buildings) else None
-        certificate = validate_community(grids, community, buildings, band)
+        own_band = band if band is not None else band_for_community(code, store.settings)
+        certificate = validate_community(grids, community, buildings, own_band)
         results.append(CommunityValidation(code, gen_id, certificate))
     return results

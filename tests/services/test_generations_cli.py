@@ -101,3 +101,22 @@ def test_partition_store_mode_cli(tmp_path, settings):
     assert stray.exit_code == 2 and "drop --out" in stray.output
     neither = runner.invoke(cli, ["partition", "--store", url])
     assert neither.exit_code == 2 and "file mode needs --boundary" in neither.output
+
+
+def test_a_village_is_partitioned_and_validated_with_its_own_band(tmp_path, settings):
+    """村 (community part 200-399) uses the rural band 100-300 in partition and validate (P-5)."""
+    village = "410611101201"
+    url = f"gpkg://{tmp_path}/village.gpkg"
+    store = open_store(url, settings)
+    total = _seed_store(store, households_per_building=8, community=village)  # 24 blocks x 4 x 8 = 768
+    runner = CliRunner()
+    done = runner.invoke(cli, ["partition", "--all", "--store", url, "--commit", "--json"])
+    assert done.exit_code == 0, done.output
+    runner.invoke(cli, ["generations", "activate", "--all-staged", "--store", url])
+    grids = store.read(schema.GRIDS)
+    assert int(grids["households"].sum()) == total
+    assert grids["households"].between(100, 300).all() and len(grids) >= 3  # 768 cannot be one urban grid
+    own = runner.invoke(cli, ["validate", "--all", "--store", url, "--json"])
+    assert own.exit_code == 0, own.output
+    urban = runner.invoke(cli, ["validate", "--all", "--store", url, "--min", "300", "--max", "500"])
+    assert urban.exit_code == 1  # the same grids judged by the urban band fail

@@ -21,15 +21,15 @@ DX, DY = 0.0133, 0.0081
 COMMUNITY = "410611001001"
 
 
-def _seed_store(store, *, households_per_building: int = 30) -> int:
+def _seed_store(store, *, households_per_building: int = 30, community: str = COMMUNITY) -> int:
     rng = np.random.default_rng(7)
     outline = box(W, S, W + DX, S + DY)
     areas = gpd.GeoDataFrame(
         {
-            "code": ["410611", "410611001", COMMUNITY],
+            "code": ["410611", community[:9], community],
             "name": ["淇滨区", "金山街道", "黎阳社区"],
             "level": ["district", "street", "community"],
-            "parent_code": [None, "410611", "410611001"],
+            "parent_code": [None, "410611", community[:9]],
         },
         geometry=[
             MultiPolygon([outline.buffer(0.001, join_style="mitre")]),
@@ -62,7 +62,7 @@ def _seed_store(store, *, households_per_building: int = 30) -> int:
             x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
             footprints.append(box(x - 0.0001, y - 0.0001, x + 0.0001, y + 0.0001))
     buildings = gpd.GeoDataFrame(
-        {"households": [households_per_building] * len(footprints), "community_code": COMMUNITY},
+        {"households": [households_per_building] * len(footprints), "community_code": community},
         geometry=footprints, crs=4326,
     )
     with store.transaction() as tx:
