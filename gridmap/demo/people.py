@@ -2,8 +2,8 @@
 
 Staffing follows the seeds: one full-time worker per grid ("一格一员", R-2), a grid leader per
 community (二级网格长, H-4) who leads all its grids, and part-time workers in some grids (R-2;
-R-13 reports ~1.6 staff per grid). A/B posts (P-54) pair each full-time worker with the worker
-of an adjacent grid (mutual pairs where the grid graph allows, else one-way). Everything personal
+R-13 reports ~1.6 staff per grid). A/B posts (P-54) pair full-time workers of adjacent grids in
+mutual pairs, as many as the grid graph allows (a worker left over has no partner). Everything personal
 is fake and looks fake: generated names, phones 1380000xxxx, device ids DEMOnnnnnn, photo names
 ``<worker_id>.png`` for which ``gridmap demo`` draws silhouettes stamped SYNTHETIC (gridmap.demo.photos).
 """
@@ -46,21 +46,23 @@ def adjacent_pairs(geoms: gpd.GeoSeries) -> list[tuple[int, int, float]]:
 
 
 def partners_from_adjacency(n: int, pairs: list[tuple[int, int, float]], *, group: list[str]) -> list[int | None]:
-    """A partner index per item: greedy mutual matching by longest shared edge, same group first.
+    """A partner index per item: mutual A/B pairs of neighbours (P-54), as many as the adjacency allows.
 
-    Items left without a free neighbour get a one-way partner (their longest-edge neighbour);
-    items with no neighbour at all get None.
+    A maximum-cardinality matching (networkx) weighted towards pairs in the same group (community),
+    then towards longer shared edges. A/B posts are mutual, and the registry check refuses one-way
+    partners, so an item left over (an odd count of neighbours, or none) gets None.
     """
-    ranked = sorted(pairs, key=lambda p: (group[p[0]] != group[p[1]], -p[2], p[0], p[1]))
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    longest = max((length for *_, length in pairs), default=0.0) or 1.0
+    for a, b, length in sorted(pairs):
+        same = group[a] == group[b]
+        graph.add_edge(a, b, weight=(2.0 if same else 1.0) + length / longest)  # same community first
     partner: list[int | None] = [None] * n
-    for a, b, _ in ranked:
-        if partner[a] is None and partner[b] is None:
-            partner[a], partner[b] = b, a
-    for a, b, _ in ranked:
-        if partner[a] is None:
-            partner[a] = b
-        if partner[b] is None:
-            partner[b] = a
+    for a, b in nx.max_weight_matching(graph, maxcardinality=True):
+        partner[a], partner[b] = b, a
     return partner
 
 
@@ -134,9 +136,8 @@ def _community_workers(communities: gpd.GeoDataFrame, names: NameFactory) -> lis
         records.append(_worker(f"GL{code}", WorkerRole.GRID_LEADER, None, names))
         team = [_worker(f"GW{code}{k + 1:03d}", WorkerRole.FULL_TIME, None, names)
                 for k in range(max(1, round(households / HOUSEHOLDS_PER_WORKER)))]
-        for k, w in enumerate(team):
+        for k, w in enumerate(team):  # mutual pairs (0, 1), (2, 3)...; an odd last one has none
             mate = k + 1 if k % 2 == 0 else k - 1
-            mate = mate if mate < len(team) else (0 if len(team) > 1 else -1)
-            w["partner_worker_id"] = team[mate]["worker_id"] if mate >= 0 and mate != k else None
+            w["partner_worker_id"] = team[mate]["worker_id"] if mate < len(team) else None
         records.extend(team)
     return records

@@ -9,8 +9,9 @@ import pytest
 
 from gridmap import schema
 from gridmap.demo.generate import DemoDistrict
-from gridmap.demo.people import HOUSEHOLDS_PER_WORKER, workers_for_grids
+from gridmap.demo.people import HOUSEHOLDS_PER_WORKER, partners_from_adjacency, workers_for_grids
 from gridmap.model import WorkerRole
+from gridmap.services.workers import registry_problems
 from tests.demo.helpers import strip_grids
 
 
@@ -41,16 +42,27 @@ def test_partners_are_workers_of_adjacent_grids(small_district: DemoDistrict) ->
     grids = strip_grids(small_district).set_index("code")
     workers = workers_for_grids(grids.reset_index(), _communities(small_district), rng=np.random.default_rng(3))
     full = workers[workers["role"] == WorkerRole.FULL_TIME.value].set_index("worker_id")
-    assert full["partner_worker_id"].notna().all()
+    paired = full[full["partner_worker_id"].notna()]
+    assert len(paired) >= 0.8 * len(full)
     metric = grids.to_crs(small_district.working_crs)
-    mutual = 0
-    for worker_id, row in full.iterrows():
+    alone = metric.loc[full.loc[full["partner_worker_id"].isna(), "grid_code"]]
+    for code, geom in alone.geometry.items():  # two workers left alone never sit in neighbouring grids
+        others = alone.drop(index=code).geometry
+        assert not (others.boundary.intersection(geom.boundary).length > 1.0).any(), code
+    for worker_id, row in paired.iterrows():
         partner = full.loc[row["partner_worker_id"]]
-        assert partner.name != worker_id
+        assert partner.name != worker_id and partner["partner_worker_id"] == worker_id  # A/B posts are mutual
         shared = metric.geometry[row["grid_code"]].boundary.intersection(metric.geometry[partner["grid_code"]].boundary)
         assert shared.length > 1.0, f"{row['grid_code']} and {partner['grid_code']} share no edge"
-        mutual += partner["partner_worker_id"] == worker_id
-    assert mutual >= 0.8 * len(full)  # mostly mutual A/B pairs
+    assert registry_problems(workers, grids.reset_index()) == []  # the registry's own check accepts the demo
+
+
+def test_a_maximum_matching_pairs_a_path_of_four_completely() -> None:
+    # 0-1-2-3 in a row: greedy by longest edge (1-2) would strand 0 and 3
+    pairs = [(0, 1, 10.0), (1, 2, 50.0), (2, 3, 10.0)]
+    assert partners_from_adjacency(4, pairs, group=["a"] * 4) == [1, 0, 3, 2]
+    assert partners_from_adjacency(3, pairs[:2], group=["a"] * 3).count(None) == 1  # odd: one is left over
+    assert partners_from_adjacency(1, [], group=["a"]) == [None]
 
 
 def test_same_seed_same_workers_and_community_mode(small_district: DemoDistrict) -> None:
