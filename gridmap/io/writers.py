@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,8 @@ _OGR_TYPES = {
     "POINT": "Point",
 }
 SHAPEFILE_NAME_LIMIT = 10
+#: Longest text a DBF field holds (bytes); longer values are cut by GDAL.
+SHAPEFILE_TEXT_BYTES = 254
 #: Sidecar files of a shapefile (removed with the .shp when a write fails).
 _SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 
@@ -154,6 +157,17 @@ def _write_zipped_shapefile(frame: pd.DataFrame, spec: schema.LayerSpec, path: P
     return rows
 
 
+def shapefile_cut_fields(frame: pd.DataFrame, spec: schema.LayerSpec) -> dict[str, int]:
+    """Column -> number of values longer than a DBF text field holds (254 bytes), which a shapefile cuts."""
+    table = file_columns(frame, spec, "shp")
+    out: dict[str, int] = {}
+    for col in table.columns:
+        long = sum(1 for v in table[col] if isinstance(v, str) and len(v.encode("utf-8")) > SHAPEFILE_TEXT_BYTES)
+        if long:
+            out[col] = long
+    return out
+
+
 def _write_file(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, path: Path) -> int:
     table = file_columns(frame, spec, fmt)
     has_geometry = spec.geometry_type is not None and isinstance(frame, gpd.GeoDataFrame)
@@ -178,7 +192,9 @@ def _write_file(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, path: Pat
     if fmt == "geojson" and path.exists():
         path.unlink()  # the GeoJSON driver refuses to overwrite
     try:
-        pyogrio.write_dataframe(data, path, **kwargs)
+        with warnings.catch_warnings():  # cut DBF values are reported by shapefile_cut_fields instead
+            warnings.filterwarnings("ignore", message=r"Value .* has been truncated to 254", category=RuntimeWarning)
+            pyogrio.write_dataframe(data, path, **kwargs)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
         raise ValidationError(f"{path}: cannot write {fmt}: {exc}", code="unwritable_file") from None
     return len(data)

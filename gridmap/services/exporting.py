@@ -18,7 +18,7 @@ from typing import Any
 from gridmap import schema
 from gridmap.errors import ValidationError
 from gridmap.io.columns import IMPORT_LAYERS
-from gridmap.io.writers import EXPORT_FORMATS, shapefile_field_names, write_frame
+from gridmap.io.writers import EXPORT_FORMATS, shapefile_cut_fields, shapefile_field_names, write_frame
 from gridmap.store.base import Store
 
 _LEVEL = schema.AREAS_SPEC.column("level").name
@@ -34,6 +34,8 @@ class ExportReport:
     #: Column -> name in the file, only where they differ (shapefile truncation).
     renamed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    #: What the format could not hold (e.g. text cut to a shapefile's 254 bytes), for people to read.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,6 +44,8 @@ class ExportReport:
         text = f"Exported {self.rows} row(s) of {self.layer} to {self.path} ({self.format}) in {self.seconds:.2f} s."
         if self.renamed:
             text += " Shapefile field names: " + ", ".join(f"{k} -> {v}" for k, v in self.renamed.items()) + "."
+        for warning in self.warnings:
+            text += f" Warning: {warning}."
         return text
 
 
@@ -69,4 +73,7 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path) -> ExportR
     frame = store.read(target, where={_LEVEL: level.value} if level is not None else None)
     rows = write_frame(frame, spec, fmt, path)
     renamed = {k: v for k, v in shapefile_field_names(spec.column_names).items() if k != v} if fmt == "shp" else {}
-    return ExportReport(layer, target, fmt, str(path), rows, renamed, time.perf_counter() - started)
+    cut = shapefile_cut_fields(frame, spec) if fmt == "shp" else {}
+    warnings = [f"{n} value(s) of {col} longer than 254 bytes were cut (a shapefile limit; gpkg or geojson keep them)"
+                for col, n in cut.items()]
+    return ExportReport(layer, target, fmt, str(path), rows, renamed, time.perf_counter() - started, warnings)

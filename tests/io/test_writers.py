@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import shapely
 from gridmap import schema
 from gridmap.errors import ValidationError
 from gridmap.io.readers import read_source
-from gridmap.io.writers import shapefile_field_names, write_frame
+from gridmap.io.writers import shapefile_cut_fields, shapefile_field_names, write_frame
 
 
 @pytest.mark.parametrize("spec", list(schema.LAYERS.values()), ids=list(schema.LAYERS))
@@ -119,3 +120,14 @@ def test_a_failed_write_leaves_no_file_behind(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(ValidationError, match=r"cannot write .*disk full"):
         write_frame(_buildings(), schema.BUILDINGS_SPEC, "shp" if name != "b.geojson" else "geojson", tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_text_a_shapefile_cuts_is_counted_not_warned_raw(tmp_path: Path) -> None:
+    frame = _buildings()
+    frame.loc[0, "name"] = "楼" * 100  # 300 bytes in UTF-8: more than a DBF text field holds
+    assert shapefile_cut_fields(frame, schema.BUILDINGS_SPEC) == {"name": 1}
+    assert shapefile_cut_fields(_buildings(), schema.BUILDINGS_SPEC) == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # GDAL's raw RuntimeWarning would fail here
+        write_frame(frame, schema.BUILDINGS_SPEC, "shp", tmp_path / "long.shp")
+    assert len(read_source(tmp_path / "long.shp").frame["name"].iloc[0].encode("utf-8")) <= 254
