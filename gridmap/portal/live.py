@@ -23,8 +23,10 @@ every stream after ``MAX_STREAM_S`` seconds (the default limit is the server's t
 ``RESERVED_THREADS``, see :func:`streams_for_threads`); the browser's EventSource reconnects by itself with
 ``Last-Event-ID`` and gets what it missed from a bounded backlog. Each subscriber has a bounded queue:
 a subscriber too slow to keep up loses its oldest events and is told so by a ``gap`` event (reload).
-A heartbeat comment every ``settings.live_heartbeat_s`` keeps proxies from closing an idle stream and
-lets the server notice a client that went away. Events reach the streams of this process only.
+A heartbeat comment every ``settings.live_heartbeat_s`` keeps proxies from closing an idle stream; under
+waitress a stream also asks every second whether its client went away (``waitress.client_disconnected``,
+with ``channel_request_lookahead`` set by ``gridmap.portal.server``), so a closed page frees its slot at
+once. Events reach the streams of this process only.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ BACKLOG_SIZE = 512
 RESERVED_THREADS = 2
 #: Streams allowed when no thread count is known (Flask's dev server, test apps): the default 8 threads - 2.
 DEFAULT_STREAMS = 6
+#: How often a waiting stream asks whether its client went away, seconds.
+CLIENT_POLL_S = 1.0
 #: A stream ends after this long (seconds) and the browser reconnects: no thread is held forever.
 MAX_STREAM_S = 300.0
 #: Milliseconds the browser waits before reconnecting (the SSE ``retry`` field).
@@ -207,15 +211,20 @@ class EventHub:
 
     def stream(
         self, sub: Subscription, *, heartbeat_s: float, max_duration_s: float = MAX_STREAM_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, client_gone: Callable[[], bool] | None = None,
     ) -> Iterator[str]:
-        """The text/event-stream of ``sub``; unsubscribes when it ends or the client goes away."""
+        """The text/event-stream of ``sub``; unsubscribes when it ends or the client goes away.
+
+        ``client_gone`` (waitress's ``waitress.client_disconnected``) is asked every ``CLIENT_POLL_S``
+        while waiting, so a closed page frees its stream slot and thread within about a second instead
+        of at the next heartbeat (a command centre flicking between pages would otherwise fill the slots).
+        """
         try:
             yield f"retry: {RETRY_MS}\n: connected\n\n"
             deadline = clock() + max_duration_s
             while (left := deadline - clock()) > 0:
                 try:
-                    event = sub.queue.get(timeout=min(heartbeat_s, left))
+                    event = _next_event(sub, timeout_s=min(heartbeat_s, left), client_gone=client_gone)
                 except queue.Empty:
                     yield ": heartbeat\n\n"
                     continue
@@ -227,6 +236,23 @@ class EventHub:
                 yield event.frame()
         finally:
             self.unsubscribe(sub)
+
+
+def _next_event(sub: Subscription, *, timeout_s: float, client_gone: Callable[[], bool] | None) -> LiveEvent | None:
+    """The next queued event (None: the hub closed the stream, or the client went away); Empty on timeout."""
+    if client_gone is None:
+        return sub.queue.get(timeout=timeout_s)
+    end = time.monotonic() + timeout_s
+    while True:
+        if client_gone():
+            return None
+        left = end - time.monotonic()
+        if left <= 0:
+            raise queue.Empty
+        try:
+            return sub.queue.get(timeout=min(CLIENT_POLL_S, left))
+        except queue.Empty:
+            continue
 
 
 def hub(app: Flask | None = None) -> EventHub:
@@ -328,7 +354,9 @@ def events() -> Response:
         g.gridmap_retry_after = 5
         raise
     heartbeat_s = max(0.05, float(portal_state().settings.live_heartbeat_s))
-    response = Response(found.stream(sub, heartbeat_s=heartbeat_s), mimetype="text/event-stream")
+    gone = request.environ.get("waitress.client_disconnected")  # needs channel_request_lookahead > 0
+    response = Response(found.stream(sub, heartbeat_s=heartbeat_s, client_gone=gone if callable(gone) else None),
+                        mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
     return response

@@ -69,7 +69,9 @@ def make_server(
                     " and pages will wait; raise --workers", streams, workers)
     app = create_app(settings.replace(live_max_subscribers=streams), store=store)
     try:
-        server = create_server(app, host=host, port=port, threads=workers, ident="gridmap")
+        # lookahead 1: waitress keeps reading each connection, so an event stream sees its client leave
+        server = create_server(app, host=host, port=port, threads=workers, ident="gridmap",
+                               channel_request_lookahead=1)
     except OSError as exc:
         close_app(app)
         raise ValidationError(

@@ -234,6 +234,38 @@ def test_events_stream_through_waitress(portal_settings: Settings, accounts_stor
         close_app(app)
 
 
+def test_a_closed_page_frees_its_stream_long_before_the_next_heartbeat(
+    portal_settings: Settings, accounts_store: Store
+) -> None:
+    settings = portal_settings.replace(live_heartbeat_s=60.0, live_max_subscribers=1)
+    server, app = make_server(settings, port=0, workers=3, store=accounts_store)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        key = create_token(accounts_store, role="command", area_code="410611001001", actor="test").api_key
+        request = f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+        for _ in range(2):  # the only slot is taken, freed, and taken again
+            sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=10)
+            sock.sendall(request)
+            assert _read_until(sock, b": connected", bytearray()).startswith(b"HTTP/1.1 200")
+            assert live.hub(app).wait_for_subscribers(1, timeout_s=5)
+            sock.close()
+            # 60 s until the next heartbeat: only the disconnect check can free the slot this soon
+            assert live.hub(app).wait_for_subscribers(0, timeout_s=5)
+    finally:
+        stop_server(server)
+        thread.join(timeout=10)
+        close_app(app)
+
+
+def test_a_stream_whose_client_left_ends_without_waiting_for_events() -> None:
+    hub = EventHub(max_subscribers=1)
+    answers = iter([False, False, True])
+    frames = hub.stream(hub.subscribe(TY), heartbeat_s=60.0, client_gone=lambda: next(answers))
+    assert next(frames).startswith("retry: ")
+    assert list(frames) == [] and hub.subscriber_count == 0  # ended after the third check, ~2 s
+
+
 # -- incidents publish ------------------------------------------------------------------------------
 
 
