@@ -20,6 +20,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -83,6 +84,17 @@ def incident_scope_codes(frame: pd.DataFrame) -> pd.Series:
     return codes
 
 
+def starts_with_mask(codes: pd.Series, prefix: str) -> npt.NDArray[np.bool_]:
+    """True where a code starts with ``prefix`` (NA: False), tested once per distinct code.
+
+    Why: 200,000 incidents carry a few thousand distinct codes; a per-row ``str.startswith`` costs
+    about 0.3 s, factorising and testing the distinct codes a few milliseconds.
+    """
+    ids, uniques = pd.factorize(codes, use_na_sentinel=True)
+    hits = np.array([str(u).startswith(prefix) for u in uniques] + [False], dtype=bool)
+    return hits[ids]  # the NA sentinel -1 picks the trailing False
+
+
 def area_geometry(store: Store, area_code: str) -> shapely.Geometry:
     """The polygon of an area or active grid; NotFoundError when the code is unknown."""
     level = level_of_code(area_code)
@@ -130,7 +142,7 @@ def incidents_in_scope(
     frame = frame[keep]
     if area_code:
         codes = incident_scope_codes(frame)
-        inside = codes.fillna("").str.startswith(area_code).to_numpy(dtype=bool)
+        inside = starts_with_mask(codes, area_code)
         unknown = codes.isna().to_numpy(dtype=bool)
         if unknown.any():
             shape = area_geometry(store, area_code)

@@ -92,9 +92,9 @@ def _decode(col: Column, value: Any) -> Any:
 _RAW_TYPES = frozenset({"text", "int", "float", "datetime"})
 
 
-def _decoded_column(col: Column, values: Sequence[Any], keep: np.ndarray) -> list[Any]:
+def _decoded_column(col: Column, values: Sequence[Any], keep: np.ndarray) -> Sequence[Any]:
     """One column's stored values, rows not in ``keep`` dropped, json/bool decoded (the rest passed raw)."""
-    kept = list(values) if keep.all() else [v for v, k in zip(values, keep, strict=True) if k]
+    kept = values if keep.all() else [v for v, k in zip(values, keep.tolist(), strict=True) if k]
     if col.type in _RAW_TYPES:
         return kept
     return [_decode(col, v) for v in kept]
@@ -145,8 +145,9 @@ def _read(
     keep = np.ones(len(rows), dtype=bool)
     if box is not None and geometry is not None:
         keep = mask_bbox(geometry, box)
+    everything = bool(keep.all())
     data = {n: _decoded_column(spec.column(n), cols[i + 1], keep) for i, n in enumerate(names)}
-    fids = [f for f, k in zip(cols[0], keep, strict=True) if k]
+    fids = cols[0] if everything else [f for f, k in zip(cols[0], keep.tolist(), strict=True) if k]
     out_geometry = geometry[keep] if (geometry is not None and with_geometry) else None
     return frame_from_columns(spec, fids, data, out_geometry, epsg=epsg)
 

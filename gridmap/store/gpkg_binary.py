@@ -30,6 +30,9 @@ _FLAG_EMPTY = 0x10
 _FLAG_EXTENDED = 0x20
 #: Envelope size in bytes for envelope indicators 0..4 (none, XY, XYZ, XYM, XYZM).
 _ENVELOPE_BYTES = (0, 32, 48, 48, 64)
+#: ISO WKB of a 2D point: byte order, uint32 type, two float64 coordinates.
+_WKB_POINT_BYTES = 21
+_WKB_POINT_LE = np.array([1, 1, 0, 0, 0], dtype=np.uint8)  # little-endian, type 1 (Point)
 
 
 def gpkg_blobs_from_geometries(geoms: np.ndarray, *, srs_id: int) -> list[bytes | None]:
@@ -69,8 +72,38 @@ def _header_size(blob: bytes) -> int:
 
 def geometries_from_gpkg_blobs(blobs: Sequence[bytes | None]) -> np.ndarray:
     """Shapely geometries from GeoPackage binary blobs (NULL -> None)."""
+    points = _points_from_uniform_blobs(blobs)
+    if points is not None:
+        return points
     wkbs = [None if b is None else bytes(b[_header_size(b) :]) for b in blobs]
     return np.asarray(shapely.from_wkb(np.array(wkbs, dtype=object)), dtype=object)
+
+
+def _points_from_uniform_blobs(blobs: Sequence[bytes | None]) -> np.ndarray | None:
+    """2D points read straight from the bytes when every blob is a non-empty little-endian WKB point
+    with the same header layout (what this store writes for incidents); None when any is not.
+
+    Why: 200,000 incident points cost about 0.5 s through per-blob header slicing and WKB parsing;
+    as one (n, bytes) array the coordinates are a view and ``shapely.points`` builds them at once.
+    """
+    first = blobs[0] if len(blobs) else None
+    if first is None or len(first) < 8 or first[3] & (_FLAG_EMPTY | _FLAG_EXTENDED):
+        return None
+    head = _header_size(first)
+    size = head + _WKB_POINT_BYTES
+    if len(first) != size or any(b is None for b in blobs):
+        return None
+    joined = b"".join(blobs)  # type: ignore[arg-type]  # no None: checked above
+    if len(joined) != size * len(blobs):
+        return None
+    rows = np.frombuffer(joined, dtype=np.uint8).reshape(len(blobs), size)
+    wkb = rows[:, head:]
+    if not ((rows[:, :4] == rows[0, :4]).all() and (wkb[:, :5] == _WKB_POINT_LE).all()):
+        return None  # another magic/version/flags byte, or not a little-endian 2D point
+    xy = np.ascontiguousarray(wkb[:, 5:]).view("<f8").reshape(-1, 2)
+    if np.isnan(xy).any():
+        return None  # WKB's empty point (NaN coordinates): leave it to the general path
+    return np.asarray(shapely.points(xy), dtype=object)
 
 
 def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:

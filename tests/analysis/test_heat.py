@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 
 from gridmap.analysis.heat import (
+    FINEST_RESOLUTION,
+    h3_cells,
     heat_layers,
     heat_points_from_arrays,
     heat_points_from_incidents,
     layer_budget,
+    parent_cells,
     weekly_heat_frames,
 )
 from gridmap.errors import ValidationError
@@ -81,3 +84,23 @@ def test_heat_input_is_checked():
     incidents.loc[0, "geometry"] = None
     with pytest.raises(ValidationError, match="no location"):
         heat_points_from_incidents(incidents)
+
+
+@pytest.mark.parametrize("resolution", [0, 5, 9, 10])
+def test_parent_cells_match_h3_for_every_coarser_resolution(resolution):
+    rng = np.random.default_rng(7)
+    lat, lon = rng.uniform(-80, 80, 500), rng.uniform(-179, 179, 500)
+    cells = h3_cells(lat, lon, FINEST_RESOLUTION)
+    parents = parent_cells(cells, resolution)
+    expected = [h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), resolution)) for c in cells]
+    assert parents.tolist() == expected
+    assert all(h3.get_resolution(h3.int_to_str(int(p))) == resolution for p in parents[:20])
+
+
+def test_h3_cells_are_the_cells_of_h3_latlng_to_cell():
+    rng = np.random.default_rng(8)
+    lat, lon = rng.normal(35.74, 0.05, 300), rng.normal(114.30, 0.05, 300)
+    cells = h3_cells(lat, lon, 10)
+    assert cells.dtype == np.uint64
+    expected = [h3.latlng_to_cell(a, b, 10) for a, b in zip(lat, lon, strict=True)]
+    assert [h3.int_to_str(int(c)) for c in cells] == expected

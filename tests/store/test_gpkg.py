@@ -199,3 +199,20 @@ def test_a_second_writer_waits_then_gets_store_unavailable(tmp_path: Path, monke
         assert store.count(AREAS) == 0  # WAL: readers go on, and do not see the open transaction
     assert store.count(AREAS) == 2
     assert store.read(AREAS, columns=[GEOMETRY]).geometry.notna().sum() >= 1
+
+
+def test_point_blobs_decode_alike_on_the_array_path_and_the_wkb_path(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    points = shapely.points(rng.uniform([113.0, 34.0], [115.0, 36.0], (1_000, 2)))
+    blobs = gpkg_blobs_from_geometries(points, srs_id=4326)
+    uniform = geometries_from_gpkg_blobs(blobs)  # every blob the same layout: read as one array
+    assert shapely.equals_exact(uniform, points, tolerance=0).all()
+    big_endian = [*blobs[:7], blobs[7][:40] + shapely.to_wkb(points[7], byte_order=0)]  # not the fast layout
+    mixed = geometries_from_gpkg_blobs([*big_endian, None])
+    assert shapely.equals_exact(mixed[:8], points[:8], tolerance=0).all() and mixed[8] is None
+    path = tmp_path / "gdal_points.gpkg"  # GDAL's own point blobs (its header, its envelope choice)
+    pyogrio.write_dataframe(gpd.GeoDataFrame({"i": range(50)}, geometry=points[:50], crs=4326), path, layer="p")
+    gdal_blobs = [r[0] for r in _sqlite(path).execute("SELECT geom FROM p ORDER BY fid")]
+    assert shapely.equals_exact(geometries_from_gpkg_blobs(gdal_blobs), points[:50], tolerance=0).all()
+    empty = [*blobs[:3], *gpkg_blobs_from_geometries(np.array([shapely.Point()], dtype=object), srs_id=4326)]
+    assert geometries_from_gpkg_blobs(empty)[3].is_empty
