@@ -9,8 +9,8 @@ Targets (issue 8):
   as the page is seen once its prepared heat is in the portal's cache (``portal.analysis_cache``:
   60 s, dropped when the incident count changes). ``heat_page_200k_cold_s`` is the first visit: the
   server reads the incidents from a GeoPackage store and sums them into H3 cells (the page carries
-  at most 60,000 points) before rendering; it is reported, not a target. ``heat_page_mb`` is the
-  page size.
+  at most 60,000 points) before rendering; it has the same < 3 s target (the issue's page is also
+  the first one a user opens). ``heat_page_mb`` is the page size.
 
 Also measured: local Moran's I on the same cells, the server-side page time (Flask test client) and
 the weekly animation page. Data are synthetic and seeded. Chromium is ``/usr/bin/chromium`` driven by
@@ -45,7 +45,7 @@ from gridmap.store.base import Store, open_store
 
 SEED = 2024
 INCIDENTS = 200_000
-TARGETS_S = {"gi_star_999_10k_cells_s": 5.0, "heat_page_200k_s": 3.0}
+TARGETS_S = {"gi_star_999_10k_cells_s": 5.0, "heat_page_200k_s": 3.0, "heat_page_200k_cold_s": 3.0}
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "benchmark-analysis"
 #: The synthetic district: 8 x 6 km in EPSG:4547 (CGCS2000 GK CM 114E), near the demo district.

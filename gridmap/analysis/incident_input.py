@@ -96,7 +96,7 @@ def incident_times(frame: pd.DataFrame, column: str = TIME_COLUMN, *, source: st
             f" ({_labels(frame, bad)}; e.g. {str(example)[:40]!r}); use ISO 8601 such as 2024-03-01T08:30:00+08:00",
             code="unparsable_time",
         )
-    return pd.Series(parsed.to_numpy(), index=frame.index, name=column)
+    return pd.Series(parsed.array, index=frame.index, name=column)  # datetime64[ns, UTC], not Timestamp objects
 
 
 def incident_weights(frame: pd.DataFrame, column: str | None, *, source: str) -> npt.NDArray[np.float64]:
