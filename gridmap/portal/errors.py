@@ -26,7 +26,11 @@ from gridmap.portal.i18n import current_language, translate
 
 log = logging.getLogger("gridmap.portal")
 
-_TITLE_KEYS: Mapping[int, str] = MappingProxyType({404: "error.not_found", 405: "error.method_not_allowed"})
+#: The page title of an error, in the reader's language (the domain message below it stays as raised).
+_TITLE_KEYS: Mapping[int, str] = MappingProxyType({
+    401: "error.unauthenticated", 403: "error.forbidden", 404: "error.not_found", 405: "error.method_not_allowed",
+    429: "error.rate_limited",
+})
 #: ``app.extensions`` key of the path-prefix -> formatter table (see :func:`register_error_format`).
 ERROR_FORMATS_KEY = "gridmap.error_formats"
 #: Builds the error response of an API whose standard fixes the error shape: (status, code, message, details).

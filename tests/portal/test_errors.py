@@ -10,7 +10,13 @@ from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 
 from gridmap.config import Settings
-from gridmap.errors import ConflictError, NotFoundError, StoreUnavailableError, ValidationError
+from gridmap.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreUnavailableError,
+    ValidationError,
+)
 from gridmap.portal.app import create_app
 from gridmap.store.base import Store
 
@@ -32,6 +38,10 @@ def _raising_blueprint() -> Blueprint:
     @bp.get("/test/missing")
     def page_missing() -> str:
         raise NotFoundError("no grid with code 410611001001999")
+
+    @bp.get("/test/forbidden")
+    def page_forbidden() -> str:
+        raise PermissionDeniedError("only an installation-wide admin reads this")
 
     @bp.get("/test/store")
     def page_store() -> str:
@@ -70,6 +80,16 @@ def test_domain_error_on_page_is_html_and_escaped(err_client: FlaskClient) -> No
     page = response.get_data(as_text=True)
     assert "grid 410611001001001 already exists in generation 3" in page
     assert "<code>conflict</code>" in page
+
+
+@pytest.mark.parametrize(("lang", "title"), [("zh-CN", "您的账号无权访问"), ("en", "Your account may not open this")])
+def test_a_403_page_is_titled_in_the_readers_language(err_client: FlaskClient, lang: str, title: str) -> None:
+    page = err_client.get("/test/forbidden", headers={"Accept-Language": lang})
+    assert page.status_code == 403 and f"<span class=\"gm-error-status\">403</span> {title}</h1>" in page.get_data(
+        as_text=True)
+    assert "only an installation-wide admin" in page.get_data(as_text=True)  # the reason stays
+    api = err_client.get("/test/forbidden", headers={"Accept": "application/json"})
+    assert api.json["error"] == {"code": "forbidden", "message": "only an installation-wide admin reads this"}
 
 
 def test_page_error_as_json_when_the_client_prefers_it(err_client: FlaskClient) -> None:
