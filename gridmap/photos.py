@@ -80,9 +80,9 @@ def relative_photo_name(photo: str, photo_dir: Path | None) -> str | None:
 def public_photo_url(photo: str | None, *, photo_dir: Path | None) -> str | None:
     """What a resident's browser gets for a stored ``photo``: an http(s) URL as is, a file as ``/photos/<name>``.
 
-    None when there is no photo, no photo folder, or the value is not a safe image name (the page
-    then shows its placeholder). The file's existence is not checked here: the route answers 404
-    and the page falls back to the placeholder.
+    None when there is no photo, no photo folder, the value is not a safe image name, or the file is
+    not in the folder (a roster may name photos not delivered yet): the page then shows its
+    placeholder instead of asking for a file that would answer 404. One ``stat`` per person.
     """
     if not photo:
         return None
@@ -91,4 +91,6 @@ def public_photo_url(photo: str | None, *, photo_dir: Path | None) -> str | None
     if photo_dir is None:
         return None
     name = relative_photo_name(photo, photo_dir)
-    return None if name is None else PHOTO_URL_PREFIX + quote(name)
+    if name is None or photo_file_in(photo_dir, name) is None:
+        return None
+    return PHOTO_URL_PREFIX + quote(name)

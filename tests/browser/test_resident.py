@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from PIL import Image
 from werkzeug.serving import make_server
 
 from gridmap import schema
@@ -39,6 +40,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResidentSe
     """The portal on a free loopback port with the lookup test district (overrides the harness's one)."""
     path = tmp_path_factory.mktemp("resident-browser") / "resident.gpkg"
     settings = Settings(store_url=f"gpkg://{path}", secret_key="resident-browser")
+    photo = path.parent / "photos" / "photos" / "w1.jpg"  # 张伟's roster photo, in the default photo folder
+    photo.parent.mkdir(parents=True)
+    Image.new("RGB", (60, 80), (0, 128, 0)).save(photo, format="JPEG")
     store = GeoPackageStore(settings.store_url, settings)
     store.migrate()
     fx.fill_store(store)
@@ -87,6 +91,10 @@ def test_address_search_then_map_click(browser_page: Any) -> None:
     assert [n.replace(" ", "") for n in names] == ["赵敏网格长", "张伟专职网格员"]
     phones = page.get_by_test_id("worker-phone")
     assert phones.first.get_attribute("href") == "tel:13800000000"
+    photos = page.locator("[data-testid=worker-card] img")
+    photos.nth(1).and_(page.locator("img[src='/photos/photos/w1.jpg']")).wait_for()  # 张伟: served by the portal
+    assert photos.nth(1).evaluate("img => img.complete && img.naturalWidth") == 60
+    assert photos.nth(0).get_attribute("src") == "/static/img/worker-placeholder.svg"  # 赵敏: file not delivered
     assert "0392-1234561" in page.get_by_test_id("centre").inner_text()
     assert page.locator("path.rs-grid").count() == 1  # the grid boundary is drawn
     browser_page.snapshot("address")

@@ -47,10 +47,14 @@ def test_files_are_found_only_inside_the_folder(tmp_path: Path) -> None:
 
 def test_public_urls_never_show_a_server_path(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
+    for name in ("w1.jpg", "张 伟.jpg", "team/w2.png"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"img")
     assert public_photo_url("https://cdn.example/w1.jpg", photo_dir=folder) == "https://cdn.example/w1.jpg"
     assert public_photo_url("w1.jpg", photo_dir=folder) == "/photos/w1.jpg"
     assert public_photo_url("张 伟.jpg", photo_dir=folder) == "/photos/%E5%BC%A0%20%E4%BC%9F.jpg"
     assert public_photo_url(str(folder / "team" / "w2.png"), photo_dir=folder) == "/photos/team/w2.png"
+    assert public_photo_url("w9.jpg", photo_dir=folder) is None  # named in the roster, not delivered yet
     assert public_photo_url("/srv/private/w1.jpg", photo_dir=folder) is None
     assert public_photo_url("w1.jpg", photo_dir=None) is None
     assert public_photo_url(None, photo_dir=folder) is None and public_photo_url("", photo_dir=folder) is None
@@ -101,7 +105,8 @@ def test_lookup_answers_carry_urls_the_portal_serves(client: FlaskClient, photo_
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     assert response.data == (photo_app[1] / "photos" / "w1.jpg").read_bytes()
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert client.get(photos["赵敏"]).status_code == 404  # named in the roster, file not there: the page falls back
+    assert photos["赵敏"] is None  # named in the roster (photos/w0.jpg), file not there: the page's placeholder
+    assert client.get("/photos/photos/w0.jpg").status_code == 404
 
 
 def test_a_server_path_outside_the_folder_is_neither_shown_nor_served(client: FlaskClient) -> None:
