@@ -131,7 +131,7 @@ def _heat_cache() -> TtlCache[HeatData]:
 def _prepare_heat(store: Any, area: str, window: dict[str, Any], view: str) -> HeatData:
     timed = view == "weekly" or window["start"] is not None or window["end"] is not None
     everything = incidents_in_scope(store, area_code=area, columns=HEAT_COLUMNS + ((TIME_COLUMN,) if timed else ()))
-    categories = sorted(set(everything["category"].dropna().astype(str)))
+    categories = sorted(str(c) for c in everything["category"].dropna().unique())  # not a per-row Python loop
     incidents = filter_incidents(everything, source="incidents", **window)
     outline = communities_in_scope(store, area)
     bounds = _bounds(outline) if not outline.empty else _bounds(incidents)
