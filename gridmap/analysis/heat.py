@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +32,7 @@ from gridmap.analysis.incident_input import (
     incident_times,
     incident_weights,
 )
+from gridmap.errors import ValidationError
 
 FloatArray = npt.NDArray[np.float64]
 CellArray = npt.NDArray[np.uint64]
@@ -127,9 +129,11 @@ def parent_cells(cells: CellArray, resolution: int) -> CellArray:
 
 def h3_cells(lat: FloatArray, lon: FloatArray, resolution: int) -> CellArray:
     """The H3 cell id (64-bit integer) of every point (under 1 µs a point)."""
-    to_cell = h3_int.latlng_to_cell
-    return np.fromiter((to_cell(a, b, resolution) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)),
-                       dtype=np.uint64, count=len(lat))
+    if len(lat) != len(lon):
+        raise ValidationError(f"heat points: {len(lat)} latitudes but {len(lon)} longitudes; rule: one of each a point")
+    # map() keeps the loop in C; one h3 call a point remains (h3 has no vectorised latlng_to_cell)
+    found = map(h3_int.latlng_to_cell, lat.tolist(), lon.tolist(), repeat(resolution, len(lat)))
+    return np.fromiter(found, dtype=np.uint64, count=len(lat))
 
 
 def heat_points_from_incidents(

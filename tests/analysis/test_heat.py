@@ -104,3 +104,8 @@ def test_h3_cells_are_the_cells_of_h3_latlng_to_cell():
     assert cells.dtype == np.uint64
     expected = [h3.latlng_to_cell(a, b, 10) for a, b in zip(lat, lon, strict=True)]
     assert [h3.int_to_str(int(c)) for c in cells] == expected
+
+
+def test_h3_cells_refuse_unpaired_coordinates():
+    with pytest.raises(ValidationError, match="3 latitudes but 2 longitudes"):
+        h3_cells(np.zeros(3), np.zeros(2), 9)
