@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
+from gridmap import schema
 from gridmap.codes import level_of_code
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
@@ -23,6 +24,7 @@ from gridmap.portal.lookup_api import lookup_service
 from gridmap.portal.photos import with_public_photos
 
 bp = Blueprint("resident", __name__)
+_SYNTHETIC = schema.AREAS_SPEC.column("synthetic").name
 
 #: Catalogue keys the script needs (sent to the browser as JSON in the page).
 SCRIPT_MESSAGES: tuple[str, ...] = (
@@ -72,4 +74,11 @@ def resident_page() -> str:
         initial=_initial_grid(),
         config=_map_config(lang),
         messages={key: translate(key, lang) for key in SCRIPT_MESSAGES},
+        synthetic=_shows_synthetic_data(),
     )
+
+
+def _shows_synthetic_data() -> bool:
+    """True when the areas are (partly) synthetic demo data: the page then says so (issue 2, item 8)."""
+    areas = portal_state().store.read(schema.AREAS, columns=[_SYNTHETIC])
+    return bool(len(areas)) and bool(areas[_SYNTHETIC].fillna(False).astype(bool).any())

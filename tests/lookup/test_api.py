@@ -205,6 +205,9 @@ def test_resident_page(client: FlaskClient) -> None:
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
     english = client.get("/resident?lang=en").get_data(as_text=True)
     assert "Find my grid" in english and "Use my location" in english
+    # the fixture district is synthetic: the page says so (a real one would not: see test_photos' store)
+    assert 'data-testid="synthetic-note">演示数据为合成数据' in html
+    assert 'data-testid="synthetic-note">Demo data is synthetic' in english
 
 
 def test_resident_page_for_a_grid_escapes_everything(client: FlaskClient) -> None:

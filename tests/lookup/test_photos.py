@@ -80,6 +80,7 @@ def photo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask,
     fx.fill_store(store)
     with store.transaction() as tx:  # w3 (grid A2) points at a file on the server, outside the folder
         tx.update(schema.WORKERS, {"worker_id": "w3"}, {"photo": str(root / "other.png")})
+        tx.update(schema.AREAS, {"synthetic": True}, {"synthetic": False})  # as for a real district
     app = create_app(settings, store=store)
     yield app, folder
     close_app(app)
@@ -119,6 +120,7 @@ def test_a_server_path_outside_the_folder_is_neither_shown_nor_served(client: Fl
 def test_address_answers_and_the_resident_page_use_the_same_urls(client: FlaskClient) -> None:
     page = client.get(f"/resident?grid={A1}").get_data(as_text=True)
     assert '"/photos/photos/w1.jpg"' in page and "pictures" not in page
+    assert "synthetic-note" not in page  # this store's areas are marked real
 
 
 def test_demo_placeholders_are_labelled_files_for_synthetic_workers_only(tmp_path: Path) -> None:
