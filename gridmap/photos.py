@@ -77,12 +77,13 @@ def relative_photo_name(photo: str, photo_dir: Path | None) -> str | None:
     return safe_photo_name(photo)
 
 
-def public_photo_url(photo: str | None, *, photo_dir: Path | None) -> str | None:
-    """What a resident's browser gets for a stored ``photo``: an http(s) URL as is, a file as ``/photos/<name>``.
+def public_photo_url(photo: str | None, *, photo_dir: Path | None, check_file: bool = False) -> str | None:
+    """What a browser gets for a stored ``photo``: an http(s) URL as is, a file as ``/photos/<name>``.
 
-    None when there is no photo, no photo folder, the value is not a safe image name, or the file is
-    not in the folder (a roster may name photos not delivered yet): the page then shows its
-    placeholder instead of asking for a file that would answer 404. One ``stat`` per person.
+    None when there is no photo, no photo folder, or the value is not a safe image name (the page
+    then shows its placeholder). With ``check_file`` also None when the file is not in the folder (a
+    roster may name photos not delivered yet), so the page never asks for a file that would answer
+    404; that costs one ``stat``. Without it the route answers 404 and the page falls back.
     """
     if not photo:
         return None
@@ -91,6 +92,6 @@ def public_photo_url(photo: str | None, *, photo_dir: Path | None) -> str | None
     if photo_dir is None:
         return None
     name = relative_photo_name(photo, photo_dir)
-    if name is None or photo_file_in(photo_dir, name) is None:
+    if name is None or (check_file and photo_file_in(photo_dir, name) is None):
         return None
     return PHOTO_URL_PREFIX + quote(name)

@@ -36,7 +36,7 @@ def photo_dir() -> Path | None:
 def _public_person(person: Any, folder: Path | None) -> Any:
     if not isinstance(person, Mapping) or "photo" not in person:
         return person
-    return {**person, "photo": public_photo_url(person["photo"], photo_dir=folder)}
+    return {**person, "photo": public_photo_url(person["photo"], photo_dir=folder, check_file=True)}
 
 
 def with_public_photos(body: dict[str, Any]) -> dict[str, Any]:

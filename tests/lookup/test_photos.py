@@ -54,7 +54,9 @@ def test_public_urls_never_show_a_server_path(tmp_path: Path) -> None:
     assert public_photo_url("w1.jpg", photo_dir=folder) == "/photos/w1.jpg"
     assert public_photo_url("张 伟.jpg", photo_dir=folder) == "/photos/%E5%BC%A0%20%E4%BC%9F.jpg"
     assert public_photo_url(str(folder / "team" / "w2.png"), photo_dir=folder) == "/photos/team/w2.png"
-    assert public_photo_url("w9.jpg", photo_dir=folder) is None  # named in the roster, not delivered yet
+    assert public_photo_url("w9.jpg", photo_dir=folder) == "/photos/w9.jpg"  # not checked: the route says 404
+    assert public_photo_url("w9.jpg", photo_dir=folder, check_file=True) is None  # not delivered yet
+    assert public_photo_url("w1.jpg", photo_dir=folder, check_file=True) == "/photos/w1.jpg"
     assert public_photo_url("/srv/private/w1.jpg", photo_dir=folder) is None
     assert public_photo_url("w1.jpg", photo_dir=None) is None
     assert public_photo_url(None, photo_dir=folder) is None and public_photo_url("", photo_dir=folder) is None
