@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from gridmap import schema
@@ -90,7 +91,8 @@ def test_report_in_the_form_then_see_and_open_it(browser_page: Any, live_server:
     browser_page.assert_clean()
     assert sample.HOSTILE[:30] in row.inner_text()  # shown as text: no dialog fired, no element injected
     assert page.locator('[data-testid="incident-table"] img').count() == 0
-    assert page.locator("path.ic-marker").count() == 1
+    # the map draws its markers after the table (Leaflet, from the page's data): wait, then count exactly
+    expect(page.locator("path.ic-marker")).to_have_count(1)
     browser_page.snapshot("list")
 
     row.locator("a").click()
