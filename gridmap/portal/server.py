@@ -14,7 +14,9 @@ import sys
 from typing import TextIO
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+from waitress.trigger import trigger as WaitressTrigger
 
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
@@ -90,12 +92,20 @@ def bound_port(server: BaseWSGIServer | MultiSocketServer) -> int:
 
 
 def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
-    """Close the listening socket(s) and stop the worker threads; ``run()`` then returns."""
-    if isinstance(server, BaseWSGIServer):
-        server.task_dispatcher.shutdown()
-        server.close()
-    else:
-        server.close()
+    """Stop a server whose ``run()`` loop is running in another thread; ``run()`` then returns.
+
+    The sockets are closed *inside the loop's thread*, through waitress's own trigger (a self-pipe
+    the loop watches): closing them from the calling thread while the loop sits in ``select()``
+    on them makes ``select`` raise EBADF in the server thread. The worker threads stop first, so
+    no request is left half-served by a closed socket.
+    """
+    server.task_dispatcher.shutdown()
+    loop_map = server._map if isinstance(server, BaseWSGIServer) else server.map
+    wakers = [d for d in loop_map.values() if isinstance(d, WaitressTrigger)]
+    if not wakers:  # nothing can wake the loop: close directly (the loop is not running)
+        wasyncore.close_all(loop_map)
+        return
+    wakers[0].pull_trigger(lambda: wasyncore.close_all(loop_map))
 
 
 def serve(

@@ -14,6 +14,7 @@ import pytest
 
 from gridmap import schema
 from gridmap.config import Settings
+from gridmap.portal.server import stop_server
 from gridmap.store.base import open_store
 from gridmap.tracking.listener import make_listener
 from tests.tracking import world
@@ -31,8 +32,7 @@ def listener(tmp_path: Path) -> Iterator[tuple[int, object]]:
     try:
         yield server.effective_port, service  # type: ignore[union-attr]
     finally:
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-        server.close()
+        stop_server(server)
         thread.join(10)
         service.close()
         service.store.close()

@@ -25,6 +25,7 @@ import pytest
 from benchmarks.pgcluster import ClusterUnavailable, PgCluster, start_cluster
 from gridmap import schema
 from gridmap.config import Settings
+from gridmap.portal.server import stop_server
 from gridmap.store.base import open_store
 from tests.tracking import world
 from tests.tracking.pgrestart import pause_cluster, resume_cluster
@@ -141,8 +142,7 @@ def test_postgis_restart_mid_stream_loses_nothing_acknowledged(cluster: PgCluste
             phone.stop.set()
         for sender in senders:
             sender.join(120)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-        server.close()
+        stop_server(server)
         serving.join(10)
         service.close()
         service.store.close()
