@@ -346,3 +346,16 @@ def test_projected_to_gcj02_goes_through_wgs84():
     x, y = crs.from_wgs84(114.29, 35.75, "EPSG:32650")
     gx, gy = crs.transform_xy(x, y, "EPSG:32650", "gcj02")
     assert metres(gx, gy, *ref_wgs_to_gcj(114.29, 35.75)) < 0.001
+
+
+def test_concurrent_point_tests_on_the_shared_outline_do_not_crash():
+    """GEOS prepared geometries are not safe for concurrent queries; without the lock this aborts."""
+    rng = np.random.default_rng(SEED + 2)
+    lon, lat = rng.uniform(100, 120, 5000), rng.uniform(25, 40, 5000)
+    serial = crs.in_mainland_china(lon, lat)
+    for _ in range(10):
+        crs.mainland_outline.cache_clear()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda _: crs.in_mainland_china(lon, lat), range(32)))
+        assert all(np.array_equal(r, serial) for r in results)
+    assert serial.any() and not serial.all()

