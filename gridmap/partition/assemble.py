@@ -31,6 +31,7 @@ from gridmap.partition.faces import coverage_from_polygons
 from gridmap.partition.flags import flag_drafts
 from gridmap.partition.households import BUILDING_ID, HOUSEHOLDS, POPULATION, BuildingAssignment
 from gridmap.partition.problem import Band
+from gridmap.partition.whole_buildings import keep_buildings_whole
 from gridmap.schema import GEOMETRY, GRIDS_SPEC
 
 GRID_CODE = "grid_code"
@@ -113,6 +114,8 @@ class Assembled:
     grid_edges_metric: pd.DataFrame
     #: The strategy's region label of each base grid -> the grid's code.
     code_of_label: dict[int, str] = field(default_factory=dict)
+    #: Buildings a road or cut line crossed, given whole to the grid of their representative point.
+    buildings_moved_whole: int = 0
 
 
 def polygonal(geom: BaseGeometry) -> BaseGeometry:
@@ -169,10 +172,13 @@ def assemble_grids(
 ) -> Assembled:
     """Grids (storage CRS, GRIDS_SPEC columns) and their companions from the engine's pipeline."""
     drafts = drafts_from_pipeline(p)
-    renoded = coverage_from_polygons([d.geometry for d in drafts], area)
+    grid_of_building = _grid_of_buildings(p, drafts)
+    whole, moved = keep_buildings_whole(
+        [d.geometry for d in drafts], np.asarray(p.buildings.geometry.values, dtype=object), grid_of_building, area
+    )
+    renoded = coverage_from_polygons(whole, area)
     for d, geom in zip(drafts, renoded, strict=True):
         d.geometry = polygonal(geom)
-    grid_of_building = _grid_of_buildings(p, drafts)
     hh = np.bincount(grid_of_building, weights=p.buildings[HOUSEHOLDS].to_numpy(dtype=float), minlength=len(drafts))
     households = np.rint(hh).astype(np.int64)
     flag_drafts(drafts, p, households, band)
@@ -195,6 +201,7 @@ def assemble_grids(
                                     crs=p.crs).to_crs(store_crs),
         grid_edges_metric=edges_metric,
         code_of_label={d.label: codes[i] for i, d in enumerate(drafts) if d.label is not None},
+        buildings_moved_whole=moved,
     )
 
 

@@ -52,6 +52,7 @@ from gridmap.partition.blocks import (
 from gridmap.partition.checks import projected
 from gridmap.partition.dedicated import DedicatedPlan, DedicatedRules, plan_dedicated, units_from_input
 from gridmap.partition.estates import estates_from_input, plan_estates
+from gridmap.partition.exact_edges import frame_with_exact_outer_edges
 from gridmap.partition.households import (
     HOUSEHOLDS,
     BuildingAssignment,
@@ -120,6 +121,7 @@ def partition_community(
     strategy: Strategy | None = None,
     dedicated_rules: DedicatedRules | None = None,
     sources: Mapping[str, str] | None = None,
+    allow_straddling: bool = False,
 ) -> PartitionResult:
     """Partition a community into base and dedicated grids within the household ``band``.
 
@@ -127,6 +129,7 @@ def partition_community(
     ``roads`` need ``road_class`` (or OSM ``highway``), ``buildings`` a ``households`` count each.
     ``n_grids`` fixes the number of base grids (P-41/P-42). ``sources`` maps layer names
     (boundary, roads, buildings, estates, units) to file names for error messages.
+    ``allow_straddling`` makes buildings cut by grid edges a warning instead of a failure.
     """
     started = time.perf_counter()
     validate_code(community_code, AreaLevel.COMMUNITY)
@@ -141,10 +144,12 @@ def partition_community(
     result = _run(inputs, problem_band, settings, rng, n_grids, strategy, dedicated_rules or DedicatedRules(), names)
     meta = assemble.GridMeta(community_code, community_name, settings.storage_epsg)
     assembled = assemble.assemble_grids(result, inputs.area, meta, problem_band, roads=inputs.roads)
-    certificate = _certify(assembled, inputs.boundary, problem_band)
+    assembled.grids = frame_with_exact_outer_edges(assembled.grids, inputs.boundary)
+    certificate = _certify(assembled, inputs.boundary, problem_band, allow_straddling)
     report = quality.report_from_partition(
         assembled, result, problem_band, runtime_s=time.perf_counter() - started, seed=seed, n_grids=n_grids
     )
+    report["buildings_kept_whole"] = assembled.buildings_moved_whole
     return PartitionResult(
         grids=assembled.grids,
         blocks=assembled.blocks,
@@ -173,7 +178,7 @@ def _prepare(
     src = boundary.crs if isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries) else None
     if src is None:
         src = pyproj.CRS.from_epsg(settings.storage_epsg)
-    stored = gpd.GeoSeries([geom], crs=src).to_crs(settings.storage_epsg).iloc[0]
+    stored = stored_boundary(geom, pyproj.CRS.from_user_input(src), settings.storage_epsg)
     crs = working_crs_for(gpd.GeoSeries([stored], crs=settings.storage_epsg))
     # densified exactly as the certificate does, so grids follow the stored (lon/lat) edges
     area = projected(gpd.GeoDataFrame(geometry=[stored], crs=settings.storage_epsg), crs).geometry.iloc[0]
@@ -200,6 +205,25 @@ def _prepare(
         estates=estates_from_input(estates, crs=crs, source=names["estates"]),
         units=units_from_input(units, crs=crs, source=names["units"]),
     )
+
+
+#: Longest boundary edge (m) kept when a projected boundary is converted to the storage CRS.
+BOUNDARY_SEGMENT_M = 5.0
+
+
+def stored_boundary(geom: BaseGeometry, src: pyproj.CRS, storage_epsg: int) -> BaseGeometry:
+    """The boundary in the storage CRS, following the same line as in its own CRS.
+
+    An edge is straight in the CRS it was drawn in. Converting only the vertices of a projected
+    boundary (a survey office's Gauss-Krüger file, ETRS-TM35FIN) to lon/lat would make each long
+    edge straight in lon/lat instead, which lies up to decimetres off the drawn one; so a
+    projected boundary is first cut into edges of at most ``BOUNDARY_SEGMENT_M``.
+    """
+    if src.equals(pyproj.CRS.from_epsg(storage_epsg)):
+        return geom
+    if src.is_projected and all(a.unit_name in ("metre", "meter") for a in src.axis_info[:2]):
+        geom = shapely.segmentize(geom, BOUNDARY_SEGMENT_M)
+    return gpd.GeoSeries([geom], crs=src).to_crs(storage_epsg).iloc[0]
 
 
 def _run(
@@ -312,11 +336,13 @@ def _default_strategy() -> Strategy:
     return region_result_from_problem
 
 
-def _certify(assembled: assemble.Assembled, boundary: BaseGeometry, band: Band) -> Any:
+def _certify(assembled: assemble.Assembled, boundary: BaseGeometry, band: Band, allow_straddling: bool) -> Any:
     """The coverage certificate of ``checks.check_partition`` (run on every result)."""
     from gridmap.partition.checks import check_partition
 
-    return check_partition(assembled.grids, boundary, buildings=assembled.buildings, band=band)
+    return check_partition(
+        assembled.grids, boundary, buildings=assembled.buildings, band=band, allow_straddling=allow_straddling
+    )
 
 
 __all__ = ["PartitionResult", "band_from", "partition_community"]
