@@ -15,8 +15,13 @@ hand and imported from a file. It works in a metric CRS (areas in m²) and check
 * ``buildings_assigned``: each building's representative point is in exactly one grid;
 * ``households_in_band``: base grids hold band.min..band.max households (others are exempt);
 * ``households_match_buildings``: a grid's households column equals its buildings' sum;
-* ``buildings_straddling`` (a warning, never a failure): buildings whose footprint lies in two or
-  more grids; each is still counted whole, in the grid holding its representative point.
+* ``buildings_straddling``: buildings cut by a grid edge, i.e. with more than 1% of the footprint
+  or 1 m² in a grid other than the one holding their representative point (P-23); a failure
+  unless ``allow_straddling`` (then a warning).
+
+``covers_parent`` also measures the gap and outside areas in the grids' *own* CRS (for lon/lat,
+areas in degrees² turned into m² with the local scale), without any reprojection: a file whose
+outer edges are the community's own vertices has none, whatever a reader projects it to.
 
 Geometry stored in lon/lat has edges that are straight in lon/lat: before projecting, every edge is
 cut into pieces of at most ``DENSIFY_M`` metres, so that a 5 km boundary edge is compared along
@@ -89,6 +94,10 @@ class Layers:
     tolerance_m2: float
     geojson: GeoJsonWriter
     crs: pyproj.CRS
+    #: The grids and communities in the grids' own CRS, and m² per squared CRS unit there.
+    native_grids: npt.NDArray[np.object_] | None = None
+    native_communities: npt.NDArray[np.object_] | None = None
+    native_m2_per_unit2: float = 1.0
 
 
 def check_partition(
@@ -101,6 +110,8 @@ def check_partition(
     tolerance_m2: float = DEFAULT_TOLERANCE_M2,
     parent_code_column: str | None = None,
     source: str = "grids",
+    allow_straddling: bool = False,
+    certified: str = "grids in memory",
 ) -> Certificate:
     """The coverage certificate of ``grids`` against ``parent`` (one polygon or a layer of communities).
 
@@ -108,6 +119,7 @@ def check_partition(
     grids are matched by their ``community_code`` column when it names the communities (given by
     ``parent_code_column``, default ``code``), otherwise by largest overlap. Households per grid come
     from ``households_column`` of the grids, or else from the buildings' ``households_column``.
+    ``certified`` names what the grids are (``"grids.geojson as written"``) in the report.
     """
     layers = layers_from_input(grids, parent, buildings=buildings, households_column=households_column,
                                tolerance_m2=tolerance_m2, parent_code_column=parent_code_column,
@@ -123,7 +135,7 @@ def check_partition(
         rules.buildings_assigned(layers, assignment),
         rules.households_in_band(layers, assignment, band),
         rules.households_match_buildings(layers, assignment),
-        rules.buildings_straddling(layers, assignment),
+        rules.buildings_straddling(layers, assignment, allowed=allow_straddling),
     ]
     return Certificate(
         checks=tuple(checks),
@@ -131,6 +143,7 @@ def check_partition(
         working_crs=layers.crs.to_string(),
         tolerance_m2=tolerance_m2,
         n_grids=len(layers.grid_ids),
+        certified=certified,
     )
 
 
@@ -184,6 +197,7 @@ def layers_from_input(
         raise ValidationError(f"{source}: tolerance_m2 must be >= 0, got {tolerance_m2}")
     parents = _parent_frame(parent, grids.crs, source)
     crs = _metric_crs(grids, parents)
+    same_crs = pyproj.CRS.from_user_input(grids.crs).equals(crs)
     grids_m = projected(grids, crs)
     parents_m = projected(parents, crs)
     geoms = np.asarray(grids_m.geometry.values, dtype=object)
@@ -211,7 +225,19 @@ def layers_from_input(
         tolerance_m2=tolerance_m2,
         geojson=GeoJsonWriter(crs),
         crs=crs,
+        native_grids=None if same_crs else np.asarray(grids.geometry.values, dtype=object),
+        native_communities=None if same_crs else np.asarray(parents.to_crs(grids.crs).geometry.values, dtype=object),
+        native_m2_per_unit2=_m2_per_unit2(grids),
     )
+
+
+def _m2_per_unit2(grids: gpd.GeoDataFrame) -> float:
+    """m² per squared CRS unit: 1 in a metric CRS; in lon/lat, a degree² at the layer's mean latitude."""
+    crs = pyproj.CRS.from_user_input(grids.crs)
+    if not crs.is_geographic or len(grids) == 0:
+        return 1.0
+    lat = float(np.mean(grids.total_bounds[[1, 3]]))
+    return float(_M_PER_DEGREE**2 * np.cos(np.radians(lat)))
 
 
 def projected(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:

@@ -27,8 +27,7 @@ WITHIN_ONE_COMMUNITY = "within_one_community"
 BUILDINGS_ASSIGNED = "buildings_assigned"
 HOUSEHOLDS_IN_BAND = "households_in_band"
 HOUSEHOLDS_MATCH_BUILDINGS = "households_match_buildings"
-#: A warning, never a failure: buildings whose footprint lies in two grids (each is assigned whole,
-#: by its representative point, to one of them).
+#: Buildings cut by a grid edge (a failure unless allowed, then a warning).
 BUILDINGS_STRADDLING = "buildings_straddling"
 
 #: Issues listed per check in ``summary()``; ``to_dict()`` always has all of them.
@@ -69,6 +68,8 @@ class Certificate:
     working_crs: str
     tolerance_m2: float
     n_grids: int
+    #: What was certified: ``"grids in memory"``, ``"grids.geojson as written"``, ``"store ... as read back"``.
+    certified: str = "grids in memory"
 
     @property
     def ok(self) -> bool:
@@ -88,6 +89,7 @@ class Certificate:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "certified": self.certified,
             "n_grids": self.n_grids,
             "communities": list(self.communities),
             "working_crs": self.working_crs,

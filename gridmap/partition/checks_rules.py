@@ -132,12 +132,39 @@ def covers_parent(layers: Layers) -> CheckResult:
             if part.area > layers.tolerance_m2:
                 issues.append({"community": code, "kind": "outside", "area_m2": _m2(part.area),
                                "geometry": layers.geojson(part)})  # fmt: skip
+    # pieces only the layer's own CRS shows are listed; ones the metric check found are not listed twice
+    native_gap, native_outside = _native_fit(layers, good, [] if issues else issues)
     ok = not issues
-    msg = (f"grids cover their communities exactly (gaps {gap_total:.2f} m², outside {outside_total:.2f} m²)" if ok
-           else f"gaps {gap_total:.1f} m² and {outside_total:.1f} m² outside the communities")  # fmt: skip
+    msg = (f"grids cover their communities exactly (gaps {gap_total:.2f} m², outside {outside_total:.2f} m²;"
+           f" in the layer's own CRS {native_gap:.4f} m² and {native_outside:.4f} m²)" if ok
+           else f"gaps {gap_total:.1f} m² and {outside_total:.1f} m² outside the communities"
+           f" ({native_gap:.1f} m² and {native_outside:.1f} m² in the layer's own CRS)")  # fmt: skip
     metrics = {"gap_area_m2": _m2(gap_total), "outside_area_m2": _m2(outside_total),
-               "parent_area_m2": _m2(parent_total)}  # fmt: skip
+               "parent_area_m2": _m2(parent_total), "native_gap_area_m2": round(native_gap, 6),
+               "native_outside_area_m2": round(native_outside, 6)}  # fmt: skip
     return CheckResult(COVERS_PARENT, ok, msg, tuple(issues), metrics)
+
+
+def _native_fit(layers: Layers, good: npt.NDArray[np.bool_], issues: list[dict[str, Any]]) -> tuple[float, float]:
+    """Gap and outside area (m²) per community in the grids' own CRS, no reprojection; pieces over
+    the tolerance are added to ``issues`` (kind ``native_gap`` / ``native_outside``)."""
+    if layers.native_grids is None or layers.native_communities is None:
+        return 0.0, 0.0
+    scale = layers.native_m2_per_unit2
+    gap_total = outside_total = 0.0
+    for c, (code, community) in enumerate(zip(layers.community_codes, layers.native_communities, strict=True)):
+        idx = np.flatnonzero((layers.grid_community == c) & good)
+        union = shapely.union_all(layers.native_grids[idx]) if len(idx) else shapely.Polygon()
+        for kind, piece in (("native_gap", shapely.difference(community, union)),
+                            ("native_outside", shapely.difference(union, community))):  # fmt: skip
+            parts = [p for p in shapely.get_parts(_polygons_of(piece)) if p.area * scale > layers.tolerance_m2]
+            area = float(_polygons_of(piece).area) * scale
+            if kind == "native_gap":
+                gap_total += area
+            else:
+                outside_total += area
+            issues.extend({"community": code, "kind": kind, "area_m2": _m2(p.area * scale)} for p in parts)
+    return gap_total, outside_total
 
 
 def contiguous(layers: Layers) -> CheckResult:
@@ -301,38 +328,46 @@ def households_match_buildings(layers: Layers, assignment: BuildingAssignment | 
     return CheckResult(HOUSEHOLDS_MATCH_BUILDINGS, ok, msg, tuple(issues), metrics)
 
 
-def buildings_straddling(layers: Layers, assignment: BuildingAssignment | None) -> CheckResult:
-    """Warning: buildings whose footprint overlaps two or more grids by more than the tolerance.
+#: A building is cut (P-23) when more than this share of its footprint lies outside its own grid...
+STRADDLE_SHARE = 0.01
+#: ... or more than this area (m²).
+STRADDLE_M2 = 1.0
 
-    Not a failure: each building is counted whole in the grid holding its representative point.
-    The issue names the building, that grid, and the area (m²) lying in each other grid.
+
+def buildings_straddling(
+    layers: Layers, assignment: BuildingAssignment | None, *, allowed: bool = False
+) -> CheckResult:
+    """Buildings cut by a grid edge: more than 1% of the footprint or 1 m² outside the grid of its
+    representative point (P-23: a building is never split between grids).
+
+    A failure unless ``allowed`` (``--allow-straddling``, for hand-drawn grids under review): then
+    a warning. The issue names the building, its grid, and the area (m²) lying in each other grid.
     """
     if assignment is None or layers.building_footprints is None:
-        return CheckResult(BUILDINGS_STRADDLING, True, "no buildings given", skipped=True, warning=True)
+        return CheckResult(BUILDINGS_STRADDLING, True, "no buildings given", skipped=True, warning=allowed)
     good = np.flatnonzero(_polygonal_ok(layers))
-    footprints = layers.building_footprints
-    areal = np.flatnonzero(np.asarray(shapely.area(footprints)) > layers.tolerance_m2)
-    b, g = shapely.STRtree(layers.grids[good]).query(footprints[areal], predicate="intersects")
-    b, g = areal[b], good[g]
-    many = np.bincount(b, minlength=len(footprints)) > 1
-    pick = many[b]
-    b, g = b[pick], g[pick]
+    footprints = shapely.make_valid(layers.building_footprints)
+    b, g = shapely.STRtree(layers.grids[good]).query(footprints, predicate="intersects")
+    g = good[g]
+    away = assignment.grid_of[b] != g
+    b, g = b[away], g[away]
     inside = np.asarray(shapely.area(shapely.intersection(footprints[b], layers.grids[g])), dtype=float)
-    parts: dict[int, dict[int, float]] = {}
-    for bi, gi, a in zip(b.tolist(), g.tolist(), inside.tolist(), strict=True):
-        if a > layers.tolerance_m2:
-            parts.setdefault(bi, {})[gi] = a
+    per_building = np.bincount(b, weights=inside, minlength=len(footprints))
+    area = np.asarray(shapely.area(footprints), dtype=float)
+    cut = np.flatnonzero((per_building > STRADDLE_SHARE * area) | (per_building > STRADDLE_M2))
     issues = []
-    for bi, found in sorted(parts.items()):
-        if len(found) < 2:
-            continue
+    for bi in cut.tolist():
         home = int(assignment.grid_of[bi])
+        also = {layers.grid_ids[gi]: _m2(a) for bj, gi, a in zip(b.tolist(), g.tolist(), inside.tolist(), strict=True)
+                if bj == bi and a > 0}  # fmt: skip
         issues.append({"building": layers.building_ids[bi], "grid": layers.grid_ids[home] if home >= 0 else None,
-                       "also_in": {layers.grid_ids[gi]: _m2(a) for gi, a in found.items() if gi != home},
-                       "area_m2": _m2(sum(found.values()))})  # fmt: skip
-    msg = ("no building lies in two grids" if not issues
-           else f"{len(issues)} building(s) lie in two or more grids (each is counted whole by its point)")  # fmt: skip
-    return CheckResult(BUILDINGS_STRADDLING, True, msg, tuple(issues), {"straddling": len(issues)}, warning=True)
+                       "also_in": also, "area_m2": _m2(area[bi]), "outside_m2": _m2(per_building[bi])})  # fmt: skip
+    ok = not issues or allowed
+    msg = ("no building is cut by a grid edge" if not issues
+           else f"{len(issues)} building(s) cut by grid edges (more than 1% or 1 m² of the footprint in another grid)"
+           + ("; allowed by --allow-straddling" if allowed else ""))  # fmt: skip
+    metrics: dict[str, float | int] = {"straddling": len(issues), "outside_area_m2": _m2(per_building[cut].sum())}
+    return CheckResult(BUILDINGS_STRADDLING, ok, msg, tuple(issues), metrics, warning=allowed)
 
 
 def _polygons_of(geom: BaseGeometry) -> BaseGeometry:

@@ -68,7 +68,10 @@ def test_a_clean_partition_passes_every_check():
         BUILDINGS_ASSIGNED, HOUSEHOLDS_IN_BAND, HOUSEHOLDS_MATCH_BUILDINGS, BUILDINGS_STRADDLING,
     ]  # fmt: skip
     assert not any(c.skipped for c in cert.checks)
-    assert cert.check(COVERS_PARENT).metrics == {"gap_area_m2": 0.0, "outside_area_m2": 0.0, "parent_area_m2": 60000.0}
+    assert cert.check(COVERS_PARENT).metrics == {
+        "gap_area_m2": 0.0, "outside_area_m2": 0.0, "parent_area_m2": 60000.0,
+        "native_gap_area_m2": 0.0, "native_outside_area_m2": 0.0,
+    }  # fmt: skip
     assert cert.check(HOUSEHOLDS_MATCH_BUILDINGS).metrics["buildings_total"] == 1200.0
     round_trip = json.loads(json.dumps(cert.to_dict()))
     assert round_trip["ok"] is True and len(round_trip["checks"]) == 10
@@ -279,19 +282,35 @@ def test_community_codes_are_checked_against_the_parent_layer():
     assert check_partition(grids, PARENT).ok
 
 
-def test_buildings_straddling_a_grid_edge_are_a_warning_not_a_failure():
-    # a 20 x 10 m building across the edge x = 100 between the first two grids: 14 m west, 6 m east
-    footprints = [rect(86, 95, 106, 105), rect(140, 40, 160, 60), rect(240, 90, 260, 110)]
-    bld = gpd.GeoDataFrame({"building_id": ["across", "east", "far"], "households": [350, 400, 450]},
-                           geometry=footprints, crs=GK)  # fmt: skip
-    cert = check_partition(grids_frame(three_columns(), [350, 400, 450]), PARENT, buildings=bld, band=BAND)
+def straddling_case() -> gpd.GeoDataFrame:
+    # a 20 x 10 m building across the edge x = 100 between the first two grids: 14 m west, 6 m east;
+    # a 10 x 10 m building 0.05 m across the edge x = 200 (0.5 m², 0.5%: not a cut, noise)
+    footprints = [rect(86, 95, 106, 105), rect(140, 40, 160, 60), rect(240, 90, 260, 110),
+                  rect(190.05, 20, 200.05, 30)]  # fmt: skip
+    return gpd.GeoDataFrame({"building_id": ["across", "east", "far", "edge"], "households": [350, 400, 450, 0]},
+                            geometry=footprints, crs=GK)  # fmt: skip
+
+
+def test_a_building_cut_by_a_grid_edge_fails_the_certificate():
+    cert = check_partition(grids_frame(three_columns(), [350, 400, 450]), PARENT, buildings=straddling_case(),
+                           band=BAND)  # fmt: skip
     check = cert.check(BUILDINGS_STRADDLING)
-    assert cert.ok and check.ok and check.warning
-    assert check.metrics == {"straddling": 1}
+    assert not cert.ok and not check.ok and not check.warning
+    assert [c.name for c in cert.failed] == [BUILDINGS_STRADDLING]
+    assert check.metrics == {"straddling": 1, "outside_area_m2": 60.0}
     (issue,) = check.issues
     grids = grids_frame(three_columns())["code"].tolist()
     assert issue["building"] == "across" and issue["grid"] == grids[0]  # its point lies west of the edge
     assert issue["also_in"] == {grids[1]: pytest.approx(60.0)} and issue["area_m2"] == pytest.approx(200.0)
+    assert issue["outside_m2"] == pytest.approx(60.0)
+    assert any(line.startswith("  [FAIL] buildings_straddling") for line in cert.summary())
+
+
+def test_allow_straddling_makes_a_cut_building_a_warning():
+    cert = check_partition(grids_frame(three_columns(), [350, 400, 450]), PARENT, buildings=straddling_case(),
+                           band=BAND, allow_straddling=True)  # fmt: skip
+    check = cert.check(BUILDINGS_STRADDLING)
+    assert cert.ok and check.ok and check.warning and check.metrics["straddling"] == 1
     assert any(line.startswith("  [warn] buildings_straddling") for line in cert.summary())
     assert json.loads(cert.to_json())["checks"][-1]["warning"] is True
 

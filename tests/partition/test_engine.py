@@ -54,8 +54,9 @@ def flag_codes(result: PartitionResult) -> list[set[str]]:
 
 def assert_partition_invariants(result: PartitionResult, town: Town) -> None:
     """Coverage, buildings in exactly one grid, households conserved, codes and names."""
-    grids = result.grids.to_crs(METRIC_EPSG)
-    # the stored (lon/lat) edges are the truth: projected along their course, as the engine does
+    # the stored (lon/lat) edges are the truth: both layers projected along their course, as the
+    # engine does (the grids' outer edges are the boundary's own long lon/lat edges)
+    grids = projected(result.grids, pyproj.CRS.from_epsg(METRIC_EPSG))
     parent = projected(town.boundary, pyproj.CRS.from_epsg(METRIC_EPSG)).union_all()
     geoms = np.asarray(grids.geometry.values, dtype=object)
     union = shapely.union_all(geoms)
@@ -73,7 +74,7 @@ def assert_partition_invariants(result: PartitionResult, town: Town) -> None:
         if row.kind == "base":
             assert row.name == grid_name(COMMUNITY_NAME, i + 1)
     assert list(result.grids.columns[:-1]) == list(GRIDS_SPEC.column_names)
-    assert set(grids.geom_type) == {"MultiPolygon"}
+    assert set(result.grids.geom_type) == {"MultiPolygon"}
     assert result.grids.crs.to_epsg() == 4326
 
 
