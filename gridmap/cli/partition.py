@@ -3,9 +3,11 @@
 Reads the community boundary, roads and buildings (and optionally estates and units) from any file
 gridmap reads (GeoJSON, GeoPackage, Shapefile, zipped Shapefile, CSV with geometry), runs
 ``partition.engine.partition_community`` and writes the grids (format from the --out suffix), the
-JSON report (--report) and a Folium preview (--map). The exit status is 0 when the coverage
-certificate holds, 1 when the grids were written but a check failed (e.g. a grid out of band),
-2 when the input is unusable.
+JSON report (--report) and a Folium preview (--map). The grids file is certified *as written*:
+it is read back and the coverage certificate runs on it (``services.delivery``). The exit status
+is 0 when that certificate holds, 1 when the grids were written but a check failed (e.g. a grid
+out of band), 2 when the input is unusable, and non-zero with nothing written when the written
+file does not hold the computed grids.
 
 Store mode (``--community CODE | --all [--store URL] [--commit] [--executor SPEC]``) reads the
 communities from a store, fans the work out through an executor (serial, local:N, dask://HOST:PORT)
@@ -27,15 +29,15 @@ import pyproj
 from gridmap.config import BAND_PRESETS, Settings
 from gridmap.errors import ValidationError
 from gridmap.io.readers import read_source
-from gridmap.io.writers import write_frame
 from gridmap.partition.engine import PartitionResult, partition_community
 from gridmap.partition.households import HOUSEHOLDS
 from gridmap.partition.problem import Band
-from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
+from gridmap.schema import AREAS_SPEC
+from gridmap.services.delivery import Delivered, DeliveryError, format_of, write_certified_grids
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
-_FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shp", ".csv": "csv"}
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 CODE = AREAS_SPEC.column("code").name
 NAME = AREAS_SPEC.column("name").name
 
@@ -86,29 +88,50 @@ def _community_identity(boundary: gpd.GeoDataFrame, path: Path, code: str | None
     return code, name or code
 
 
-def _write_outputs(result: PartitionResult, out: Path, report: Path | None, map_path: Path | None, title: str) -> None:
-    fmt = _FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise ValidationError(f"{out}: unknown output type {out.suffix!r}; use .gpkg, .geojson, .shp or .csv")
-    write_frame(result.grids, GRIDS_SPEC, fmt, out)
-    if report is not None:
-        body = {"certificate": result.certificate.to_dict(), "report": result.report}
-        report.write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    if map_path is not None:
+def _write_outputs(
+    result: PartitionResult,
+    boundary: gpd.GeoDataFrame,
+    opts: dict[str, Any],
+    title: str,
+) -> Delivered:
+    """Write --out and certify it as read back, then the report and the map (issue 16)."""
+    out: Path = opts["out"]
+    delivered = write_certified_grids(result, out, boundary, allow_straddling=opts["allow_straddling"])
+    lost = {c.name for c in delivered.certificate.failed} - {c.name for c in result.certificate.failed}
+    if lost:
+        for suffix in (out.suffix, *(_SHAPEFILE_SIDECARS if out.suffix.lower() == ".shp" else ())):
+            out.with_suffix(suffix).unlink(missing_ok=True)
+        raise DeliveryError(
+            f"{out}: the written file fails {', '.join(sorted(lost))}, which the computed grids pass;"
+            " nothing was written",
+            details=delivered.certificate.to_dict(),
+        )
+    if opts["report"] is not None:
+        body = {
+            "certificate": delivered.certificate.to_dict(),
+            "certificate_in_memory": {"ok": result.certificate.ok,
+                                      "failed": [c.name for c in result.certificate.failed]},
+            "output": {"path": str(out), "crs": delivered.crs, "grids": delivered.rows},
+            "report": result.report,
+        }  # fmt: skip
+        opts["report"].write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    if opts["map_path"] is not None:
         from gridmap.partition.preview import map_from_result
         from gridmap.portal.assets import html_from_map, web_root
 
         html = html_from_map(map_from_result(result, title=title), static_url=(web_root() / "static").as_uri())
-        map_path.write_text(html, encoding="utf-8")
+        opts["map_path"].write_text(html, encoding="utf-8")
+    return delivered
 
 
-def _summary(result: PartitionResult, out: Path) -> str:
+def _summary(result: PartitionResult, delivered: Delivered) -> str:
     rep = result.report
+    cert = delivered.certificate
     lines = [
         f"{rep['grids']['total']} grids ({rep['grids']['base']} base, {rep['grids']['dedicated']} dedicated),"
-        f" {rep['households']} households, written to {out}",
-        f"in band {result.band.min}..{result.band.max}: {rep['share_in_band']}; certificate: "
-        + ("ok" if result.ok else "FAILED"),
+        f" {rep['households']} households, written to {delivered.path} ({delivered.crs})",
+        f"in band {result.band.min}..{result.band.max}: {rep['share_in_band']}; certificate of {cert.certified}: "
+        + ("ok" if cert.ok else "FAILED (" + ", ".join(c.name for c in cert.failed) + ")"),
     ]
     lines += [f"  {g['code']} {g['name']}: {g['reason']}" for g in rep["out_of_band"]]
     return "\n".join(lines)
@@ -122,8 +145,13 @@ def _summary(result: PartitionResult, out: Path) -> str:
 @click.option("--all", "store_all", is_flag=True, help="Store mode: partition every community in the store.")
 @click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings).")
 @click.option("--commit", is_flag=True, help="Store mode: write staged generations (default: dry run).")
-@click.option("--executor", default="serial", show_default=True, metavar="SPEC",
-              help="Store mode: serial, local:N or dask://HOST:PORT.")
+@click.option(
+    "--executor",
+    default="serial",
+    show_default=True,
+    metavar="SPEC",
+    help="Store mode: serial, local:N or dask://HOST:PORT.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Store mode: print the JSON report.")
 @click.option("--households-column", default=HOUSEHOLDS, show_default=True, help="Column of household counts.")
 @click.option("--estates", type=_FILE, help="Estate (小区) polygons kept whole where the band allows.")
@@ -138,6 +166,11 @@ def _summary(result: PartitionResult, out: Path) -> str:
 @click.option("--out", type=_OUT, help="File mode: grids file: .gpkg, .geojson, .shp or .csv.")
 @click.option("--report", type=_OUT, help="JSON report with the coverage certificate.")
 @click.option("--map", "map_path", type=_OUT, help="HTML preview map.")
+@click.option(
+    "--allow-straddling",
+    is_flag=True,
+    help="Report buildings cut by grid edges as a warning instead of failing the certificate.",
+)
 @click.pass_obj
 def partition_command(obj: Any, **opts: Any) -> None:
     """Partition communities into grids of a household band (file mode or store mode)."""
@@ -151,6 +184,7 @@ def partition_command(obj: Any, **opts: Any) -> None:
             f"file mode needs {', '.join(missing)} (or use store mode: --community CODE | --all [--store URL])"
         )
     band = band_from_options(settings, opts["preset"], opts["band_min"], opts["band_max"])
+    format_of(opts["out"])  # an unknown --out type is refused before any work
     boundary = layer_from_file(opts["boundary"], what="boundary")
     code, name = _community_identity(boundary, opts["boundary"], opts["community_code"], opts["community_name"])
     buildings = layer_from_file(opts["buildings"], what="buildings")
@@ -176,10 +210,11 @@ def partition_command(obj: Any, **opts: Any) -> None:
         n_grids=opts["n_grids"],
         seed=opts["seed"],
         sources={k: str(opts[k]) for k in ("boundary", "roads", "buildings", "estates", "units") if opts[k]},
+        allow_straddling=opts["allow_straddling"],
     )
-    _write_outputs(result, opts["out"], opts["report"], opts["map_path"], name)
-    click.echo(_summary(result, opts["out"]))
-    sys.exit(0 if result.ok else 1)
+    delivered = _write_outputs(result, boundary, opts, name)
+    click.echo(_summary(result, delivered))
+    sys.exit(0 if delivered.certificate.ok else 1)
 
 
 def _store_mode(settings: Settings, opts: dict[str, Any]) -> None:
@@ -217,14 +252,18 @@ def _store_mode(settings: Settings, opts: dict[str, Any]) -> None:
             rep = outcome.result.report
             where = f"generation {outcome.generation_id}" if run.committed else "not written"
             verdict = "ok" if outcome.result.ok else "FAILED"
-            click.echo(f"{outcome.code} {outcome.name}: {rep['grids']['total']} grids, {rep['households']} households,"
-                       f" in band {rep['share_in_band']}, certificate {verdict} ({where})")
+            click.echo(
+                f"{outcome.code} {outcome.name}: {rep['grids']['total']} grids, {rep['households']} households,"
+                f" in band {rep['share_in_band']}, certificate {verdict} ({where})"
+            )
             for g in rep["out_of_band"]:
                 click.echo(f"  {g['code']} {g['name']}: {g['reason']}")
         grids = sum(len(o.result.grids) for o in run.outcomes)
         verb = "staged" if run.committed else "dry run, nothing written:"
-        click.echo(f"{verb} {grids} grids in {len(run.outcomes)} communities;"
-                   f" certificates ok: {sum(o.result.ok for o in run.outcomes)} of {len(run.outcomes)}")
+        click.echo(
+            f"{verb} {grids} grids in {len(run.outcomes)} communities;"
+            f" certificates ok: {sum(o.result.ok for o in run.outcomes)} of {len(run.outcomes)}"
+        )
     sys.exit(0 if run.ok else 1)
 
 
