@@ -70,8 +70,13 @@ def _areas(grids: np.ndarray, boundary: shapely.Geometry) -> tuple[float, float,
 
 def check_file(path: Path, boundary: gpd.GeoSeries, buildings: gpd.GeoDataFrame | None = None) -> Independent:
     """The independent verdict on the grids file ``path`` against ``boundary`` (one polygon)."""
-    grids = read_grids(path)
-    native = grids.geometry
+    return check_grids(read_grids(path).geometry, boundary, buildings)
+
+
+def check_grids(
+    native: gpd.GeoSeries, boundary: gpd.GeoSeries, buildings: gpd.GeoDataFrame | None = None
+) -> Independent:
+    """The independent verdict on grid geometries ``native`` (in their CRS) against ``boundary``."""
     b_native = boundary.to_crs(native.crs)
     scale = _native_m2_per_unit(native)
     gap, outside, overlap = _areas(np.asarray(native.values), b_native.iloc[0])
@@ -87,7 +92,7 @@ def check_file(path: Path, boundary: gpd.GeoSeries, buildings: gpd.GeoDataFrame 
     if buildings is not None:
         cut, touching = _cut_buildings(metric, buildings.to_crs(utm))
     return Independent(
-        grids=len(grids),
+        grids=len(native),
         native_gap_m2=gap * scale,
         native_outside_m2=outside * scale,
         native_overlap_m2=overlap * scale,

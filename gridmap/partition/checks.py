@@ -154,6 +154,7 @@ def validate_community(
     band: Band | None,
     *,
     tolerance_m2: float = DEFAULT_TOLERANCE_M2,
+    certified: str = "grids in memory",
 ) -> Certificate:
     """Certificate of one community's grids, for store mode (``gridmap validate --community CODE``).
 
@@ -171,7 +172,7 @@ def validate_community(
         parent = gpd.GeoDataFrame([row], geometry=[geom], crs=grids.crs)
     return check_partition(grids, parent, buildings=buildings, band=band, tolerance_m2=tolerance_m2,
                            parent_code_column=AREA_CODE if AREA_CODE in parent.columns else None,
-                           source=f"community {_first_code(parent)}")  # fmt: skip
+                           source=f"community {_first_code(parent)}", certified=certified)  # fmt: skip
 
 
 def _first_code(parent: gpd.GeoDataFrame) -> str:

@@ -22,10 +22,12 @@ from gridmap.config import Settings
 from gridmap.errors import NotFoundError, ValidationError
 from gridmap.executors import Executor, make_executor
 from gridmap.model import AreaLevel
+from gridmap.partition.checks import check_partition
 from gridmap.partition.engine import PartitionResult, partition_community
 from gridmap.partition.problem import Band
+from gridmap.services.delivery import DeliveryError, mismatches
 from gridmap.services.generations import stage_generation
-from gridmap.store.base import Store
+from gridmap.store.base import Store, StoreTransaction
 
 ProgressFn = Callable[[int, int], None]
 
@@ -194,17 +196,67 @@ def partition_store(
         outcomes = executor.map(job, inputs, progress=progress)
     run = PartitionRun(outcomes=outcomes, committed=commit)
     if commit:
+        boundaries = {i.code: i.boundary for i in inputs}
         for outcome in outcomes:
             with store.transaction() as tx:
-                outcome.generation_id = stage_generation(
-                    tx,
-                    outcome.code,
-                    outcome.result.grids,
-                    created_by=actor,
-                    note=f"partition seed={seed} band={outcome.result.band.min}-{outcome.result.band.max}",
-                    certificate=outcome.result.certificate.to_dict(),
+                outcome.generation_id = stage_certified(
+                    tx, outcome, boundaries[outcome.code], store_label=store_label(store), actor=actor, seed=seed
                 )
     return run
+
+
+def store_label(store: Store) -> str:
+    """How a store is named in certificates and messages (its URL, passwords redacted)."""
+    return str(getattr(store, "url", type(store).__name__))
+
+
+def stage_certified(
+    tx: StoreTransaction,
+    outcome: CommunityOutcome,
+    boundary: BaseGeometry,
+    *,
+    store_label: str,
+    actor: str | None,
+    seed: int,
+) -> int:
+    """Stage ``outcome``'s grids, read them back inside the transaction and certify what was stored.
+
+    The generation keeps the certificate of the grids *as read back* (issue 16: the certificate
+    must hold for what is delivered). A read-back that differs from the computed grids, or that
+    fails a check the computed grids passed, raises :class:`DeliveryError` and the transaction
+    rolls back, so no half-certified generation is left.
+    """
+    result = outcome.result
+    gen_id = stage_generation(
+        tx,
+        outcome.code,
+        result.grids,
+        created_by=actor,
+        note=f"partition seed={seed} band={result.band.min}-{result.band.max}",
+        certificate=result.certificate.to_dict(),
+    )
+    stored = tx.read(schema.GRIDS, where={"generation_id": gen_id})
+    assert isinstance(stored, gpd.GeoDataFrame)
+    stored = stored.sort_values("code").reset_index(drop=True)
+    computed = result.grids.sort_values("code").reset_index(drop=True)
+    parent = gpd.GeoDataFrame({"code": [outcome.code]}, geometry=[boundary], crs=stored.crs)
+    subject = f"{store_label} generation {gen_id} as read back"
+    certificate = check_partition(
+        stored, parent, buildings=result.buildings, band=result.band, certified=subject, source=subject
+    )
+    problems = mismatches(stored, computed)
+    if certificate.ok is False and result.certificate.ok:
+        failed = ", ".join(c.name for c in certificate.failed)
+        problems.append(f"the stored grids fail {failed} while the computed ones pass")
+    if problems:
+        raise DeliveryError(
+            f"community {outcome.code}: {subject} does not hold the computed grids ({'; '.join(problems[:5])});"
+            " nothing was staged",
+            details=problems,
+        )
+    tx.update(schema.GENERATIONS, {"generation_id": gen_id}, {"certificate": certificate.to_dict()})
+    outcome.result.certificate = certificate
+    return gen_id
 
 
 def partition_and_activate_all(

@@ -19,7 +19,7 @@ from gridmap.model import AreaLevel
 from gridmap.partition.checks import Certificate, validate_community
 from gridmap.partition.problem import Band
 from gridmap.services.generations import active_grids, get_generation
-from gridmap.services.partitioning import band_for_community, inputs_from_store
+from gridmap.services.partitioning import band_for_community, inputs_from_store, store_label
 from gridmap.store.base import Store
 
 
@@ -81,6 +81,7 @@ def validate_store(
         assert isinstance(community, gpd.GeoDataFrame)
         buildings = inputs.buildings if len(inputs.buildings) else None
         own_band = band if band is not None else band_for_community(code, store.settings)
-        certificate = validate_community(grids, community, buildings, own_band)
+        subject = f"{store_label(store)} generation {gen_id} as read back"
+        certificate = validate_community(grids, community, buildings, own_band, certified=subject)
         results.append(CommunityValidation(code, gen_id, certificate))
     return results

@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from shapely.geometry import LineString, MultiPolygon, box
 
 from gridmap import schema
@@ -154,3 +155,49 @@ def test_dask_cluster_gives_the_serial_result(tmp_path, settings):
         assert list(a["code"]) == list(b["code"])
         assert list(a["households"]) == list(b["households"])
         assert all(x.equals_exact(y, 1e-9) for x, y in zip(a.geometry, b.geometry, strict=True))
+
+
+def test_commit_certifies_the_grids_as_read_back(store, settings):
+    _seed_store(store)
+    run = partition_store(store, settings, [COMMUNITY], band=Band(300, 500, 400), seed=1, commit=True)
+    stored = store.read(schema.GENERATIONS).iloc[0]["certificate"]
+    assert stored["ok"] is True and stored["certified"].endswith(f"generation {run.outcomes[0].generation_id} as read back")
+    assert run.outcomes[0].result.certificate.certified == stored["certified"]
+
+
+def test_a_stored_copy_that_differs_rolls_the_generation_back(store, settings, monkeypatch):
+    """If what the store hands back is not what was computed, nothing is staged (issue 16)."""
+    import gridmap.services.partitioning as partitioning
+    from gridmap.services.delivery import DeliveryError
+
+    _seed_store(store)
+    original = store.transaction
+
+    def shifted_reads():  # type: ignore[no-untyped-def]
+        cm = original()
+
+        class Wrapped:
+            def __enter__(self):  # type: ignore[no-untyped-def]
+                self.tx = cm.__enter__()
+                real_read = self.tx.read
+
+                def read(layer, **kw):  # type: ignore[no-untyped-def]
+                    frame = real_read(layer, **kw)
+                    if layer == schema.GRIDS:  # a backend that moved one grid by ~10 m
+                        frame.loc[frame.index[0], "geometry"] = shapely.affinity.translate(
+                            frame.geometry.iloc[0], xoff=1e-4)
+                    return frame
+
+                self.tx.read = read
+                return self.tx
+
+            def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+                return cm.__exit__(*exc)
+
+        return Wrapped()
+
+    monkeypatch.setattr(store, "transaction", shifted_reads)
+    with pytest.raises(DeliveryError, match="as read back does not hold the computed grids"):
+        partitioning.partition_store(store, settings, [COMMUNITY], band=Band(300, 500, 400), seed=1, commit=True)
+    monkeypatch.undo()
+    assert store.count(schema.GENERATIONS) == 0 and store.count(schema.GRIDS) == 0
