@@ -135,8 +135,8 @@ def _interior_lines(grids: GeomArray, rings: _Rings, boundary: BaseGeometry) -> 
     if not shared:
         return []
     vertices = sorted({v for seg in shared for v in seg})
-    near = shapely.distance(shapely.points(np.asarray(vertices)), shapely.boundary(boundary)) <= rings.tol
-    moved = {v: rings.snap(v) for v, is_near in zip(vertices, near.tolist(), strict=True) if is_near}
+    distance = np.asarray(shapely.distance(shapely.points(np.asarray(vertices)), shapely.boundary(boundary)))
+    moved = {v: rings.snap(v) for v, d in zip(vertices, distance.tolist(), strict=True) if d <= rings.tol}
     out: list[BaseGeometry] = []
     for p, q in shared:
         a, b = moved.get(p) or p, moved.get(q) or q

@@ -131,15 +131,15 @@ def test_a_file_that_does_not_hold_the_grids_is_an_error_and_nothing_is_left(kot
 
     def displacing(frame, spec, fmt, out):
         moved = frame.copy()
-        moved.geometry = [shapely.affinity.translate(moved.geometry.iloc[0], yoff=-0.017)] + list(
-            moved.geometry.iloc[1:]
-        )
+        first = shapely.affinity.translate(moved.geometry.iloc[0], yoff=-0.017)
+        moved.geometry = [first, *moved.geometry.iloc[1:]]
         return real(moved, spec, fmt, out)
 
     monkeypatch.setattr(delivery, "write_frame", displacing)
     out = tmp_path / "grids.geojson"
-    result = CliRunner().invoke(cli, ["partition", "--boundary", str(kotka["boundary"]), "--roads",
-                                      str(kotka["roads"]), "--buildings", str(kotka["buildings"]), "--out", str(out)])  # fmt: skip
+    args = ["partition", "--boundary", str(kotka["boundary"]), "--roads", str(kotka["roads"]),
+            "--buildings", str(kotka["buildings"]), "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code != 0
     assert "does not hold the computed grids" in result.output
     assert "nothing was written" in result.output
@@ -147,7 +147,7 @@ def test_a_file_that_does_not_hold_the_grids_is_an_error_and_nothing_is_left(kot
 
 
 def test_the_report_of_the_engine_and_of_the_file_agree(kotka, tmp_path):
-    code, body, _ = partition(kotka, tmp_path / "grids.gpkg")
+    _, body, _ = partition(kotka, tmp_path / "grids.gpkg")
     assert body["certificate_in_memory"]["failed"] == [c["name"] for c in body["certificate"]["checks"] if not c["ok"]]
     written = gpd.read_file(tmp_path / "grids.gpkg")
     assert int(written["households"].sum()) == body["report"]["households"]

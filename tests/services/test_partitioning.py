@@ -161,7 +161,8 @@ def test_commit_certifies_the_grids_as_read_back(store, settings):
     _seed_store(store)
     run = partition_store(store, settings, [COMMUNITY], band=Band(300, 500, 400), seed=1, commit=True)
     stored = store.read(schema.GENERATIONS).iloc[0]["certificate"]
-    assert stored["ok"] is True and stored["certified"].endswith(f"generation {run.outcomes[0].generation_id} as read back")
+    gen_id = run.outcomes[0].generation_id
+    assert stored["ok"] is True and stored["certified"].endswith(f"generation {gen_id} as read back")
     assert run.outcomes[0].result.certificate.certified == stored["certified"]
 
 
