@@ -189,8 +189,13 @@ def _write_file(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, path: Pat
     if fmt == "shp":
         data = data.rename(columns=shapefile_field_names(spec.column_names))
         kwargs["encoding"] = "UTF-8"
-    if fmt == "geojson" and path.exists():
-        path.unlink()  # the GeoJSON driver refuses to overwrite
+    if fmt == "geojson":
+        # GDAL's default of 15 decimals drops the last bit of some doubles (114.00000000000001 is
+        # written as 114), so a grid vertex would no longer be the boundary's own; 17 significant
+        # figures round-trip every double exactly (issue 16).
+        kwargs["layer_options"] = {"SIGNIFICANT_FIGURES": "17"}
+        if path.exists():
+            path.unlink()  # the GeoJSON driver refuses to overwrite
     try:
         with warnings.catch_warnings():  # cut DBF values are reported by shapefile_cut_fields instead
             warnings.filterwarnings("ignore", message=r"Value .* has been truncated to 254", category=RuntimeWarning)

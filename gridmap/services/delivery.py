@@ -35,7 +35,7 @@ from gridmap.io.readers import read_source
 from gridmap.io.writers import write_frame
 from gridmap.partition.checks import DEFAULT_TOLERANCE_M2, check_partition, projected
 from gridmap.partition.checks_report import Certificate
-from gridmap.partition.engine import PartitionResult
+from gridmap.partition.engine import PartitionResult, stored_boundary
 from gridmap.partition.exact_edges import frame_with_exact_outer_edges
 from gridmap.schema import GRIDS_SPEC
 
@@ -74,8 +74,11 @@ def grids_for_output(
     result: PartitionResult, boundary: gpd.GeoDataFrame, fmt: str
 ) -> tuple[gpd.GeoDataFrame, BaseGeometry]:
     """The grids in the output CRS with outer edges on the boundary's own vertices, and that boundary."""
-    target = pyproj.CRS.from_epsg(4326) if fmt == "csv" else pyproj.CRS.from_user_input(boundary.crs)
-    parent = shapely.union_all(np.asarray(boundary.to_crs(target).geometry.values, dtype=object))
+    source = pyproj.CRS.from_user_input(boundary.crs)
+    target = pyproj.CRS.from_epsg(4326) if fmt == "csv" else source
+    parent = shapely.union_all(np.asarray(boundary.geometry.values, dtype=object))
+    if not source.equals(target):  # a projected boundary's edges are straight in metres: follow them
+        parent = stored_boundary(parent, source, 4326)
     grids = result.grids
     if not pyproj.CRS.from_user_input(grids.crs).equals(target):
         grids = frame_with_exact_outer_edges(grids.to_crs(target), parent)
