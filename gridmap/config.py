@@ -75,6 +75,9 @@ class Settings:
     tianditu_key: str = ""
     tile_url_osm: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     allow_anonymous_reports: bool = False
+    #: Open311 GET for anonymous callers: requests of public categories, redacted (no description,
+    #: media or reporter; location rounded to 3 decimals, about 100 m). False = staff only.
+    open311_public_requests: bool = True
     #: Folder of worker photos: relative ``photo`` values resolve here and the portal serves it at /photos/
     #: ("" = a ``photos`` folder beside a GeoPackage store; none for PostGIS). See gridmap.photos.
     photo_dir: str = ""

@@ -82,6 +82,9 @@ class Category:
     keywords: tuple[str, ...] = ()
     #: Other names accepted on input (legacy codes, the Chinese group name used in files).
     aliases: tuple[str, ...] = field(default=())
+    #: Shown (redacted) to anonymous Open311 readers. Disputes, special groups, petitions and
+    #: stability reports concern named people and stay staff-only whatever the redaction.
+    public: bool = True
 
     def __post_init__(self) -> None:
         if not self.service_code or not self.service_code.replace("_", "").isalnum():
@@ -124,7 +127,7 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category("dispute", "矛盾纠纷", "Disputes", *_SOCIAL, _hours(48, 72, 120, 168),
              description_zh="邻里、物业、婚姻家庭、劳资、征地拆迁等矛盾纠纷",
              description_en="Neighbour, property, family, wage and land disputes",
-             keywords=("纠纷", "邻里", "物业")),
+             keywords=("纠纷", "邻里", "物业"), public=False),
     Category("safety_hazard", "安全隐患", "Safety hazards", *_SAFETY, _hours(12, 24, 48, 72),
              description_zh="生产安全、交通安全、食品药品安全、危房等隐患",
              description_en="Work, traffic, food and building safety hazards",
@@ -142,14 +145,15 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
              keywords=("占道", "违建", "小广告")),
     Category("special_groups", "特殊人群", "Special groups", *_SOCIAL, _hours(24, 48, 96, 168),
              description_zh="社区矫正、刑满释放、严重精神障碍、独居老人、留守儿童",
-             description_en="People under community correction, released prisoners, elderly living alone"),
+             description_en="People under community correction, released prisoners, elderly living alone",
+             public=False),
     Category("public_facilities", "公共设施", "Public facilities", *_CITY, _hours(48, 72, 120, 168),
              description_zh="路灯、道路、健身器材、护栏等公共设施损坏",
              description_en="Broken street lights, roads, fitness equipment, railings",
              keywords=("路灯", "道路", "设施")),
     Category("population", "人口动态", "Population changes", *_SOCIAL, _hours(72, 120, 168, 240),
              description_zh="流动人口、出租房屋、出生、迁入迁出登记",
-             description_en="Migrants, rented housing, births, moves"),
+             description_en="Migrants, rented housing, births, moves", public=False),
     Category("public_health", "公共卫生", "Public health", *_SAFETY, _hours(12, 24, 48, 72),
              description_zh="传染病疫情、饮用水、食品卫生、非法行医",
              description_en="Infectious disease, drinking water, food hygiene, illegal medical practice"),
@@ -157,9 +161,12 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
              description_zh="低保、优抚、残疾人、就业、医保等服务诉求",
              description_en="Subsistence allowance, disability, employment, insurance requests"),
     Category("non_police", "非警务110", "Non-police 110 calls", *_SERVICE, _hours(24, 48, 72, 120),
-             description_zh="110分流的非警务事件", description_en="Non-police calls routed from 110"),
+             description_zh="110分流的非警务事件", description_en="Non-police calls routed from 110",
+             public=False),
     Category("public_opinion", "社情舆情", "Public opinion", *_SOCIAL, _hours(24, 48, 72, 96),
-             description_zh="社情民意、舆情信息", description_en="Public opinion and social information"),
+             description_zh="社情民意、舆情信息（含信访、涉稳）",
+             description_en="Public opinion, petitions (信访) and stability reports",
+             aliases=("信访", "涉稳"), public=False),
     Category("emergency", "突发事件", "Emergencies", *_SAFETY, _hours(2, 4, 8, 12), urgent=True,
              description_zh="突发事件、意外事故：直报指挥中心",
              description_en="Sudden events and accidents: straight to the command centre",
@@ -207,10 +214,17 @@ class CategoryCatalogue:
         return found
 
 
+def _flag(value: Any, *, source: str, code: Any) -> bool:
+    """A TOML/JSON boolean; a string such as "no" is an error, not silently true."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{source}: category {code}: public must be true or false, got {value!r}")
+    return value
+
+
 def category_from_mapping(data: Mapping[str, Any], *, source: str) -> Category:
     """One category from a config table; errors name the file and the category."""
     known = {"service_code", "name_zh", "name_en", "group_zh", "group_en", "deadline_hours", "urgent",
-             "description_zh", "description_en", "keywords", "aliases"}
+             "description_zh", "description_en", "keywords", "aliases", "public"}
     code = data.get("service_code", "?")
     unknown = sorted(set(data) - known)
     if unknown:
@@ -228,6 +242,7 @@ def category_from_mapping(data: Mapping[str, Any], *, source: str) -> Category:
             description_en=str(data.get("description_en", "")),
             keywords=tuple(str(k) for k in data.get("keywords", ())),
             aliases=tuple(str(a) for a in data.get("aliases", ())),
+            public=_flag(data.get("public", True), source=source, code=code),
         )
     except KeyError as exc:
         raise ValidationError(f"{source}: category {code}: missing field {exc.args[0]}") from None

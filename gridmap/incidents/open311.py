@@ -123,6 +123,23 @@ _TEXT_FIELDS = ("status_notes", "description", "address", "media_url", "grid_cod
                 "street_code", "card", "duplicate_of", "department", "level")
 
 
+def agency_label(department: Any, level: Any) -> str | None:
+    """``agency_responsible``: the department handling the case, else its level's Chinese label."""
+    if isinstance(department, str) and department:
+        return department
+    if isinstance(level, str) and level:
+        return _LEVEL_LABELS.get(level, level)
+    return None
+
+
+def open_or_closed(status: Any) -> str:
+    """GeoReport v2's two-valued status of a stored workflow status (ValidationError if unknown)."""
+    text = str(status)
+    if text not in _STATUS_SHAPES:
+        status_from_text(text)  # raises the ValidationError naming the allowed values
+    return _STATUS_SHAPES[text][0]
+
+
 def _local_iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(_LOCAL).isoformat(timespec="seconds")
 

@@ -30,6 +30,7 @@ Example TOML::
     group_en = "Urban management"
     deadline_hours = { grid = 24, community = 48, street = 72, district = 120 }
     urgent = false
+    public = true                       # anonymous Open311 readers see it, redacted (default true)
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ Routes (``.json`` or ``.xml``): ``discovery``, ``services``, ``services/{code}``
 90 days, at most 1000), ``requests/{id}``, ``tokens/{token}``, ``servicerequestupdates``;
 ``media/<file>`` serves uploaded photos when uploads are on.
 
+Who may read: anyone, for requests of public categories in a redacted form (GeoReport v2 makes
+GET public; ``Settings.open311_public_requests``, on by default, see
+``gridmap.incidents.open311_public``); staff with an ``api_key`` or a session see full records of
+their area; the reporter sees their own with ``?token=``.
+
 Who may post: an ``api_key`` (form field, query parameter or ``Authorization: Bearer``) of a
 worker or command-centre token, or anyone when ``Settings.allow_anonymous_reports`` is on. Errors
 come from ``gridmap.portal.errors`` (the one mapping) in the GeoReport shape
@@ -36,6 +41,7 @@ from gridmap.portal.i18n import current_language
 from gridmap.portal.live import incident_event, publish_quietly, publisher
 from gridmap.services.incidents import EscalationReport, IncidentService
 from gridmap.services.lookup import LookupService
+from gridmap.services.public_requests import public_request, public_requests
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 SERVICE_KEY = "gridmap.incidents"
@@ -215,24 +221,36 @@ def request_filter(args: Any, service: IncidentService, *, area_code: str = "") 
     )
 
 
+def public_view_applies(principal: Principal) -> bool:
+    """Anonymous callers get the public, redacted view when it is on (GeoReport v2: GET is public)."""
+    return principal.is_public and portal_state().settings.open311_public_requests
+
+
 @bp.get(f"/requests.{FMT}")
 def list_requests(fmt: str) -> Response:
-    """Staff only, scoped to their area: incidents are not public (residents follow theirs by token)."""
+    """Staff: full records scoped to their area. Anyone else: public categories, redacted."""
     principal = request_principal()
-    require_staff(principal)
     service = incident_service()
-    rows = service.matching(request_filter(request.args, service, area_code=principal.area_code))
     lang = current_language()
+    if public_view_applies(principal):
+        found = public_requests(service, request_filter(request.args, service), lang)
+        return respond(fmt, "service_requests", found)
+    require_staff(principal)
+    rows = service.matching(request_filter(request.args, service, area_code=principal.area_code))
     catalogue = service.policy.catalogue
     return respond(fmt, "service_requests", open311.request_dicts(rows, catalogue, lang))
 
 
 @bp.get(f"/requests/<incident_id>.{FMT}")
 def get_request(incident_id: str, fmt: str) -> Response:
-    """Staff in the area, or the reporter with ``?token=`` (R-29: residents follow their own report)."""
+    """Staff in the area, or the reporter with ``?token=`` (R-29: residents follow their own report);
+    anyone else gets the public, redacted view of a public category (404 for the others)."""
     principal = request_principal()
     service = incident_service()
-    row = service.visible(principal, incident_id, token=request.args.get("token"))
+    token = request.args.get("token")
+    if not token and public_view_applies(principal):
+        return respond(fmt, "service_requests", [public_request(service, incident_id, current_language())])
+    row = service.visible(principal, incident_id, token=token)
     return respond(fmt, "service_requests", [open311.request_dict(row, service.policy.catalogue,
                                                                   current_language())])
 
