@@ -22,6 +22,19 @@ _CODE_RE = re.compile(r"^\d+$")
 _CN_DIGITS = "零一二三四五六七八九"
 
 
+#: The community code of a what-if partition of a boundary that has none yet (drawn in QGIS, say):
+#: twelve zeros, so its grids are ``000000000000001``, ``...002``: obviously not a real code (no
+#: county is 000000) and refused by every import, so a provisional grid cannot reach a store.
+PROVISIONAL_COMMUNITY_CODE = "0" * 12
+#: The community name used when the boundary gives none.
+PROVISIONAL_COMMUNITY_NAME = "未命名社区"
+
+
+def is_provisional(code: str) -> bool:
+    """True for the provisional community code and the codes of its grids."""
+    return isinstance(code, str) and code.startswith(PROVISIONAL_COMMUNITY_CODE)
+
+
 def level_of_code(code: str) -> AreaLevel:
     """The level a code belongs to, from its length (6/9/12/15 digits)."""
     if not isinstance(code, str) or not _CODE_RE.match(code):
@@ -37,6 +50,11 @@ def level_of_code(code: str) -> AreaLevel:
 def validate_code(code: str, level: AreaLevel, parent_code: str | None = None) -> None:
     """Raise ValidationError unless ``code`` is a well-formed code of ``level`` under ``parent_code``."""
     actual = level_of_code(code)
+    if is_provisional(code):
+        raise ValidationError(
+            f"code {code!r} is the provisional code of a what-if partition (a boundary without a code);"
+            " partition again with --code (the real 12-digit community code) before importing its grids"
+        )
     if actual is not level:
         raise ValidationError(
             f"code {code!r} is a {actual.value} code ({len(code)} digits) but the feature is a {level.value}"
@@ -70,8 +88,9 @@ def is_village_code(code: str) -> bool:
 
 
 def grid_code(community_code: str, sequence: int) -> str:
-    """The 15-digit code of grid number ``sequence`` (1..999) of a community."""
-    validate_code(community_code, AreaLevel.COMMUNITY)
+    """The 15-digit code of grid number ``sequence`` (1..999) of a community (or of the provisional one)."""
+    if community_code != PROVISIONAL_COMMUNITY_CODE:
+        validate_code(community_code, AreaLevel.COMMUNITY)
     if not 1 <= sequence <= 999:
         raise ValidationError(f"grid sequence {sequence} is outside 1..999 for community {community_code}")
     return f"{community_code}{sequence:03d}"

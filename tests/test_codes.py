@@ -59,3 +59,12 @@ def test_reading_order_west_east_then_north_south():
     jitter = rng.uniform(-1, 1, 6)
     order2 = reading_order(np.array(x, float), np.array(y, float) + jitter, row_height=5)
     assert list(order2) == list(order)
+
+
+def test_provisional_codes_are_refused_everywhere_but_the_what_if_partition() -> None:
+    from gridmap.codes import PROVISIONAL_COMMUNITY_CODE, grid_code, is_provisional
+
+    assert grid_code(PROVISIONAL_COMMUNITY_CODE, 7) == "000000000000007" and is_provisional("000000000000007")
+    for code, level in (("000000000000007", AreaLevel.GRID), (PROVISIONAL_COMMUNITY_CODE, AreaLevel.COMMUNITY)):
+        with pytest.raises(ValidationError, match="provisional code of a what-if partition"):
+            validate_code(code, level)

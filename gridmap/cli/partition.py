@@ -26,6 +26,7 @@ import click
 import geopandas as gpd
 import pyproj
 
+from gridmap.codes import PROVISIONAL_COMMUNITY_CODE, PROVISIONAL_COMMUNITY_NAME
 from gridmap.config import BAND_PRESETS, Settings
 from gridmap.errors import ValidationError
 from gridmap.io.readers import read_source
@@ -75,17 +76,28 @@ def band_from_options(settings: Settings, preset: str | None, band_min: int | No
 
 
 def _community_identity(boundary: gpd.GeoDataFrame, path: Path, code: str | None, name: str | None) -> tuple[str, str]:
-    """Community code and name from the options, else from the boundary's code/name columns."""
+    """Community code and name from the options, else from the boundary's code/name columns, else
+    provisional ones (a what-if on a boundary drawn in QGIS has no code yet), with a warning."""
     if code is None and CODE in boundary.columns and boundary[CODE].nunique() == 1:
         code = str(boundary[CODE].iloc[0])
     if name is None and NAME in boundary.columns and boundary[NAME].nunique() == 1:
         name = str(boundary[NAME].iloc[0])
     if code is None:
-        raise ValidationError(
-            f"{path}: no community code: give --code (12 digits: county+street+community) or a single"
-            f" '{CODE}' value in the boundary file"
+        code = PROVISIONAL_COMMUNITY_CODE
+        click.echo(
+            f"warning: {path} gives no community code, so the grids are numbered provisionally"
+            f" ({code}001, {code}002, ...); give --code CODE (12 digits: county + street + community,"
+            f" e.g. 410611001002) or a '{CODE}' column in the boundary file for the real grid codes",
+            err=True,
         )
-    return code, name or code
+    if name is None:
+        name = PROVISIONAL_COMMUNITY_NAME
+        click.echo(
+            f"warning: {path} gives no community name; the grids are named provisionally after {name!r}"
+            f" ({name}第一网格, ...); give --name NAME or a '{NAME}' column in the boundary file",
+            err=True,
+        )
+    return code, name
 
 
 def _write_outputs(

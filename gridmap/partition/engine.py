@@ -34,7 +34,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.codes import validate_code
+from gridmap.codes import PROVISIONAL_COMMUNITY_CODE, validate_code
 from gridmap.config import HouseholdBand, Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
@@ -132,7 +132,8 @@ def partition_community(
     ``allow_straddling`` makes buildings cut by grid edges a warning instead of a failure.
     """
     started = time.perf_counter()
-    validate_code(community_code, AreaLevel.COMMUNITY)
+    if community_code != PROVISIONAL_COMMUNITY_CODE:  # a what-if on a boundary without a code yet
+        validate_code(community_code, AreaLevel.COMMUNITY)
     if not community_name.strip():
         raise ValidationError(f"community {community_code}: the community name is empty")
     if n_grids is not None and n_grids < 1:

@@ -95,3 +95,29 @@ def test_bad_input_is_a_one_line_error_with_exit_2(files, tmp_path):
     result = CliRunner().invoke(cli, ["partition", *base_args(files), "--out", str(tmp_path / "g.xlsx")])
     assert result.exit_code == 2 and "unknown output type '.xlsx'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_boundary_without_code_or_name_gets_provisional_ones_and_a_warning(tmp_path):
+    """A planner's what-if on a boundary drawn in QGIS (issue 12): no code column, no name column."""
+    town = make_town(per_side=2, households=50)
+    paths = {k: tmp_path / f"{k}.gpkg" for k in ("boundary", "roads", "buildings")}
+    town.boundary[["geometry"]].to_file(paths["boundary"])  # only a polygon, as QGIS saves a new layer
+    town.roads.to_file(paths["roads"])
+    town.buildings.to_file(paths["buildings"])
+    out = tmp_path / "grids.geojson"
+    result = invoke("--boundary", str(paths["boundary"]), "--roads", str(paths["roads"]), "--buildings",
+                    str(paths["buildings"]), "--min", "300", "--max", "500", "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "gives no community code" in result.stderr and "--code" in result.stderr
+    assert "gives no community name" in result.stderr and "--name" in result.stderr
+    grids = gpd.read_file(out)
+    assert list(grids["code"]) == [f"{'0' * 12}{i:03d}" for i in range(1, 7)]
+    assert set(grids["community_code"]) == {"0" * 12}
+    assert grids["name"].iloc[0] == "未命名社区第一网格"
+    assert grids["households"].sum() == 2400
+    # the real code, given later, replaces the provisional one
+    again = invoke("--boundary", str(paths["boundary"]), "--roads", str(paths["roads"]), "--buildings",
+                   str(paths["buildings"]), "--min", "300", "--max", "500", "--code", COMMUNITY_CODE,
+                   "--name", "黎阳社区", "--out", str(out))  # fmt: skip
+    assert again.exit_code == 0 and "warning" not in again.stderr
+    assert list(gpd.read_file(out)["code"]) == [f"{COMMUNITY_CODE}{i:03d}" for i in range(1, 7)]
