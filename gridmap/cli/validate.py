@@ -74,6 +74,8 @@ def band_from_options(band_min: int | None, band_max: int | None, ctx_obj: Any) 
               help="Gaps, overlaps and parts smaller than this many m² are noise.")  # fmt: skip
 @click.option("--crs", default=None, help="CRS for files that declare none, e.g. EPSG:4326.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON report instead of a summary.")
+@click.option("--coverage-only", is_flag=True,
+              help="Certify the tiling only (gaps, overlaps, containment, contiguity); households not checked.")
 @click.pass_context
 def validate_command(
     ctx: click.Context,
@@ -91,6 +93,7 @@ def validate_command(
     tolerance_m2: float,
     crs: str | None,
     as_json: bool,
+    coverage_only: bool,
 ) -> None:
     """Check that grids tile their communities: no gaps, no overlaps, whole buildings, household band."""
     store_mode = community_code is not None or all_communities
@@ -101,9 +104,9 @@ def validate_command(
             raise ValidationError("give either files (--grids/--parent) or store mode (--community/--all), not both")
         if community_code is not None and all_communities:
             raise ValidationError("give --community CODE or --all, not both")
-        _validate_store(ctx.obj, store_url, community_code, generation_id, explicit, as_json)
+        _validate_store(ctx.obj, store_url, community_code, generation_id, explicit, as_json, coverage_only)
         return
-    band = band_from_options(band_min, band_max, ctx.obj)
+    band = None if coverage_only else band_from_options(band_min, band_max, ctx.obj)
     if grids_path is None or parent_path is None:
         raise ValidationError("file mode needs --grids FILE and --parent FILE (or use --community CODE / --all)")
     grids = layer_from_file(grids_path, crs=crs, what="grids")
@@ -111,15 +114,17 @@ def validate_command(
     buildings = layer_from_file(buildings_path, crs=crs, what="buildings") if buildings_path else None
     certificate = check_partition(grids, parent, buildings=buildings, band=band, households_column=households_column,
                                   tolerance_m2=tolerance_m2, parent_code_column=parent_code_column,
-                                  source=str(grids_path))  # fmt: skip
+                                  source=str(grids_path), coverage_only=coverage_only)  # fmt: skip
+    band_text = "not checked" if band is None else f"{band.min}..{band.max} households"
     if as_json:
         report = certificate.to_dict()
         report["inputs"] = {"grids": str(grids_path), "parent": str(parent_path),
                             "buildings": str(buildings_path) if buildings_path else None,
-                            "band": {"min": band.min, "max": band.max, "target": band.target}}  # fmt: skip
+                            "band": "not checked" if band is None else
+                            {"min": band.min, "max": band.max, "target": band.target}}  # fmt: skip
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        click.echo(f"grids {grids_path} against {parent_path}, band {band.min}..{band.max} households")
+        click.echo(f"grids {grids_path} against {parent_path}, band {band_text}")
         for line in certificate.summary():
             click.echo(line)
     if not certificate.ok:
@@ -133,6 +138,7 @@ def _validate_store(
     generation_id: int | None,
     band: Band | None,
     as_json: bool,
+    coverage_only: bool = False,
 ) -> None:
     from gridmap.services.partitioning import community_codes
     from gridmap.services.validation import validate_store
@@ -141,12 +147,16 @@ def _validate_store(
     store = open_store(store_url or obj.settings.store_url, obj.settings)
     try:
         codes = [community_code] if community_code is not None else community_codes(store)
-        results = validate_store(store, codes, band=band, generation_id=generation_id)
+        results = validate_store(store, codes, band=band, generation_id=generation_id, coverage_only=coverage_only)
     finally:
         store.close()
     ok = all(r.certificate.ok for r in results)
     if as_json:
-        bands = {"min": band.min, "max": band.max} if band is not None else "per community (settings.band / rural_band)"
+        bands: Any = "per community (settings.band / rural_band)"
+        if coverage_only:
+            bands = "not checked"
+        elif band is not None:
+            bands = {"min": band.min, "max": band.max}
         report = {"ok": ok, "band": bands, "communities": [r.to_dict() for r in results]}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

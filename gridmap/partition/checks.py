@@ -98,6 +98,7 @@ class Layers:
     native_grids: npt.NDArray[np.object_] | None = None
     native_communities: npt.NDArray[np.object_] | None = None
     native_m2_per_unit2: float = 1.0
+    native_crs: pyproj.CRS | None = None
 
 
 def check_partition(
@@ -112,6 +113,7 @@ def check_partition(
     source: str = "grids",
     allow_straddling: bool = False,
     certified: str = "grids in memory",
+    coverage_only: bool = False,
 ) -> Certificate:
     """The coverage certificate of ``grids`` against ``parent`` (one polygon or a layer of communities).
 
@@ -120,6 +122,9 @@ def check_partition(
     ``parent_code_column``, default ``code``), otherwise by largest overlap. Households per grid come
     from ``households_column`` of the grids, or else from the buildings' ``households_column``.
     ``certified`` names what the grids are (``"grids.geojson as written"``) in the report.
+    ``coverage_only`` certifies the tiling alone (gaps, overlaps, containment, contiguity, and the
+    buildings when given) and reports the two household checks as not checked: grids drawn on
+    real road blocks before anyone has counted households can still be proven to tile.
     """
     layers = layers_from_input(grids, parent, buildings=buildings, households_column=households_column,
                                tolerance_m2=tolerance_m2, parent_code_column=parent_code_column,
@@ -133,8 +138,10 @@ def check_partition(
         rules.contiguous(layers),
         rules.within_one_community(layers),
         rules.buildings_assigned(layers, assignment),
-        rules.households_in_band(layers, assignment, band),
-        rules.households_match_buildings(layers, assignment),
+        *(rules.not_checked(name, "coverage only (households are not judged)")
+          for name in (rules.HOUSEHOLDS_IN_BAND, rules.HOUSEHOLDS_MATCH_BUILDINGS) if coverage_only),
+        *(() if coverage_only else (rules.households_in_band(layers, assignment, band),
+                                    rules.households_match_buildings(layers, assignment))),
         rules.buildings_straddling(layers, assignment, allowed=allow_straddling),
     ]
     return Certificate(
@@ -155,6 +162,7 @@ def validate_community(
     *,
     tolerance_m2: float = DEFAULT_TOLERANCE_M2,
     certified: str = "grids in memory",
+    coverage_only: bool = False,
 ) -> Certificate:
     """Certificate of one community's grids, for store mode (``gridmap validate --community CODE``).
 
@@ -172,7 +180,8 @@ def validate_community(
         parent = gpd.GeoDataFrame([row], geometry=[geom], crs=grids.crs)
     return check_partition(grids, parent, buildings=buildings, band=band, tolerance_m2=tolerance_m2,
                            parent_code_column=AREA_CODE if AREA_CODE in parent.columns else None,
-                           source=f"community {_first_code(parent)}", certified=certified)  # fmt: skip
+                           source=f"community {_first_code(parent)}", certified=certified,
+                           coverage_only=coverage_only)  # fmt: skip
 
 
 def _first_code(parent: gpd.GeoDataFrame) -> str:
@@ -229,6 +238,7 @@ def layers_from_input(
         native_grids=None if same_crs else np.asarray(grids.geometry.values, dtype=object),
         native_communities=None if same_crs else np.asarray(parents.to_crs(grids.crs).geometry.values, dtype=object),
         native_m2_per_unit2=_m2_per_unit2(grids),
+        native_crs=None if same_crs else pyproj.CRS.from_user_input(grids.crs),
     )
 
 

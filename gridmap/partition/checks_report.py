@@ -47,10 +47,20 @@ class CheckResult:
     #: A warning check: it always holds (``ok``) and its issues are things to look at, not failures.
     warning: bool = False
 
+    @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"``, ``"warning"`` (held, with things to look at) or ``"not checked"``."""
+        if self.skipped:
+            return "not checked"
+        if not self.ok:
+            return "failed"
+        return "warning" if self.warning and self.issues else "passed"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "ok": self.ok,
+            "status": self.status,
             "skipped": self.skipped,
             "warning": self.warning,
             "message": self.message,

@@ -63,6 +63,7 @@ def validate_store(
     *,
     band: Band | None = None,
     generation_id: int | None = None,
+    coverage_only: bool = False,
 ) -> list[CommunityValidation]:
     """One certificate per community code (its active generation, or ``generation_id`` for one code).
 
@@ -82,6 +83,7 @@ def validate_store(
         buildings = inputs.buildings if len(inputs.buildings) else None
         own_band = band if band is not None else band_for_community(code, store.settings)
         subject = f"{store_label(store)} generation {gen_id} as read back"
-        certificate = validate_community(grids, community, buildings, own_band, certified=subject)
+        certificate = validate_community(grids, community, buildings, own_band, certified=subject,
+                                         coverage_only=coverage_only)
         results.append(CommunityValidation(code, gen_id, certificate))
     return results
