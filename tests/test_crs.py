@@ -359,3 +359,24 @@ def test_concurrent_point_tests_on_the_shared_outline_do_not_crash():
             results = list(pool.map(lambda _: crs.in_mainland_china(lon, lat), range(32)))
         assert all(np.array_equal(r, serial) for r in results)
     assert serial.any() and not serial.all()
+
+
+def test_gauss_kruger_families_and_zone_number_trap() -> None:
+    from gridmap.crs.gauss_kruger import family_mismatch, gauss_kruger, of_zone
+
+    zoned, plain = gauss_kruger(4526), gauss_kruger(4547)
+    assert zoned is not None and (zoned.zone, zoned.zone_prefixed, zoned.central_meridian) == (38, True, 114)
+    assert plain is not None and (plain.zone, plain.zone_prefixed, plain.central_meridian) == (38, False, 114)
+    assert gauss_kruger(4513).zone == 25 and gauss_kruger(4554).zone == 45  # type: ignore[union-attr]
+    assert gauss_kruger(4512) is None and gauss_kruger(4555) is None and gauss_kruger(None) is None
+    assert of_zone(38, zone_prefixed=True) == zoned and of_zone(24, zone_prefixed=False) is None
+    # Real eastings near Hebi (114.2E): 520 km from the false origin in the plain family.
+    assert family_mismatch(plain, [520_000.0, 531_000.0]) is None
+    assert family_mismatch(zoned, [38_520_000.0, 38_531_000.0]) is None
+    why = family_mismatch(plain, [38_520_000.0, 38_531_000.0])
+    assert why is not None and "zone number 38" in why and "EPSG:4526" in why
+    why = family_mismatch(zoned, [520_000.0, 531_000.0])
+    assert why is not None and "no zone number in front" in why and "EPSG:4547" in why
+    why = family_mismatch(zoned, [39_520_000.0])
+    assert why is not None and "EPSG:4527" in why  # the zone in X is 39, not the declared 38
+    assert "not Gauss-Krüger eastings" in (family_mismatch(plain, [5_000.0]) or "")

@@ -54,7 +54,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "worker_id": ("worker_id", "id", "工号"),
     "phone": ("phone", "mobile", "tel", "电话", "手机"),
     "role": ("role", "岗位", "职务"),
-    "grid_code": ("grid_code", "grid", "网格编码", "网格代码"),
+    "grid_code": ("grid_code", "grid", "wgbm", "wgdm", "网格编码", "网格代码"),
     "incident_id": ("incident_id", "id", "事件编号"),
     "category": ("category", "type", "类别", "事件类型"),
     "reported_at": ("reported_at", "time", "datetime", "上报时间"),
@@ -123,9 +123,21 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s:\-.]+", "_", name.strip().lower())
 
 
+#: Field names of Chinese survey-office and 网格化 platform files, per level (pinyin initials:
+#: 街道代码 JDDM, 街道名称 JDMC, 社区代码 SQDM, 社区名称 SQMC, 网格编码 WGBM, 网格名称 WGMC; 乡镇 XZ, 村 CJ).
+#: They are level-specific: a community file carries both its own SQDM and its street's JDDM.
+_LEVEL_ALIASES: dict[AreaLevel, dict[str, tuple[str, ...]]] = {
+    AreaLevel.DISTRICT: {"code": ("qxdm", "xzqdm", "xzqhdm"), "name": ("qxmc", "xzqmc")},
+    AreaLevel.STREET: {"code": ("jddm", "jdbm", "xzdm"), "name": ("jdmc", "xzmc"), "parent_code": ("qxdm", "xzqdm")},
+    AreaLevel.COMMUNITY: {"code": ("sqdm", "sqbm", "cjdm", "cdm"), "name": ("sqmc", "cjmc", "cmc"),
+                          "parent_code": ("jddm", "jdbm", "xzdm")},
+}  # fmt: skip
+
+
 def _aliases(layer: ImportLayer, field: str) -> tuple[str, ...]:
     short = shapefile_field_names(layer.spec.column_names).get(field, field)
-    return (field, short, *_ALIASES.get(field, ()), *AUX_FIELDS.get(field, ()))
+    by_level = _LEVEL_ALIASES.get(layer.level, {}) if layer.level is not None else {}
+    return (field, short, *by_level.get(field, ()), *_ALIASES.get(field, ()), *AUX_FIELDS.get(field, ()))
 
 
 def resolve_columns(

@@ -20,6 +20,7 @@ import shapely
 
 from gridmap.config import Settings
 from gridmap.crs import WGS84, CrsSpec, parse_crs, storage_crs, transform_geometries
+from gridmap.crs.gauss_kruger import family_mismatch, gauss_kruger
 from gridmap.errors import ValidationError
 from gridmap.io import checks, columns, osm
 from gridmap.io.checks import FeatureProblem, Repair
@@ -81,7 +82,14 @@ def crs_of_source(source: SourceData, crs_text: str | None) -> tuple[CrsSpec, li
     if source.crs is None:
         if source.kind in {"csv", "geojson"}:
             return WGS84, []  # lon/lat by convention (RFC 7946 for GeoJSON)
-        return WGS84, [f"{source.path}: the file declares no CRS (.prj missing?); assumed WGS84 lon/lat"]
+        if source.kind in {"shapefile", "zip"}:  # a survey file's metres read as degrees would be nonsense
+            raise ValidationError(
+                f"{source.path}: the shapefile has no .prj, so its coordinate system is unknown; add the .prj or "
+                "give it with --crs (e.g. --crs EPSG:4547 for CGCS2000 / 3-degree Gauss-Krüger CM 114E, "
+                "--crs EPSG:4490 for CGCS2000 lon/lat)",
+                code="unknown_crs",
+            )
+        return WGS84, [f"{source.path}: the file declares no CRS; assumed WGS84 lon/lat"]
     try:
         return parse_crs(source.crs), []
     except ValidationError:
@@ -146,6 +154,21 @@ def _non_finite_problems(geoms: np.ndarray, labels: Sequence[str], crs: CrsSpec)
     return out
 
 
+def _check_gauss_kruger_family(source: SourceData, crs: CrsSpec, geoms: np.ndarray) -> None:
+    """Refuse coordinates of the other CGCS2000 Gauss-Krüger family (zone number in X or not)."""
+    declared = gauss_kruger(crs.epsg)
+    present = [g for g in geoms if g is not None]
+    if declared is None or not present:
+        return
+    why = family_mismatch(declared, shapely.get_coordinates(np.asarray(present, dtype=object))[:, 0])
+    if why is not None:
+        raise ValidationError(
+            f"{source.path}: the coordinate system is {declared.label}, but {why}; fix the .prj or give the right "
+            "one with --crs EPSG:CODE. Nothing was imported.",
+            code="wrong_crs_family",
+        )
+
+
 def prepare_features(
     source: SourceData,
     layer: columns.ImportLayer,
@@ -189,6 +212,7 @@ def prepare_features(
     prepared.problems += checks.check_coordinates(
         usable, labels, claims_degrees=spec_crs.is_geographic, crs_label=spec_crs.name
     )
+    _check_gauss_kruger_family(source, spec_crs, usable)
     target = storage_crs(settings)
     moved = usable if spec_crs == target else transform_geometries(usable, spec_crs, target)
     prepared.problems += _non_finite_problems(moved, labels, spec_crs)

@@ -244,7 +244,7 @@ def _read_vector(path: Path, kind: str, dataset: str, layer: str | None) -> Sour
     )
     messages = [f"{path}: {w.message}" for w in caught]
     if kind in {"shapefile", "zip"} and str(meta.get("encoding", "")).upper() in {"ISO-8859-1", "LATIN1"}:
-        frame, fixed = _redecode_latin1(frame)
+        frame, fixed = _redecode_latin1(frame, path)
         if fixed:
             messages.append(f"{path}: no .cpg file; text decoded as {fixed} (write a .cpg to be explicit)")
     geometries, issues = (None, {}) if wkb is None else geometries_from_wkb(wkb)
@@ -252,11 +252,13 @@ def _read_vector(path: Path, kind: str, dataset: str, layer: str | None) -> Sour
     return SourceData(path, kind, frame, geometries, str(crs) if crs else None, layer, issues, messages)
 
 
-def _redecode_latin1(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Shapefiles without .cpg are read as Latin-1; Chinese ones are really UTF-8 or GBK. Undo it."""
+def _redecode_latin1(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str | None]:
+    """Shapefiles without .cpg are read as Latin-1; Chinese ones are really UTF-8 or GBK/GB18030.
+    Undo it; text that is neither is an error naming the column and feature (guessing would store
+    mojibake)."""
     used: str | None = None
 
-    def fix(text: Any) -> Any:
+    def fix(text: Any, where: str) -> Any:
         nonlocal used
         if not isinstance(text, str) or text.isascii():
             return text
@@ -268,12 +270,18 @@ def _redecode_latin1(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
                 continue
             used = used or enc
             return out
-        return text
+        raise ValidationError(
+            f"{path}: the .dbf has no .cpg and the text of {where} is neither UTF-8 nor GBK/GB18030"
+            f" (bytes {raw[:16].hex(' ')}); add a .cpg naming its encoding (e.g. a file containing 'CP936')"
+            " or save the layer as UTF-8. Nothing was imported.",
+            code="unknown_encoding",
+        )
 
-    renamed = {c: fix(c) for c in frame.columns}
+    renamed = {c: fix(c, f"the column name {c!r}") for c in frame.columns}
     out = frame.rename(columns=renamed)
     for col in out.columns:
-        out[col] = pd.Series([fix(v) for v in out[col]], index=out.index, dtype=object)
+        out[col] = pd.Series([fix(v, f"column {col!r}, feature {i + 1}") for i, v in enumerate(out[col])],
+                             index=out.index, dtype=object)  # fmt: skip
     return out, used
 
 

@@ -70,12 +70,12 @@ def test_errors_exit_non_zero_and_write_nothing(store: Store, tmp_path: Path) ->
 
 def test_map_option(store: Store, tmp_path: Path) -> None:
     load(store, "districts")
-    renamed = gpd.read_file(DATA / "hebi_streets.geojson").rename(columns={"code": "JDDM", "name": "JDMC"})
+    renamed = gpd.read_file(DATA / "hebi_streets.geojson").rename(columns={"code": "BH", "name": "MINGCHENG"})
     path = tmp_path / "jd.gpkg"
     pyogrio.write_dataframe(renamed, path)
     result = run("import", "streets", str(path), "--store", store.url)
     assert result.exit_code == 2 and "--map code=COLUMN --map name=COLUMN" in result.stderr
-    result = run("import", "streets", str(path), "--store", store.url, "--map", "code=JDDM", "--map", "name=JDMC")
+    result = run("import", "streets", str(path), "--store", store.url, "--map", "code=BH", "--map", "name=MINGCHENG")
     assert result.exit_code == 0, result.output
     result = run("import", "streets", str(path), "--store", store.url, "--map", "code")
     assert result.exit_code == 2 and "--map 'code': expected FIELD=COLUMN" in result.stderr

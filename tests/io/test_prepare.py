@@ -102,8 +102,10 @@ def test_crs_rules(tmp_path: Path) -> None:
     frame = gpd.read_file(DATA / "hebi_streets.geojson")
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         pyogrio.write_dataframe(frame.set_crs(None, allow_override=True), tmp_path / "noprj.shp")
-    crs, notes = prepare.crs_of_source(read_source(tmp_path / "noprj.shp"), None)
-    assert crs.name == "EPSG:4326" and "declares no CRS" in notes[0]
+    with pytest.raises(ValidationError, match=r"noprj\.shp: the shapefile has no \.prj") as err:
+        prepare.crs_of_source(read_source(tmp_path / "noprj.shp"), None)  # metres read as degrees would be nonsense
+    assert err.value.code == "unknown_crs" and "--crs" in err.value.message
+    assert prepare.crs_of_source(read_source(tmp_path / "noprj.shp"), "EPSG:4326")[0].name == "EPSG:4326"
     pyogrio.write_dataframe(frame.to_crs("EPSG:4547"), tmp_path / "gk.shp")  # .prj holds WKT, no EPSG code
     assert prepare.crs_of_source(read_source(tmp_path / "gk.shp"), None)[0].name == "EPSG:4547"
 

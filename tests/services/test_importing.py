@@ -329,14 +329,23 @@ def _communities() -> gpd.GeoDataFrame:
 
 def test_missing_columns(store: Store, settings: Settings, tmp_path: Path) -> None:
     load_hierarchy(store, settings, upto="districts")
-    frame = streets().rename(columns={"code": "JDDM", "name": "JDMC"})
+    frame = streets().rename(columns={"code": "BH", "name": "MINGCHENG"})
     err = rejected(store, settings, "streets", save(frame, tmp_path / "cols.geojson"))
-    assert "needs column(s) code, name" in err.message and "its columns are: JDDM, JDMC" in err.message
+    assert "needs column(s) code, name" in err.message and "its columns are: BH, MINGCHENG" in err.message
     assert "--map code=COLUMN --map name=COLUMN" in err.message
     report = import_layer(
-        store, settings, "streets", tmp_path / "cols.geojson", column_map={"code": "JDDM", "name": "JDMC"}
+        store, settings, "streets", tmp_path / "cols.geojson", column_map={"code": "BH", "name": "MINGCHENG"}
     )
     assert report.features_written == 2
+
+
+def test_survey_office_field_names_are_recognised_per_level(store: Store, settings: Settings, tmp_path: Path) -> None:
+    load_hierarchy(store, settings, upto="districts")
+    frame = streets().rename(columns={"code": "JDDM", "name": "JDMC"})  # 街道代码 / 街道名称
+    report = import_layer(store, settings, "streets", save(frame, tmp_path / "jd.geojson"))
+    assert report.features_written == 2
+    stored = store.read(schema.AREAS, where={"level": "street"})
+    assert sorted(stored["code"]) == sorted(frame["JDDM"]) and sorted(stored["name"]) == sorted(frame["JDMC"])
 
 
 def test_truncated_file(store: Store, settings: Settings, tmp_path: Path) -> None:
