@@ -5,6 +5,7 @@
 #   gdal-bin                 ogrinfo, to prove the GeoPackage store opens in GDAL/QGIS
 #   fonts-noto-cjk           Chinese glyphs for screenshots, PDF grid cards and plots
 #   poppler-utils            pdftotext, to read the filing PDF (报备) back in tests
+#   python3-qgis             QGIS itself (headless), to prove demo.gpkg opens styled and titled
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
@@ -12,6 +13,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || need+=(python3-qgis qgis-providers)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -25,9 +25,10 @@ import pandas as pd
 
 from gridmap.config import Settings
 from gridmap.errors import ConflictError, StoreUnavailableError, ValidationError
-from gridmap.schema import FID, GEOMETRY, Column, LayerSpec, layer_spec
+from gridmap.schema import FID, GEOMETRY, LAYERS, Column, LayerSpec, layer_spec
 from gridmap.store.base import BBox, Filters
 from gridmap.store.gpkg_binary import geometries_from_gpkg_blobs, gpkg_blobs_from_geometries, register_sql_functions
+from gridmap.store.gpkg_metadata import declare_geometry_types, ensure_data_columns, ensure_layer_styles
 from gridmap.store.gpkg_schema import ensure_rtree_indexes, migrate_connection, rtree_name
 from gridmap.store.sql import (
     Condition,
@@ -190,6 +191,9 @@ class GeoPackageStore:
             try:
                 version = migrate_connection(conn, path=self.path, srs_id=self.settings.storage_epsg)
                 ensure_rtree_indexes(conn)
+                ensure_data_columns(conn)
+                ensure_layer_styles(conn)
+                declare_geometry_types(conn, set(LAYERS))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -389,7 +393,9 @@ class GeoPackageTransaction:
         return _read(self.conn, layer, epsg=self.epsg, where=where, bbox=bbox, columns=columns)
 
     def update_contents(self) -> None:
-        """Refresh gpkg_contents.last_change and the extent (from the R-tree) of every written layer."""
+        """Refresh gpkg_contents.last_change, the extent (from the R-tree) and the declared geometry type
+        of every written layer."""
+        declare_geometry_types(self.conn, self.touched)
         for layer in sorted(self.touched):
             spec = layer_spec(layer)
             if spec.geometry_type is None:

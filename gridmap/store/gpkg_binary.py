@@ -121,6 +121,15 @@ def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
     return x0, x1, y0, y1
 
 
+def wkb_type_of_blob(blob: bytes | None) -> int | None:
+    """The 2D ISO WKB geometry type code (1 Point ... 6 MultiPolygon) of a blob; None for NULL/empty."""
+    if blob is None or blob[3] & _FLAG_EMPTY:
+        return None
+    start = _header_size(blob)
+    order = "<" if blob[start] == 1 else ">"
+    return int(struct.unpack_from(order + "I", blob, start + 1)[0]) % 1000
+
+
 def _st_is_empty(blob: bytes | None) -> int | None:
     if blob is None:
         return None
@@ -136,7 +145,8 @@ def _part(index: int) -> Callable[[bytes | None], float | None]:
 
 
 def register_sql_functions(conn: sqlite3.Connection) -> None:
-    """Give a connection the ST_* functions that the gpkg_rtree_index triggers call."""
+    """Give a connection the ST_* functions that the gpkg_rtree_index triggers call (and gridmap_wkb_type)."""
     conn.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
+    conn.create_function("gridmap_wkb_type", 1, wkb_type_of_blob, deterministic=True)
     for index, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         conn.create_function(name, 1, _part(index), deterministic=True)

@@ -48,7 +48,10 @@ def expected_schema(store: Store) -> dict[str, Table]:
         table.columns += [(c.name, json_type if c.type == "json" else c.type, not c.nullable) for c in spec.columns]
         if spec.geometry_type is not None:
             table.columns.append((GEOMETRY, "geometry", False))
-            table.geometry = (spec.geometry_type, store.settings.storage_epsg)
+            declared = spec.geometry_type
+            if isinstance(store, GeoPackageStore) and declared == "GEOMETRY" and store.count(spec.name) == 0:
+                declared = "MULTIPOLYGON"  # free-typed layers are declared by content; empty = polygons
+            table.geometry = (declared, store.settings.storage_epsg)
             table.spatial_index = True
         table.unique = {tuple(k) for k in ([spec.key] if spec.key else []) + list(spec.unique)}
         tables[spec.name] = table
@@ -68,7 +71,8 @@ def _gpkg_schema(store: GeoPackageStore) -> dict[str, Table]:
     try:
         names = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'gpkg_%' "
-            "AND name NOT LIKE 'rtree_%' AND name NOT LIKE 'sqlite_%' AND name != 'gridmap_migrations'")]
+            "AND name NOT LIKE 'rtree_%' AND name NOT LIKE 'sqlite_%' AND name != 'gridmap_migrations' "
+            "AND name != 'layer_styles'")]  # QGIS's styles table (gpkg_metadata), not a gridmap layer
         tables: dict[str, Table] = {}
         for name in names:
             table = Table()
