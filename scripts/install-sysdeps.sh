@@ -5,6 +5,7 @@
 #   gdal-bin                 ogrinfo, to prove the GeoPackage store opens in GDAL/QGIS
 #   fonts-noto-cjk           Chinese glyphs for screenshots, PDF grid cards and plots
 #   poppler-utils            pdftotext, to read the filing PDF (报备) back in tests
+#   curl                     the README's Open311 and Traccar commands, run by a test
 #   python3-qgis             QGIS itself (headless), to prove demo.gpkg opens styled and titled
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || need+=(python3-qgis qgis-providers)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

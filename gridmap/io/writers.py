@@ -34,6 +34,9 @@ from gridmap.errors import ValidationError
 
 EXPORT_FORMATS: tuple[str, ...] = ("geojson", "gpkg", "shp", "csv")
 _DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shp": "ESRI Shapefile"}
+#: GeoPackage 1.3, not the 1.4 of the GDAL inside pyogrio's wheel: GDAL 3.6 (Debian 12, QGIS 3.22)
+#: warns that a 1.4 file "may only be partially supported", and 1.4 adds nothing we write.
+GPKG_DATASET_OPTIONS = {"VERSION": "1.3"}
 _OGR_TYPES = {
     "MULTIPOLYGON": "MultiPolygon",
     "LINESTRING": "LineString",
@@ -189,6 +192,8 @@ def _write_file(frame: pd.DataFrame, spec: schema.LayerSpec, fmt: str, path: Pat
     if fmt == "shp":
         data = data.rename(columns=shapefile_field_names(spec.column_names))
         kwargs["encoding"] = "UTF-8"
+    if fmt == "gpkg":
+        kwargs["dataset_options"] = GPKG_DATASET_OPTIONS
     if fmt == "geojson":
         # GDAL's default of 15 decimals drops the last bit of some doubles (114.00000000000001 is
         # written as 114), so a grid vertex would no longer be the boundary's own; 17 significant

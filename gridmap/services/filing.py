@@ -33,7 +33,7 @@ from gridmap import schema
 from gridmap.config import Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import NotFoundError, ValidationError
-from gridmap.io.writers import file_columns
+from gridmap.io.writers import GPKG_DATASET_OPTIONS, file_columns
 from gridmap.model import AreaLevel, GenerationStatus
 from gridmap.services.generations import get_generation
 from gridmap.store.base import Store
@@ -130,7 +130,7 @@ def _write_gpkg(data: _Filing, path: Path) -> None:
                          if k != "certificate"}])  # fmt: skip
     try:
         pyogrio.write_dataframe(grids, path, layer="grids", driver="GPKG", geometry_type="MultiPolygon",
-                                promote_to_multi=True)  # fmt: skip
+                                promote_to_multi=True, dataset_options=GPKG_DATASET_OPTIONS)  # fmt: skip
         pyogrio.write_dataframe(community, path, layer="community", driver="GPKG", geometry_type="MultiPolygon",
                                 promote_to_multi=True)  # fmt: skip
         pyogrio.write_dataframe(certificate_rows(data.certificate), path, layer="certificate", driver="GPKG")
