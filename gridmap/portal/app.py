@@ -174,9 +174,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
 
     app.register_blueprint(tracking_api.bp)
     app.register_blueprint(command_map.bp)
-    from gridmap.portal import ogc_api
+    from gridmap.portal import ogc_api, tiles_api
 
     app.register_blueprint(ogc_api.bp)
+    app.register_blueprint(tiles_api.bp)
     return app
 
 
