@@ -25,6 +25,7 @@ from gridmap.demo.incidents import incidents_for
 from gridmap.demo.params import DemoParams
 from gridmap.demo.people import workers_for_grids
 from gridmap.errors import ConflictError, ValidationError
+from gridmap.executors import Executor
 from gridmap.store.base import Store, StoreTransaction, iter_chunks
 
 #: (step label, steps done, steps in total). The CLI drives a rich progress bar with it.
@@ -181,16 +182,20 @@ def build_demo(
     return _summary(district, grids, workers, incidents, steps, seconds=perf_counter() - t0)
 
 
-def partition_every_community(store: Store, settings: Settings, progress: Progress | None) -> gpd.GeoDataFrame:
+def partition_every_community(
+    store: Store, settings: Settings, progress: Progress | None, *, executor: Executor | str = "serial"
+) -> gpd.GeoDataFrame:
     """The partition hook of ``gridmap demo``: every community cut with its own band (社区 urban, 村 rural),
-    staged and activated (seed 0, so the same demo gives the same grids). Benchmarks use it too."""
+    staged and activated (seed 0, so the same demo gives the same grids). Benchmarks and the city use it
+    too, the city through ``executor`` (local:N or a Dask cluster)."""
     from gridmap.services.partitioning import partition_and_activate_all
 
     def communities_done(done: int, total: int) -> None:
         if progress is not None:
             progress("partition communities", done, total)
 
-    return partition_and_activate_all(store, settings, seed=0, actor="gridmap demo", progress=communities_done)
+    return partition_and_activate_all(store, settings, seed=0, actor="gridmap demo", progress=communities_done,
+                                      executor=executor)  # fmt: skip
 
 
 def _truncate(tx: StoreTransaction, *, replace: bool) -> None:

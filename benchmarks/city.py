@@ -1,0 +1,120 @@
+"""Benchmark: the synthetic city (issue 14) in PostGIS on this machine.
+
+Steps, each with wall time: build the city (``build_city``: 33 districts at scale 1.5 by default,
+about 2,970 communities, 3.6 million households and 500,000 buildings), which includes
+``partition --all`` of every community with ``local:2`` (the build's own "partition" timing);
+then vector tiles (grids at z12, buildings at z16, ``TILE_REQUESTS`` each over tiles around
+random buildings, p50/p99 through gridmap.services.tiles, i.e. the one ST_AsMVT statement plus
+the service around it, without HTTP); an OGC API items page of 1,000 buildings (p50 of 20); and
+in-process lookup of 1,000,000 points against the active grids. Peak memory is this process's
+maximum RSS and that of the partition worker processes (RUSAGE_CHILDREN). Targets from the
+issue; ``GRIDMAP_CITY_DISTRICTS`` / ``GRIDMAP_CITY_SCALE`` shrink the city for a quick run.
+Writes benchmarks/results/city.json. Usage: ``python -m benchmarks.city``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from benchmarks.common import timed, write_result
+from benchmarks.pgcluster import throwaway_cluster
+from gridmap import schema
+from gridmap.analysis.lookup import LookupIndex
+from gridmap.auth.principal import Principal
+from gridmap.config import Settings
+from gridmap.demo.city import CityParams, build_city
+from gridmap.model import Role
+from gridmap.services import ogc_features
+from gridmap.services.tiles import vector_tile
+from gridmap.store.base import open_store
+
+TILE_REQUESTS = 300
+TARGETS_S = {"build_and_partition_s": 1800.0, "partition_local2_s": 600.0, "tile_grids_z12_p50_s": 0.030,
+             "tile_grids_z12_p99_s": 0.100, "tile_buildings_z16_p50_s": 0.030, "tile_buildings_z16_p99_s": 0.100,
+             "ogc_items_1000_buildings_p50_s": 0.100, "lookup_1m_points_s": 1.0}  # fmt: skip
+ADMIN = Principal("bench", Role.ADMIN, "", via="cli")
+
+
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180.0) / 360.0 * n), int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
+
+
+def bench_tiles(store: Any, points: np.ndarray, layer: str, z: int) -> dict[str, Any]:
+    samples, sizes = [], []
+    for lon, lat in points[:TILE_REQUESTS]:
+        x, y = tile_xy(lon, lat, z)
+        with timed() as watch:
+            tile = vector_tile(store, ADMIN, layer, z, x, y)
+        samples.append(watch.seconds)
+        sizes.append(len(tile.data))
+    p50, p99 = percentiles(samples)
+    return {"p50_s": p50, "p99_s": p99, "requests": len(samples), "mean_bytes": float(np.mean(sizes)),
+            "empty_share": float(np.mean([s == 0 for s in sizes]))}  # fmt: skip
+
+
+def bench_ogc(store: Any, points: np.ndarray) -> dict[str, Any]:
+    samples, returned = [], []
+    for lon, lat in points[:20]:
+        box = f"{lon - 0.02},{lat - 0.015},{lon + 0.02},{lat + 0.015}"
+        query = ogc_features.items_query({"limit": "1000", "bbox": box})
+        with timed() as watch:
+            page = ogc_features.items_page(store, ADMIN, "buildings", query, "http://bench/ogc")
+        samples.append(watch.seconds)
+        returned.append(page["numberReturned"])
+    return {"p50_s": percentiles(samples)[0], "mean_returned": float(np.mean(returned))}
+
+
+def run() -> dict[str, Any]:
+    settings = Settings()
+    params = CityParams(districts=int(os.environ.get("GRIDMAP_CITY_DISTRICTS", "33")),
+                        scale=float(os.environ.get("GRIDMAP_CITY_SCALE", "1.5")))  # fmt: skip
+    rng = np.random.default_rng(7)
+    with throwaway_cluster() as cluster:
+        url = cluster.create_database("city")
+        store = open_store(url, settings)
+        with timed() as build:
+            summary = build_city(store, settings, params, executor="local:2")
+        with psycopg.connect(url) as conn:
+            size_mb = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]) / 1e6
+        buildings = store.read(schema.BUILDINGS)
+        pts = np.asarray(buildings.geometry.representative_point().get_coordinates().to_numpy())
+        pts = pts[rng.permutation(len(pts))]
+        grids_tiles = bench_tiles(store, pts, "grids", 12)
+        building_tiles = bench_tiles(store, pts, "buildings", 16)
+        ogc = bench_ogc(store, pts)
+        index = LookupIndex.from_store(store)
+        lon, lat = rng.uniform(index.bounds[0], index.bounds[2], 1_000_000), rng.uniform(  # type: ignore[index]
+            index.bounds[1], index.bounds[3], 1_000_000)  # type: ignore[index]
+        index.lookup_many(lon[:1000], lat[:1000])
+        with timed() as lookup:
+            index.lookup_many(lon, lat)
+        store.close()
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    timings = {"build_and_partition_s": build.seconds, "partition_local2_s": summary.timings["partition"],
+               "tile_grids_z12_p50_s": grids_tiles["p50_s"], "tile_grids_z12_p99_s": grids_tiles["p99_s"],
+               "tile_buildings_z16_p50_s": building_tiles["p50_s"], "tile_buildings_z16_p99_s": building_tiles["p99_s"],
+               "ogc_items_1000_buildings_p50_s": ogc["p50_s"], "lookup_1m_points_s": lookup.seconds}  # fmt: skip
+    extra = {"summary": summary.__dict__, "postgis_size_mb": round(size_mb, 1), "grids_in_lookup": index.grid_count,
+             "lookup_points_per_s": 1_000_000 / lookup.seconds, "tiles": {"grids_z12": grids_tiles,
+             "buildings_z16": building_tiles}, "ogc": ogc, "peak_rss_children_mb": round(children_mb, 1),
+             "not_measured": ["tiles at 50 requests/s over HTTP", "partition with two Dask workers",
+                              "command map page in Chromium", "GeoPackage build"]}  # fmt: skip
+    result = write_result("city", timings_s=timings, targets_s=TARGETS_S, extra=extra)
+    print(json.dumps({k: result[k] for k in ("timings_s", "checks", "passed", "peak_rss_mb")}, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    run()
