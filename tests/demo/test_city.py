@@ -53,7 +53,7 @@ def test_three_district_city(store: Store, settings: Settings) -> None:
 
 
 def test_city_params_are_checked() -> None:
-    with pytest.raises(ValidationError, match="outside 1..49"):
+    with pytest.raises(ValidationError, match=r"outside 1\.\.49"):
         CityParams(districts=50)
     with pytest.raises(ValidationError, match="scale"):
         CityParams(scale=3.0)
