@@ -56,6 +56,8 @@ VENDORED_ASSETS: Mapping[str, str] = MappingProxyType(
         "leaflet-heatmap.js": "folium-0.20.0/pa7_leaflet_hm.min.js",
         # branca.colormap legends
         "d3": "d3-3.5.5/d3.min.js",
+        # folium.plugins.VectorGridProtobuf (the /tiles layers of city-size maps)
+        "vectorGrid": "leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js",
     }
 )
 
