@@ -1,7 +1,7 @@
 """Benchmark: the synthetic city (issue 14) in PostGIS on this machine.
 
-Steps, each with wall time: build the city (``build_city``: 33 districts at scale 1.5 by default,
-about 2,970 communities, 3.6 million households and 500,000 buildings), which includes
+Steps, each with wall time: build the city (``build_city``: 34 districts at scale 1.5 by default,
+about 3,060 communities, 3.6 million households and 510,000 buildings), which includes
 ``partition --all`` of every community with ``local:2`` (the build's own "partition" timing);
 then vector tiles (grids at z12, buildings at z16, ``TILE_REQUESTS`` each over tiles around
 random buildings, p50/p99 through gridmap.services.tiles, i.e. the one ST_AsMVT statement plus
@@ -78,7 +78,7 @@ def bench_ogc(store: Any, points: np.ndarray) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     settings = Settings()
-    params = CityParams(districts=int(os.environ.get("GRIDMAP_CITY_DISTRICTS", "33")),
+    params = CityParams(districts=int(os.environ.get("GRIDMAP_CITY_DISTRICTS", "34")),
                         scale=float(os.environ.get("GRIDMAP_CITY_SCALE", "1.5")))  # fmt: skip
     rng = np.random.default_rng(7)
     with throwaway_cluster() as cluster:
