@@ -23,8 +23,8 @@ from gridmap.errors import ValidationError
 from gridmap.io.writers import EXPORT_FORMATS, write_frame
 from gridmap.services.exporting import ExportReport
 from gridmap.store.base import Store
+from gridmap.tracking.batch import local_day, tracking_zone
 from gridmap.tracking.retention import days_between
-from gridmap.tracking.writer import local_day, tracking_zone
 
 
 def instant_from_text(text: str, zone: ZoneInfo, *, end_of_day: bool = False) -> datetime:

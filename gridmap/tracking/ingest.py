@@ -36,6 +36,7 @@ from gridmap.errors import GridmapError, NotFoundError, StoreUnavailableError
 from gridmap.store.base import Store
 from gridmap.tracking.devices import WorkerDevice
 from gridmap.tracking.pings import Fix
+from gridmap.tracking.tickets import Ticket
 from gridmap.tracking.writer import BatchResult, Locate, commit_batch
 
 log = logging.getLogger("gridmap.tracking")
@@ -44,28 +45,6 @@ Publish = Callable[[Mapping[str, Any]], Any]
 Lookup = Callable[[str], WorkerDevice | None]
 #: Keys (device, fix time) of recently committed fixes remembered to answer re-sends without a write.
 RECENT_KEYS = 20_000
-
-
-class Ticket:
-    """One fix waiting for its batch to commit."""
-
-    __slots__ = ("_done", "duplicate", "error", "fix", "grid_code", "worker")
-
-    def __init__(self, fix: Fix, worker: WorkerDevice) -> None:
-        self.fix = fix
-        self.worker = worker
-        self.error: GridmapError | None = None
-        self.duplicate = False
-        self.grid_code: str | None = None
-        self._done = threading.Event()
-
-    def resolve(self, *, error: GridmapError | None = None, duplicate: bool = False, grid_code: str | None = None
-                ) -> None:
-        self.error, self.duplicate, self.grid_code = error, duplicate, grid_code
-        self._done.set()
-
-    def wait(self, timeout_s: float) -> bool:
-        return self._done.wait(timeout_s)
 
 
 @dataclass(frozen=True)

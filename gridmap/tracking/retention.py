@@ -22,8 +22,8 @@ from gridmap import audit, schema
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.store.base import Store
+from gridmap.tracking.batch import tracking_zone
 from gridmap.tracking.pings import EARLIEST_FIX
-from gridmap.tracking.writer import tracking_zone
 
 
 @dataclass(frozen=True)

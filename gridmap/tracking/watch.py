@@ -24,10 +24,10 @@ import pandas as pd
 from gridmap import schema
 from gridmap.errors import GridmapError
 from gridmap.store.base import Store
+from gridmap.tracking.batch import POSITION_EVENT, position_event
 from gridmap.tracking.devices import WorkerDevice
 from gridmap.tracking.geofence import FenceState
 from gridmap.tracking.pings import Fix
-from gridmap.tracking.writer import POSITION_EVENT, position_event
 
 log = logging.getLogger("gridmap.tracking")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -27,7 +27,7 @@ from psycopg import sql
 
 from gridmap import schema
 from gridmap.config import Settings
-from gridmap.tracking.writer import (
+from gridmap.tracking.batch import (
     STATE_COLUMNS,
     BatchResult,
     DeviceUpdate,
@@ -36,9 +36,7 @@ from gridmap.tracking.writer import (
     live_events_of,
     local_day,
 )
-
-if TYPE_CHECKING:
-    from gridmap.tracking.ingest import Ticket
+from gridmap.tracking.tickets import Ticket
 
 _FIX_COLUMNS = ("device_id", "worker_id", "fix_time", "day", "grid_code", "speed_mps", "bearing_deg", "altitude_m",
                 "accuracy_m", "battery_pct", "protocol")

@@ -57,6 +57,7 @@ def _everything_map(settings: Settings) -> folium.Map:
     plugins.HeatMap([[35.72, 114.02, 1.0], [35.75, 114.05, 3.0]], name="heat").add_to(m)
     plugins.HeatMapWithTime([[[35.72, 114.02, 1.0]], [[35.75, 114.05, 3.0]]], index=["w1", "w2"]).add_to(m)
     branca.colormap.LinearColormap(["#ffffff", "#ff0000"], vmin=0, vmax=10, caption="rate").add_to(m)
+    plugins.VectorGridProtobuf("/tiles/grids/{z}/{x}/{y}.mvt", name="tiled").add_to(m)
     return m
 
 
@@ -79,6 +80,7 @@ def test_vendored_versions_match_what_folium_links() -> None:
     folium_links.update(plugins.HeatMap.default_js)
     folium_links.update(plugins.HeatMapWithTime.default_js + plugins.HeatMapWithTime.default_css)
     folium_links["d3"] = "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js"  # branca ColorMap.render
+    folium_links.update(plugins.VectorGridProtobuf.default_js)  # the tiled layers of city-size maps
     assert set(folium_links) == set(VENDORED_ASSETS)
     for name, rel in VENDORED_ASSETS.items():
         if name in KNOWN_VERSION_DIFFERENCES:
