@@ -8,7 +8,7 @@ floor (300 households) but no ceiling and builds dense n x n matrices; GerryChai
 number of parts given (here ``round(total / target)``, epsilon 0.25 so that parts of
 ``total / k +- 25%`` fall in 300..500) and knows neither roads nor infeasibility.
 
-Instances: ``gridmap.partition.regions_synthetic.lattice_community`` -- a perturbed street lattice
+Instances: ``gridmap.partition.regions.synthetic.lattice_community`` -- a perturbed street lattice
 (110 m x 90 m blocks, jitter 15 m, an arterial every 6th street, a collector every 3rd), seeded, so
 every run measures the same blocks: 1,000 and 10,000 blocks of 20-120 households, and a "coarse"
 lattice of 120 blocks of 100-450 households (estate-sized atoms: no partition keeps every grid in
@@ -39,7 +39,7 @@ import shapely
 
 from benchmarks.common import RESULTS_DIR, peak_rss_mb, write_result
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_synthetic import ARTERIAL_WEIGHT, LatticeCommunity, lattice_community
+from gridmap.partition.regions.synthetic import ARTERIAL_WEIGHT, LatticeCommunity, lattice_community
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240611
@@ -89,7 +89,7 @@ def quality(com: LatticeCommunity, labels: np.ndarray) -> dict[str, Any]:
 
 
 def measure_gridmap(size: str) -> dict[str, Any]:
-    from gridmap.partition.regions import region_result_from_problem
+    from gridmap.partition.regions.strategy import region_result_from_problem
 
     com = community(size)
     rss_before = peak_rss_mb()

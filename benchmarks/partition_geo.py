@@ -37,9 +37,9 @@ from shapely.geometry import box
 from benchmarks.common import write_result
 from gridmap.config import load_settings
 from gridmap.crs import working_crs_for
+from gridmap.partition.blocks.split import pieces_from_block
 from gridmap.partition.engine import partition_community
 from gridmap.partition.problem import Band
-from gridmap.partition.split import pieces_from_block
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

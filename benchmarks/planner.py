@@ -37,7 +37,7 @@ from gridmap import schema
 from gridmap.codes import grid_code, grid_name
 from gridmap.config import Settings
 from gridmap.partition.problem import Band
-from gridmap.partition.rebalance import rebalance_community
+from gridmap.partition.rebalance.plan import rebalance_community
 from gridmap.services.generations import activate_generation, activate_with_report, active_grids, stage_generation
 from gridmap.services.partitioning import inputs_from_store
 from gridmap.services.planner import rebalance_from_store, used_codes

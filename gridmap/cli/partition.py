@@ -30,8 +30,8 @@ from gridmap.codes import PROVISIONAL_COMMUNITY_CODE, PROVISIONAL_COMMUNITY_NAME
 from gridmap.config import BAND_PRESETS, Settings
 from gridmap.errors import ValidationError
 from gridmap.io.readers import read_source
+from gridmap.partition.blocks.households import HOUSEHOLDS
 from gridmap.partition.engine import PartitionResult, partition_community
-from gridmap.partition.households import HOUSEHOLDS
 from gridmap.partition.problem import Band
 from gridmap.schema import AREAS_SPEC
 from gridmap.services.delivery import Delivered, DeliveryError, format_of, write_certified_grids
@@ -128,7 +128,7 @@ def _write_outputs(
         }  # fmt: skip
         opts["report"].write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     if opts["map_path"] is not None:
-        from gridmap.partition.preview import map_from_result
+        from gridmap.partition.maps.preview import map_from_result
         from gridmap.portal.assets import html_from_map, web_root
 
         html = html_from_map(map_from_result(result, title=title), static_url=(web_root() / "static").as_uri())

@@ -102,7 +102,7 @@ def _register_rebalance(group: click.Group) -> None:
         finally:
             store.close()
         if map_path is not None:
-            from gridmap.partition.rebalance_map import map_from_plan
+            from gridmap.partition.maps.rebalance_plan import map_from_plan
             from gridmap.portal.assets import html_from_map, web_root
 
             title = f"{community_code} rebalance: before / after"

@@ -22,7 +22,7 @@ import pyproj
 
 from gridmap.errors import ValidationError
 from gridmap.io.readers import read_source
-from gridmap.partition.checks import DEFAULT_TOLERANCE_M2, HOUSEHOLDS, check_partition
+from gridmap.partition.certificate.checks import DEFAULT_TOLERANCE_M2, HOUSEHOLDS, check_partition
 from gridmap.partition.problem import Band
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

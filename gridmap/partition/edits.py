@@ -36,12 +36,12 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.codes import grid_code, grid_name, validate_code
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel, GridKind
-from gridmap.partition.assemble import polygonal
-from gridmap.partition.checks import projected
-from gridmap.partition.faces import coverage_from_polygons, faces_from_lines
-from gridmap.partition.households import HOUSEHOLDS, POPULATION
+from gridmap.partition.blocks.faces import coverage_from_polygons, faces_from_lines
+from gridmap.partition.blocks.households import HOUSEHOLDS, POPULATION
+from gridmap.partition.certificate.checks import projected
+from gridmap.partition.grids.assemble import polygonal
 from gridmap.partition.problem import Band
-from gridmap.partition.rebalance import sequence_of
+from gridmap.partition.rebalance.plan import sequence_of
 from gridmap.schema import GRIDS_SPEC
 
 OPS = ("move_block", "split", "merge")

@@ -2,18 +2,18 @@
 
 Steps, all metric work in a projected working CRS (metres, m²):
 
-1. dedicated grids for units (``dedicated.py``) are cut out of the community (P-29);
-2. the rest is cut into road blocks (``blocks.py``), buildings assigned whole (``households.py``);
-3. estates that fit the band become one atom, bigger ones get their own grids (``estates.py``);
-   blocks over ``band.max`` are split (``split.py``) into atoms (``atoms.py``);
-4. ``solve.py`` groups the atoms (connected parts; estates with grids of their own, with the small
-   parts they enclose) and runs the strategy (default ``regions.region_result_from_problem``) on
+1. dedicated grids for units (``grids/dedicated.py``) are cut out of the community (P-29);
+2. the rest is cut into road blocks (``blocks/road_blocks.py``), buildings assigned whole (``blocks/households.py``);
+3. estates that fit the band become one atom, bigger ones get their own grids (``blocks/estates.py``);
+   blocks over ``band.max`` are split (``blocks/split.py``) into atoms (``blocks/atoms.py``);
+4. ``grids/solve.py`` groups the atoms (connected parts; estates with grids of their own, with the small
+   parts they enclose) and runs the strategy (default ``regions.strategy.region_result_from_problem``) on
    each group; an estate or split block that fits no grids of its own is tried both with its parts
    joining neighbours and kept whole; every grid out of band gets a reason that says whether it is
-   proved infeasible or only the heuristic's best (``flags.py``);
+   proved infeasible or only the heuristic's best (``grids/flags.py``);
 5. grids are assembled, re-noded into an exact coverage, numbered west->east, north->south,
-   converted to the storage CRS (``assemble.py``), certified by ``checks.check_partition`` and
-   measured (``quality.py``).
+   converted to the storage CRS (``grids/assemble.py``), certified by ``certificate.checks.check_partition``
+   and measured (``grids/quality.py``).
 
 Nothing is hidden: infeasible input yields flagged grids and report entries, bad input raises
 ``ValidationError`` naming the layer/file, the feature and the rule.
@@ -39,9 +39,15 @@ from gridmap.config import HouseholdBand, Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
-from gridmap.partition import assemble, quality
-from gridmap.partition.atoms import atoms_from_blocks
-from gridmap.partition.blocks import (
+from gridmap.partition.blocks.atoms import atoms_from_blocks
+from gridmap.partition.blocks.estates import estates_from_input, plan_estates
+from gridmap.partition.blocks.households import (
+    HOUSEHOLDS,
+    BuildingAssignment,
+    assign_buildings_to_blocks,
+    buildings_from_input,
+)
+from gridmap.partition.blocks.road_blocks import (
     BLOCK_ID,
     MINOR_ROAD_CLASSES,
     block_edges_from_blocks,
@@ -49,18 +55,12 @@ from gridmap.partition.blocks import (
     lines_from_roads,
     polygon_from_input,
 )
-from gridmap.partition.checks import projected
-from gridmap.partition.dedicated import DedicatedPlan, DedicatedRules, plan_dedicated, units_from_input
-from gridmap.partition.estates import estates_from_input, plan_estates
-from gridmap.partition.exact_edges import frame_with_exact_outer_edges
-from gridmap.partition.households import (
-    HOUSEHOLDS,
-    BuildingAssignment,
-    assign_buildings_to_blocks,
-    buildings_from_input,
-)
+from gridmap.partition.certificate.checks import projected
+from gridmap.partition.grids import assemble, quality
+from gridmap.partition.grids.dedicated import DedicatedPlan, DedicatedRules, plan_dedicated, units_from_input
+from gridmap.partition.grids.exact_edges import frame_with_exact_outer_edges
+from gridmap.partition.grids.solve import solution_from_atoms
 from gridmap.partition.problem import Band, Strategy
-from gridmap.partition.solve import solution_from_atoms
 
 
 @dataclass
@@ -332,14 +332,14 @@ def _cells_of(blocks: gpd.GeoDataFrame, dplan: DedicatedPlan) -> gpd.GeoDataFram
 
 
 def _default_strategy() -> Strategy:
-    from gridmap.partition.regions import region_result_from_problem
+    from gridmap.partition.regions.strategy import region_result_from_problem
 
     return region_result_from_problem
 
 
 def _certify(assembled: assemble.Assembled, boundary: BaseGeometry, band: Band, allow_straddling: bool) -> Any:
     """The coverage certificate of ``checks.check_partition`` (run on every result)."""
-    from gridmap.partition.checks import check_partition
+    from gridmap.partition.certificate.checks import check_partition
 
     return check_partition(
         assembled.grids, boundary, buildings=assembled.buildings, band=band, allow_straddling=allow_straddling

@@ -1,9 +1,9 @@
 """The graph problem that every partition strategy solves, and the strategy seam.
 
-The geometry side (``blocks.py``, ``split.py``) turns a community into *atoms*: road blocks, or
+The geometry side (``blocks/road_blocks.py``, ``blocks/split.py``) turns a community into *atoms*: road blocks, or
 groups of blocks that must stay together (an estate, 小区). This module describes atoms as a
-weighted graph; a strategy (``regions.py`` or a third-party one) returns a label per atom.
-``check_partition`` (``checks.py``) runs on every result, whatever the strategy.
+weighted graph; a strategy (``regions/strategy.py`` or a third-party one) returns a label per atom.
+``check_partition`` (``certificate/checks.py``) runs on every result, whatever the strategy.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from gridmap.auth.principal import Principal, require_area, require_role
 from gridmap.codes import validate_code
 from gridmap.errors import NotFoundError, PartitionError, ValidationError
 from gridmap.model import AreaLevel, GenerationStatus, Role
-from gridmap.partition.checks_report import HOUSEHOLDS_IN_BAND
+from gridmap.partition.certificate.report import HOUSEHOLDS_IN_BAND
 from gridmap.portal.app import portal_state
 from gridmap.portal.auth import current_principal, require_visible
 from gridmap.portal.lookup_api import SERVICE_KEY as LOOKUP_SERVICE_KEY

@@ -33,10 +33,10 @@ from gridmap.crs import working_crs_for
 from gridmap.errors import GridmapError, ValidationError
 from gridmap.io.readers import read_source
 from gridmap.io.writers import write_frame
-from gridmap.partition.checks import DEFAULT_TOLERANCE_M2, check_partition, projected
-from gridmap.partition.checks_report import Certificate
+from gridmap.partition.certificate.checks import DEFAULT_TOLERANCE_M2, check_partition, projected
+from gridmap.partition.certificate.report import Certificate
 from gridmap.partition.engine import PartitionResult, stored_boundary
-from gridmap.partition.exact_edges import frame_with_exact_outer_edges
+from gridmap.partition.grids.exact_edges import frame_with_exact_outer_edges
 from gridmap.schema import GRIDS_SPEC
 
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shp", ".csv": "csv"}

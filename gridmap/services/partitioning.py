@@ -22,7 +22,7 @@ from gridmap.config import Settings
 from gridmap.errors import NotFoundError, ValidationError
 from gridmap.executors import Executor, make_executor
 from gridmap.model import AreaLevel
-from gridmap.partition.checks import check_partition
+from gridmap.partition.certificate.checks import check_partition
 from gridmap.partition.engine import PartitionResult, partition_community
 from gridmap.partition.problem import Band
 from gridmap.services.delivery import DeliveryError, mismatches

@@ -14,7 +14,7 @@ from gridmap import schema
 from gridmap.config import Settings
 from gridmap.errors import NotFoundError
 from gridmap.partition.problem import Band
-from gridmap.partition.rebalance import RebalancePlan, rebalance_community
+from gridmap.partition.rebalance.plan import RebalancePlan, rebalance_community
 from gridmap.services.generations import active_grids, stage_generation
 from gridmap.services.partitioning import inputs_from_store
 from gridmap.store.base import Store, StoreTransaction

@@ -34,11 +34,11 @@ from gridmap.config import Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ConflictError, NotFoundError, PartitionError
 from gridmap.model import GenerationStatus
-from gridmap.partition.blocks import blocks_from_roads, lines_from_roads
-from gridmap.partition.checks import check_partition
-from gridmap.partition.checks_report import HOUSEHOLDS_IN_BAND, Certificate
+from gridmap.partition.blocks.households import buildings_from_input
+from gridmap.partition.blocks.road_blocks import blocks_from_roads, lines_from_roads
+from gridmap.partition.certificate.checks import check_partition
+from gridmap.partition.certificate.report import HOUSEHOLDS_IN_BAND, Certificate
 from gridmap.partition.edits import Edit, apply_edits, edits_from_json, grids_from_state, state_from_grids
-from gridmap.partition.households import buildings_from_input
 from gridmap.partition.problem import Band
 from gridmap.services.generations import get_generation, stage_generation, update_staged_generation
 from gridmap.services.partitioning import CommunityInputs, inputs_from_store

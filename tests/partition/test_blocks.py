@@ -11,14 +11,14 @@ import shapely.affinity
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from gridmap.errors import ValidationError
-from gridmap.partition.blocks import (
+from gridmap.partition.blocks.faces import coverage_from_polygons
+from gridmap.partition.blocks.households import assign_buildings_to_blocks, buildings_from_input
+from gridmap.partition.blocks.road_blocks import (
     block_edges_from_blocks,
     blocks_from_roads,
     lines_from_roads,
     road_class_from_highway,
 )
-from gridmap.partition.faces import coverage_from_polygons
-from gridmap.partition.households import assign_buildings_to_blocks, buildings_from_input
 
 CRS = 4547  # CGCS2000 Gauss-Krüger CM 114E, metres
 SQ = box(0, 0, 400, 300)

@@ -10,8 +10,8 @@ import pytest
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from gridmap.errors import ValidationError
-from gridmap.partition.checks import check_partition, validate_community
-from gridmap.partition.checks_report import (
+from gridmap.partition.certificate.checks import check_partition, validate_community
+from gridmap.partition.certificate.report import (
     BUILDINGS_ASSIGNED,
     BUILDINGS_STRADDLING,
     CONTIGUOUS,
@@ -321,7 +321,7 @@ def test_geojson_of_an_invalid_projected_sliver_is_repaired_not_a_crash():
     import pyproj
     import shapely
 
-    from gridmap.partition.checks_report import GeoJsonWriter, rounded_lonlat
+    from gridmap.partition.certificate.report import GeoJsonWriter, rounded_lonlat
 
     invalid = Polygon(box(0, 0, 1e-5, 1e-5).exterior.coords, [box(2e-5, 0, 3e-5, 1e-5).exterior.coords])
     with pytest.raises(shapely.errors.GEOSException, match="free hole"):

@@ -23,7 +23,7 @@ from shapely.geometry import LineString, MultiPolygon, box
 
 from gridmap.config import Settings
 from gridmap.errors import InfeasiblePartitionError
-from gridmap.partition.checks_report import (
+from gridmap.partition.certificate.report import (
     BUILDINGS_ASSIGNED,
     BUILDINGS_STRADDLING,
     COVERAGE_VALID,

@@ -13,7 +13,7 @@ from shapely.geometry import MultiPolygon, Point, box
 from gridmap.codes import grid_name
 from gridmap.config import load_settings
 from gridmap.errors import PartitionError, ValidationError
-from gridmap.partition.checks import projected
+from gridmap.partition.certificate.checks import projected
 from gridmap.partition.engine import PartitionResult, partition_community
 from gridmap.partition.problem import Band
 from gridmap.schema import GRIDS_SPEC

@@ -8,8 +8,8 @@ import pytest
 from gridmap.errors import ValidationError
 from gridmap.executors import DaskExecutor, LocalExecutor, SerialExecutor, make_executor
 from gridmap.partition.problem import Band
-from gridmap.partition.regions import regions_from_problem
-from gridmap.partition.regions_synthetic import lattice_community
+from gridmap.partition.regions.strategy import regions_from_problem
+from gridmap.partition.regions.synthetic import lattice_community
 
 BAND = Band(300, 500, 400)
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, box
 
 from gridmap.errors import InfeasiblePartitionError
-from gridmap.partition.checks import check_partition
-from gridmap.partition.checks_report import (
+from gridmap.partition.certificate.checks import check_partition
+from gridmap.partition.certificate.report import (
     BUILDINGS_ASSIGNED,
     CONTIGUOUS,
     COVERAGE_VALID,
@@ -32,7 +32,7 @@ from gridmap.partition.checks_report import (
     WITHIN_ONE_COMMUNITY,
 )
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.regions import region_result_from_problem
+from gridmap.partition.regions.strategy import region_result_from_problem
 
 CRS = "EPSG:4547"
 X0, Y0, W, H = 500_000.0, 3_800_000.0, 1000.0, 800.0

@@ -16,7 +16,7 @@ from shapely.geometry import box
 from gridmap.config import load_settings
 from gridmap.partition.engine import PartitionResult, partition_community
 from gridmap.partition.problem import Band
-from gridmap.partition.regions import RegionParams, region_result_from_problem
+from gridmap.partition.regions.strategy import RegionParams, region_result_from_problem
 
 from .towns import COMMUNITY_CODE, COMMUNITY_NAME, METRIC_EPSG, X0, Y0, Town, make_town, to_lonlat
 
@@ -172,7 +172,7 @@ def test_the_same_seed_gives_the_same_grids_flags_and_report():
 def test_region_strategy_is_deterministic_through_restarts_exact_model_and_windows():
     """A coarse island (atoms of 120-480 households on a lattice) exercises every stage; the same
     rng seed must give the same labels and the same diagnostics."""
-    from gridmap.partition.regions_synthetic import lattice_community
+    from gridmap.partition.regions.synthetic import lattice_community
 
     problem = lattice_community(9, 8, rng=np.random.default_rng(3), band=BAND).problem
     coarse = np.random.default_rng(4).integers(120, 480, size=problem.n)

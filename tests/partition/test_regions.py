@@ -8,8 +8,8 @@ import pytest
 
 from gridmap.errors import InfeasiblePartitionError
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.regions import region_result_from_problem, regions_from_problem
-from gridmap.partition.regions_synthetic import ARTERIAL_WEIGHT, lattice_community
+from gridmap.partition.regions.strategy import region_result_from_problem, regions_from_problem
+from gridmap.partition.regions.synthetic import ARTERIAL_WEIGHT, lattice_community
 
 BAND = Band(300, 500, 400)
 
@@ -260,8 +260,8 @@ def random_graph_problem(seed: int, n: int = 8) -> PartitionProblem:
 def test_exact_model_matches_brute_force(seed):
     """The exact model's minimum equals brute force over all connected partitions; with an upper
     bound it either beats the bound or proves that the bound is the minimum."""
-    from gridmap.partition.regions_exact import ExactParams, exact_regions
-    from gridmap.partition.regions_graph import graph_from_problem
+    from gridmap.partition.regions.exact import ExactParams, exact_regions
+    from gridmap.partition.regions.graph import graph_from_problem
 
     problem = random_graph_problem(seed)
     households, edges = problem.households.tolist(), [tuple(e) for e in problem.edges.tolist()]
@@ -283,8 +283,8 @@ def test_exact_model_matches_brute_force(seed):
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_exact_model_matches_brute_force_on_chains(seed):
-    from gridmap.partition.regions_exact import ExactParams, exact_regions
-    from gridmap.partition.regions_graph import graph_from_problem
+    from gridmap.partition.regions.exact import ExactParams, exact_regions
+    from gridmap.partition.regions.graph import graph_from_problem
 
     households = np.random.default_rng(seed).integers(60, 420, size=8).tolist()
     problem = chain_problem(households)
@@ -296,7 +296,7 @@ def test_exact_model_matches_brute_force_on_chains(seed):
 
 
 def test_exact_fallback_proves_the_band_unreachable_and_never_does_worse():
-    from gridmap.partition.regions import RegionParams
+    from gridmap.partition.regions.strategy import RegionParams
 
     households = [130, 130, 130, 130, 40, 450, 45, 300]
     problem = chain_problem(households)

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, box
 
-from gridmap.partition.clusters import balanced_labels_from_points
-from gridmap.partition.faces import NODING_GRID_M
+from gridmap.partition.blocks.clusters import balanced_labels_from_points
+from gridmap.partition.blocks.faces import NODING_GRID_M
+from gridmap.partition.blocks.split import pieces_from_block
 from gridmap.partition.problem import Band
-from gridmap.partition.split import pieces_from_block
 
 CRS = 4547
 BAND = Band(300, 500, 400)

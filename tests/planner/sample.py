@@ -18,7 +18,7 @@ from shapely.geometry import LineString, MultiPolygon, Point, box
 
 from gridmap import schema
 from gridmap.codes import grid_code, grid_name
-from gridmap.partition.checks import check_partition
+from gridmap.partition.certificate.checks import check_partition
 from gridmap.partition.problem import Band
 from gridmap.services.generations import activate_generation, stage_generation
 from gridmap.store.base import Store

@@ -12,7 +12,7 @@ from gridmap.codes import grid_code
 from gridmap.errors import NotFoundError
 from gridmap.model import GenerationStatus
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.rebalance_repair import repair_labels
+from gridmap.partition.rebalance.repair import repair_labels
 from gridmap.services.generations import activate_generation, active_grids
 from gridmap.services.planner import rebalance_from_store
 from tests.planner import sample as sm

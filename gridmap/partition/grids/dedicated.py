@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import ValidationError
 from gridmap.model import UnitType
-from gridmap.partition.faces import components_from_pairs
+from gridmap.partition.blocks.faces import components_from_pairs
 from gridmap.partition.problem import Band
 from gridmap.schema import UNITS_SPEC
 

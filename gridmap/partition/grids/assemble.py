@@ -11,9 +11,6 @@ then dedicated grids in the same order; names follow C-4 (``{社区}第N网格``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
@@ -24,98 +21,19 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.codes import grid_code, grid_name, reading_order
 from gridmap.model import GridKind
-from gridmap.partition.blocks import BLOCK_ID, block_edges_from_blocks
-from gridmap.partition.dedicated import DedicatedPlan
-from gridmap.partition.estates import EstatePlan
-from gridmap.partition.faces import coverage_from_polygons
-from gridmap.partition.flags import flag_drafts
-from gridmap.partition.households import BUILDING_ID, HOUSEHOLDS, POPULATION, BuildingAssignment
+from gridmap.partition.blocks.faces import coverage_from_polygons
+from gridmap.partition.blocks.households import BUILDING_ID, HOUSEHOLDS, POPULATION
+from gridmap.partition.blocks.road_blocks import BLOCK_ID, block_edges_from_blocks
+from gridmap.partition.grids.flags import flag_drafts
+from gridmap.partition.grids.pipeline import Assembled, Draft, GridMeta, Group, Pipeline
+from gridmap.partition.grids.whole_buildings import keep_buildings_whole
 from gridmap.partition.problem import Band
-from gridmap.partition.whole_buildings import keep_buildings_whole
 from gridmap.schema import GEOMETRY, GRIDS_SPEC
 
 GRID_CODE = "grid_code"
 #: Shortest row (m) when numbering grids west to east, north to south.
 MIN_ROW_M = 30.0
 _COLUMNS = GRIDS_SPEC.column_names
-
-
-@dataclass
-class Group:
-    """Atoms the strategy partitions together: a connected part, or an oversize estate."""
-
-    key: str
-    atoms: npt.NDArray[np.int64]
-    households: int
-    estate: str | None
-
-
-@dataclass
-class Pipeline:
-    """Everything the engine computed before assembly (working CRS)."""
-
-    blocks: gpd.GeoDataFrame
-    buildings: gpd.GeoDataFrame  # counted buildings, with block_id (-1: in a dedicated site)
-    assignment: BuildingAssignment
-    atoms: gpd.GeoDataFrame
-    atom_edges: pd.DataFrame
-    building_atom: npt.NDArray[np.int64]  # aligned with base buildings
-    base_buildings: gpd.GeoDataFrame
-    dedicated_buildings: npt.NDArray[np.int64]  # aligned with ``buildings``: dedicated grid index or -1
-    groups: list[Group]
-    labels: npt.NDArray[np.int64]
-    solved: list[int]
-    dedicated: DedicatedPlan
-    estates: EstatePlan
-    splits: list[dict[str, Any]]
-    crs: pyproj.CRS
-    #: Region label -> why it is out of band ("proved infeasible: ..." / "heuristic: ...").
-    notes: dict[int, str] = field(default_factory=dict)
-    #: Per island the strategy reported: households, grids, status, reason (``solve.Solution``).
-    islands: list[dict[str, Any]] = field(default_factory=list)
-    #: Estates and blocks that fit no in-band grids of their own, and what was chosen for them.
-    flexible: list[dict[str, Any]] = field(default_factory=list)
-    strategy_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class GridMeta:
-    community_code: str
-    community_name: str
-    storage_epsg: int
-
-
-@dataclass
-class Draft:
-    """A grid before numbering: its atoms (base) or dedicated plan index, and its flags."""
-
-    kind: GridKind
-    atoms: list[int] = field(default_factory=list)
-    group: int | None = None
-    label: int | None = None  # the strategy's region label of a base grid
-    dedicated: int | None = None
-    geometry: BaseGeometry = field(default_factory=shapely.Polygon)
-    flags: list[dict[str, str]] = field(default_factory=list)
-
-    def flag(self, code: str, message: str) -> None:
-        self.flags.append({"code": code, "message": message})
-
-
-@dataclass
-class Assembled:
-    """Grids and companions in the storage CRS, plus the metric grids for measurements."""
-
-    grids: gpd.GeoDataFrame
-    grids_metric: gpd.GeoDataFrame
-    blocks: gpd.GeoDataFrame
-    atoms: gpd.GeoDataFrame
-    buildings: gpd.GeoDataFrame
-    grid_edges: gpd.GeoDataFrame
-    grid_edges_metric: pd.DataFrame
-    #: The strategy's region label of each base grid -> the grid's code.
-    code_of_label: dict[int, str] = field(default_factory=dict)
-    #: Buildings a road or cut line crossed, given whole to the grid of their representative point.
-    buildings_moved_whole: int = 0
 
 
 def polygonal(geom: BaseGeometry) -> BaseGeometry:

@@ -25,9 +25,9 @@ import pyproj
 import shapely
 
 from gridmap.errors import ValidationError
-from gridmap.partition.blocks import BLOCK_ID, polygon_from_input
-from gridmap.partition.faces import components_from_pairs
-from gridmap.partition.households import HOUSEHOLDS
+from gridmap.partition.blocks.faces import components_from_pairs
+from gridmap.partition.blocks.households import HOUSEHOLDS
+from gridmap.partition.blocks.road_blocks import BLOCK_ID, polygon_from_input
 from gridmap.partition.problem import Band
 from gridmap.schema import ESTATES_SPEC
 

@@ -27,9 +27,9 @@ import numpy as np
 
 from gridmap.errors import InfeasiblePartitionError
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.regions_exact import ExactParams
-from gridmap.partition.regions_graph import AtomGraph, IntArray, graph_from_problem, subgraph_of
-from gridmap.partition.regions_island import (
+from gridmap.partition.regions.exact import ExactParams
+from gridmap.partition.regions.graph import AtomGraph, IntArray, graph_from_problem, subgraph_of
+from gridmap.partition.regions.island import (
     HEURISTIC,
     IN_BAND,
     PROVED_INFEASIBLE,

@@ -32,16 +32,16 @@ from gridmap.config import Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
 from gridmap.model import GridKind
-from gridmap.partition.assemble import polygonal
-from gridmap.partition.atoms import problem_from_atoms
-from gridmap.partition.blocks import MINOR_ROAD_CLASSES, blocks_from_roads, lines_from_roads
-from gridmap.partition.checks import check_partition, projected
-from gridmap.partition.checks_report import Certificate
-from gridmap.partition.faces import coverage_from_polygons
-from gridmap.partition.households import HOUSEHOLDS, POPULATION
+from gridmap.partition.blocks.atoms import problem_from_atoms
+from gridmap.partition.blocks.faces import coverage_from_polygons
+from gridmap.partition.blocks.households import HOUSEHOLDS, POPULATION
+from gridmap.partition.blocks.road_blocks import MINOR_ROAD_CLASSES, blocks_from_roads, lines_from_roads
+from gridmap.partition.certificate.checks import check_partition, projected
+from gridmap.partition.certificate.report import Certificate
+from gridmap.partition.grids.assemble import polygonal
 from gridmap.partition.problem import Band
-from gridmap.partition.rebalance_repair import RepairResult, repair_labels
-from gridmap.partition.rebalance_units import (
+from gridmap.partition.rebalance.repair import RepairResult, repair_labels
+from gridmap.partition.rebalance.units import (
     OLD_CODE,
     UNIT_ID,
     count_households,

@@ -18,7 +18,7 @@ from scipy.sparse import coo_array, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_graph import AtomGraph, IntArray
+from gridmap.partition.regions.graph import AtomGraph, IntArray
 
 #: Tiny arc weight added so that scipy's sparse Dijkstra sees zero-household atoms as arcs.
 _EPS = 1e-6

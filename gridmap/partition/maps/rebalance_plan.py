@@ -17,8 +17,8 @@ import geopandas as gpd
 from branca.element import Figure
 from shapely.geometry import mapping
 
-from gridmap.partition.preview import escape
-from gridmap.partition.rebalance import MOVED, NEW_CODE, OLD_CODE, RebalancePlan
+from gridmap.partition.maps.preview import escape
+from gridmap.partition.rebalance.plan import MOVED, NEW_CODE, OLD_CODE, RebalancePlan
 
 BEFORE_COLOUR = "#555555"
 NEW_COLOUR = "#2166ac"

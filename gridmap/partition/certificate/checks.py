@@ -34,7 +34,6 @@ is still reported.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import geopandas as gpd
@@ -47,8 +46,9 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
-from gridmap.partition import checks_rules as rules
-from gridmap.partition.checks_report import Certificate, CheckResult, GeoJsonWriter
+from gridmap.partition.certificate import rules
+from gridmap.partition.certificate.layers import Layers
+from gridmap.partition.certificate.report import Certificate, CheckResult, GeoJsonWriter
 from gridmap.partition.problem import Band
 from gridmap.schema import AREAS_SPEC, BUILDINGS_SPEC, GRIDS_SPEC
 
@@ -70,35 +70,6 @@ DENSIFY_M = 50.0
 _M_PER_DEGREE = 111_320.0
 
 Parent: TypeAlias = BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries
-
-
-@dataclass(frozen=True)
-class Layers:
-    """Everything the rules need, in the metric working CRS. Built once by :func:`layers_from_input`."""
-
-    grids: npt.NDArray[np.object_]  # shapely polygons/multipolygons per grid
-    grid_ids: list[str]
-    kinds: list[str]
-    flags: list[set[str]]
-    grid_households: npt.NDArray[np.float64] | None  # from the grids' own column, if any
-    communities: npt.NDArray[np.object_]  # community polygons
-    community_codes: list[str]
-    grid_community: npt.NDArray[np.int64]  # community index per grid (-1: matched to none)
-    #: Community named by each grid's community_code: index, -1 when there is no code, -2 unknown code.
-    code_community: npt.NDArray[np.int64]
-    grid_community_codes: list[str]
-    building_points: npt.NDArray[np.object_] | None
-    building_footprints: npt.NDArray[np.object_] | None
-    building_ids: list[str]
-    building_households: npt.NDArray[np.float64] | None
-    tolerance_m2: float
-    geojson: GeoJsonWriter
-    crs: pyproj.CRS
-    #: The grids and communities in the grids' own CRS, and m² per squared CRS unit there.
-    native_grids: npt.NDArray[np.object_] | None = None
-    native_communities: npt.NDArray[np.object_] | None = None
-    native_m2_per_unit2: float = 1.0
-    native_crs: pyproj.CRS | None = None
 
 
 def check_partition(

@@ -39,8 +39,8 @@ import numpy as np
 from scipy.optimize import milp
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_exact_model import CentreFlowModel, allowed_pairs, column_count, reduce_island
-from gridmap.partition.regions_graph import AtomGraph, IntArray
+from gridmap.partition.regions.exact_model import CentreFlowModel, allowed_pairs, column_count, reduce_island
+from gridmap.partition.regions.graph import AtomGraph, IntArray
 
 
 @dataclass(frozen=True)

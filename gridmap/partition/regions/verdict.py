@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_exact import ExactParams, ExactVerdict
+from gridmap.partition.regions.exact import ExactParams, ExactVerdict
 
 IN_BAND = "in_band"
 PROVED_INFEASIBLE = "proved_infeasible"

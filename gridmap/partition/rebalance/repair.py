@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from gridmap.partition.problem import PartitionProblem
-from gridmap.partition.rebalance_divide import apply_division, feasible, redivide, trial
-from gridmap.partition.rebalance_state import IntArray, RepairResult, RepairState, violation
+from gridmap.partition.rebalance.divide import apply_division, feasible, redivide, trial
+from gridmap.partition.rebalance.state import IntArray, RepairResult, RepairState, violation
 
 #: Repair rounds (each: cheap merges, splits, moves, merges, chains, re-divisions); more never helped in tests.
 MAX_ROUNDS = 4

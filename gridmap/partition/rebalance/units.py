@@ -19,18 +19,18 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.partition.assemble import polygonal
-from gridmap.partition.blocks import ROAD_CLASS
-from gridmap.partition.faces import shared_boundaries
-from gridmap.partition.households import (
+from gridmap.partition.blocks.faces import shared_boundaries
+from gridmap.partition.blocks.households import (
     ESTATE_ID,
     HOUSEHOLDS,
     POPULATION,
     assign_buildings_to_blocks,
     buildings_from_input,
 )
+from gridmap.partition.blocks.road_blocks import ROAD_CLASS
+from gridmap.partition.blocks.split import pieces_from_block
+from gridmap.partition.grids.assemble import polygonal
 from gridmap.partition.problem import Band
-from gridmap.partition.split import pieces_from_block
 
 UNIT_ID = "unit_id"
 OLD_CODE = "old_code"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
+from gridmap.partition.regions.graph import AtomGraph, FloatArray, IntArray
 
 _TWO_PI = 2.0 * math.pi
 

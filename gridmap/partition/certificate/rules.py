@@ -1,6 +1,6 @@
 """The rules of the coverage certificate, one function per check (see ``checks.py`` for the list).
 
-Each rule takes the projected :class:`~gridmap.partition.checks.Layers` and returns a
+Each rule takes the projected :class:`~gridmap.partition.certificate.checks.Layers` and returns a
 :class:`CheckResult` whose issues name the grid(s), community or building and carry the measured
 numbers (areas in m², lengths in metres, households) and, for shapes, GeoJSON in EPSG:4326.
 """
@@ -16,7 +16,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.partition.checks_report import (
+from gridmap.partition.certificate.report import (
     BUILDINGS_ASSIGNED,
     BUILDINGS_STRADDLING,
     CONTIGUOUS,
@@ -32,7 +32,7 @@ from gridmap.partition.checks_report import (
 from gridmap.partition.problem import Band
 
 if TYPE_CHECKING:
-    from gridmap.partition.checks import Layers
+    from gridmap.partition.certificate.layers import Layers
 
 #: Flags that make a multi-part grid acceptable (set by the partition engine or by hand).
 ACCEPTED_MULTIPART_FLAGS = frozenset({"disconnected_part", "multipart"})

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.rebalance_state import RepairState, violation
-from gridmap.partition.regions import region_result_from_problem
+from gridmap.partition.rebalance.state import RepairState, violation
+from gridmap.partition.regions.strategy import region_result_from_problem
 
 
 def subproblem(problem: PartitionProblem, units: list[int]) -> PartitionProblem:

@@ -32,12 +32,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from gridmap.errors import PartitionError
-from gridmap.partition.assemble import Group
-from gridmap.partition.atoms import ATOM_KIND, BLOCK_IDS, ESTATE_GROUP, problem_from_atoms
-from gridmap.partition.faces import components_from_pairs
-from gridmap.partition.households import HOUSEHOLDS
+from gridmap.partition.blocks.atoms import ATOM_KIND, BLOCK_IDS, ESTATE_GROUP, problem_from_atoms
+from gridmap.partition.blocks.faces import components_from_pairs
+from gridmap.partition.blocks.households import HOUSEHOLDS
+from gridmap.partition.grids.assemble import Group
 from gridmap.partition.problem import Band, PartitionProblem, Strategy
-from gridmap.partition.regions_island import k_range_of
+from gridmap.partition.regions.island import k_range_of
 
 IntArray = npt.NDArray[np.int64]
 #: Groups with more atoms than this are solved once: trying a flexible unit whole re-solves the

@@ -26,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.crs import working_crs_for
 from gridmap.errors import PartitionError, ValidationError
 from gridmap.model import RoadClass
-from gridmap.partition.faces import (
+from gridmap.partition.blocks.faces import (
     GeomArray,
     components_from_pairs,
     faces_from_lines,

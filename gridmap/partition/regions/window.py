@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_exact import ExactParams, exact_regions, reduced_size
-from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
+from gridmap.partition.regions.exact import ExactParams, exact_regions, reduced_size
+from gridmap.partition.regions.graph import AtomGraph, FloatArray, IntArray
 
 
 @dataclass(frozen=True)

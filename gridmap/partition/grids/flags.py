@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridmap.model import GridKind
-from gridmap.partition.atoms import ATOM_KIND, BLOCK_IDS, ESTATE_GROUP
+from gridmap.partition.blocks.atoms import ATOM_KIND, BLOCK_IDS, ESTATE_GROUP
 from gridmap.partition.problem import Band
 
 if TYPE_CHECKING:
-    from gridmap.partition.assemble import Draft, Pipeline
+    from gridmap.partition.grids.pipeline import Draft, Pipeline
 
 #: Reason prefixes (the flag message says which kind of knowledge stands behind a miss).
 PROVED = "proved infeasible"

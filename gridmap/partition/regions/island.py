@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_bisect import BisectParams, BisectStats, parts_from_component
-from gridmap.partition.regions_exact import ExactParams, ExactVerdict, least_violation, model_columns
-from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
-from gridmap.partition.regions_repair import RepairStats, repair_out_of_band
-from gridmap.partition.regions_search import SearchParams, SearchStats, improve_labels
-from gridmap.partition.regions_verdict import (
+from gridmap.partition.regions.bisection import BisectParams, BisectStats, parts_from_component
+from gridmap.partition.regions.exact import ExactParams, ExactVerdict, least_violation, model_columns
+from gridmap.partition.regions.graph import AtomGraph, FloatArray, IntArray
+from gridmap.partition.regions.repair import RepairStats, repair_out_of_band
+from gridmap.partition.regions.search import SearchParams, SearchStats, improve_labels
+from gridmap.partition.regions.verdict import (
     HEURISTIC,
     IN_BAND,
     PROVED_INFEASIBLE,
@@ -35,7 +35,7 @@ from gridmap.partition.regions_verdict import (
     k_range_of,
     verdict_of,
 )
-from gridmap.partition.regions_window import WindowParams, WindowStats, repair_with_windows
+from gridmap.partition.regions.window import WindowParams, WindowStats, repair_with_windows
 
 __all__ = ["HEURISTIC", "IN_BAND", "PROVED_INFEASIBLE", "Counters", "IslandOutcome", "IslandParams", "RegionParams",
            "k_candidates", "k_range_of", "solve_island"]

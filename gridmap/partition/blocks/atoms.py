@@ -18,12 +18,12 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.partition.blocks import BLOCK_ID, cut_weight_of
-from gridmap.partition.estates import EstatePlan
-from gridmap.partition.faces import GeomArray
-from gridmap.partition.households import HOUSEHOLDS, POPULATION
+from gridmap.partition.blocks.estates import EstatePlan
+from gridmap.partition.blocks.faces import GeomArray
+from gridmap.partition.blocks.households import HOUSEHOLDS, POPULATION
+from gridmap.partition.blocks.road_blocks import BLOCK_ID, cut_weight_of
+from gridmap.partition.blocks.split import pieces_from_block
 from gridmap.partition.problem import Band, PartitionProblem
-from gridmap.partition.split import pieces_from_block
 
 ATOM_ID = "atom_id"
 ATOM_KIND = "atom_kind"  # block | estate | piece

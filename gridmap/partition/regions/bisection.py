@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 from gridmap.errors import PartitionError
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_graph import AtomGraph, FloatArray, IntArray
+from gridmap.partition.regions.graph import AtomGraph, FloatArray, IntArray
 
 #: Above this many atoms the spanning tree is built by scipy, below in plain Python (faster there).
 _SMALL_TREE = 300

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridmap.partition.problem import Band
-from gridmap.partition.regions_bisect import BisectParams, BisectStats, parts_from_component
-from gridmap.partition.regions_graph import AtomGraph, IntArray
+from gridmap.partition.regions.bisection import BisectParams, BisectStats, parts_from_component
+from gridmap.partition.regions.graph import AtomGraph, IntArray
 
 
 @dataclass

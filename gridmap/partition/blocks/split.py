@@ -26,8 +26,8 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.partition.clusters import balanced_labels_from_points
-from gridmap.partition.faces import (
+from gridmap.partition.blocks.clusters import balanced_labels_from_points
+from gridmap.partition.blocks.faces import (
     GeomArray,
     components_from_pairs,
     coverage_from_polygons,
@@ -35,7 +35,7 @@ from gridmap.partition.faces import (
     groups_from_slivers,
     shared_boundaries,
 )
-from gridmap.partition.households import HOUSEHOLDS
+from gridmap.partition.blocks.households import HOUSEHOLDS
 from gridmap.partition.problem import Band
 
 #: Building outlines are sampled at least this often (m) to seed the Voronoi diagram.

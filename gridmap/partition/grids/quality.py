@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from gridmap.model import GridKind
-from gridmap.partition.assemble import GRID_CODE, Assembled, Pipeline
-from gridmap.partition.blocks import COMPONENT
-from gridmap.partition.households import HOUSEHOLDS
+from gridmap.partition.blocks.households import HOUSEHOLDS
+from gridmap.partition.blocks.road_blocks import COMPONENT
+from gridmap.partition.grids.assemble import GRID_CODE, Assembled, Pipeline
 from gridmap.partition.problem import Band
 
 
