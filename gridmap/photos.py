@@ -19,7 +19,7 @@ from gridmap.config import Settings
 
 #: File types the portal serves as photos (lower-case suffixes).
 PHOTO_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif"})
-#: URL prefix of the photo route (gridmap.portal.photos).
+#: URL prefix of the photo route (gridmap.portal.lookup.photos).
 PHOTO_URL_PREFIX = "/photos/"
 #: The folder name used beside a GeoPackage store when ``Settings.photo_dir`` is empty.
 DEFAULT_FOLDER = "photos"

@@ -129,7 +129,7 @@ def _write_outputs(
         opts["report"].write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     if opts["map_path"] is not None:
         from gridmap.partition.maps.preview import map_from_result
-        from gridmap.portal.assets import html_from_map, web_root
+        from gridmap.portal.maps.assets import html_from_map, web_root
 
         html = html_from_map(map_from_result(result, title=title), static_url=(web_root() / "static").as_uri())
         opts["map_path"].write_text(html, encoding="utf-8")

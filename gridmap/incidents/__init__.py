@@ -14,6 +14,6 @@ Modules:
   ``importing``: CSV/GeoJSON files into the loop; ``timer``: the in-server escalation thread.
 
 The use cases (report, act, escalate, list) are in :mod:`gridmap.services.incidents`; the HTTP side in
-``gridmap.portal.open311_api`` (``/open311/v2``), ``incidents_api`` (``/api/v1/incidents``) and
+``gridmap.portal.incidents.open311`` (``/open311/v2``), ``incidents_api`` (``/api/v1/incidents``) and
 ``incidents_pages``; the CLI in ``gridmap.cli.incidents`` (``gridmap tokens``, ``gridmap escalate``).
 """

@@ -13,9 +13,9 @@ from flask import Blueprint, Response, current_app, request
 from gridmap import schema
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
-from gridmap.portal.app import portal_state
 from gridmap.portal.auth import current_principal, public_layer_rows
-from gridmap.portal.data import current_areas
+from gridmap.portal.home.data import current_areas
+from gridmap.portal.state import portal_state
 from gridmap.services.generations import active_grids
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -1,7 +1,7 @@
 """The Flask application factory of the portal.
 
 No module-level app and no global state: everything an app needs (settings, the open store) lives
-in ``app.extensions["gridmap"]``, so tests can build as many apps as they like side by side.
+in ``app.extensions["gridmap"]`` (see ``state.py``), so tests can build as many apps as they like side by side.
 
 Security defaults:
 
@@ -20,48 +20,46 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g
+from flask import Blueprint, Flask, Response, g
 
 from gridmap.config import Settings
-from gridmap.portal.assets import web_root
-from gridmap.portal.basemaps import basemap_from_settings
+from gridmap.portal import api, live, openapi
+from gridmap.portal.account import pages as account_pages
+from gridmap.portal.admin import pages as admin_pages
+from gridmap.portal.analysis import api as analysis_api
+from gridmap.portal.analysis import pages as analysis_pages
 from gridmap.portal.errors import register_error_handlers
-from gridmap.portal.i18n import init_i18n
+from gridmap.portal.gis import ogc, tiles
+from gridmap.portal.home import dashboard
+from gridmap.portal.home import pages as home_pages
+from gridmap.portal.i18n.translator import init_i18n
+from gridmap.portal.incidents import api as incidents_api
+from gridmap.portal.incidents import open311
+from gridmap.portal.incidents import pages as incidents_pages
+from gridmap.portal.lookup import api as lookup_api
+from gridmap.portal.lookup import photos, resident
+from gridmap.portal.maps.assets import web_root
+from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.planner import api as planner_api
+from gridmap.portal.planner import pages as planner_pages
+from gridmap.portal.state import EXTENSION_KEY, ON_CLOSE_KEY, PortalState, csp_nonce, portal_state
+from gridmap.portal.tracking import api as tracking_api
+from gridmap.portal.tracking import pages as tracking_pages
 from gridmap.store.base import Store, open_store
 
 log = logging.getLogger("gridmap.portal")
 
-EXTENSION_KEY = "gridmap"
-#: ``app.extensions`` key of callables that :func:`close_app` runs (blueprints stop their threads there).
-ON_CLOSE_KEY = "gridmap.on_close"
 #: Largest request body accepted, bytes (uploads of boundary files come later; 32 MiB is plenty).
 MAX_CONTENT_LENGTH_BYTES = 32 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class PortalState:
-    """What every request of one app needs; kept in ``app.extensions["gridmap"]``."""
-
-    settings: Settings
-    store: Store
-    #: True when create_app opened the store (and so may close it); False when it was passed in.
-    owns_store: bool
-    #: ``scheme://host`` of the basemap's tile servers: the only foreign origins in the CSP.
-    tile_origins: tuple[str, ...] = ()
-
-
-def portal_state() -> PortalState:
-    """The state of the app handling the current request."""
-    state = current_app.extensions[EXTENSION_KEY]
-    assert isinstance(state, PortalState)
-    return state
-
-
-def csp_nonce() -> str:
-    """This response's CSP nonce, for ``<script nonce=...>`` in templates."""
-    return str(g.csp_nonce)
+#: Every blueprint of the portal, in registration order (feature packages, see docs/architecture.md).
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    home_pages.bp, api.bp, lookup_api.bp, openapi.bp, resident.bp, photos.bp,
+    open311.bp, incidents_api.bp, incidents_pages.bp,
+    account_pages.bp, dashboard.bp, admin_pages.bp, live.bp,
+    analysis_api.bp, analysis_pages.bp, planner_api.bp, planner_pages.bp,
+    tracking_api.bp, tracking_pages.bp, ogc.bp, tiles.bp,
+)  # fmt: skip
 
 
 def content_security_policy(nonce: str, tile_origins: tuple[str, ...] = ()) -> str:
@@ -141,43 +139,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     init_i18n(app)
     register_error_handlers(app)
     _init_access(app, opened, settings)
-    from gridmap.portal import api, pages  # the blueprints import app helpers; import them late
-
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    from gridmap.portal import lookup_api, openapi, photos, resident
-
-    app.register_blueprint(lookup_api.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(resident.bp)
-    app.register_blueprint(photos.bp)
-    from gridmap.portal import incidents_api, incidents_pages, open311_api
-
-    app.register_blueprint(open311_api.bp)
-    app.register_blueprint(incidents_api.bp)
-    app.register_blueprint(incidents_pages.bp)
-    from gridmap.portal import account_pages, admin_pages, dashboard, live
-
-    app.register_blueprint(account_pages.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(admin_pages.bp)
-    app.register_blueprint(live.bp)
-    from gridmap.portal import analysis_api, analysis_pages
-
-    app.register_blueprint(analysis_api.bp)
-    app.register_blueprint(analysis_pages.bp)
-    from gridmap.portal import planner_api, planner_pages
-
-    app.register_blueprint(planner_api.bp)
-    app.register_blueprint(planner_pages.bp)
-    from gridmap.portal import command_map, tracking_api
-
-    app.register_blueprint(tracking_api.bp)
-    app.register_blueprint(command_map.bp)
-    from gridmap.portal import ogc_api, tiles_api
-
-    app.register_blueprint(ogc_api.bp)
-    app.register_blueprint(tiles_api.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app
 
 

@@ -22,7 +22,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError, StoreUnavailableError
-from gridmap.portal.i18n import current_language, translate
+from gridmap.portal.i18n.translator import current_language, translate
 
 log = logging.getLogger("gridmap.portal")
 

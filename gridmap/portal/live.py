@@ -52,7 +52,7 @@ from gridmap.model import Role
 from gridmap.portal.auth import current_principal, login_required
 
 if TYPE_CHECKING:  # openapi imports this module for live_part
-    from gridmap.portal.openapi import ApiPart
+    from gridmap.portal.apidoc import ApiPart
 
 log = logging.getLogger("gridmap.portal")
 
@@ -289,7 +289,7 @@ def incident_event(kind: str, row: Mapping[str, Any], *, category_names: Mapping
     """
     area = next((str(row[c]) for c in ("grid_code", "community_code", "street_code")
                  if row.get(c) is not None and str(row[c]) not in ("", "nan", "<NA>")), None)
-    from gridmap.portal.incidents_text import incident_text
+    from gridmap.portal.i18n.incidents import incident_text
 
     geom = row.get("geometry")
     point = geom if geom is not None and getattr(geom, "geom_type", "") == "Point" else None
@@ -344,7 +344,7 @@ def _last_event_id() -> int | None:
 @login_required
 def events() -> Response:
     """The caller's event stream (text/event-stream), scoped to its area."""
-    from gridmap.portal.app import portal_state
+    from gridmap.portal.state import portal_state
 
     principal = current_principal()
     found = hub()
@@ -364,7 +364,7 @@ def events() -> Response:
 
 def live_part() -> ApiPart:
     """The OpenAPI description of /api/v1/events."""
-    from gridmap.portal.openapi import ApiPart
+    from gridmap.portal.apidoc import ApiPart
 
     schema = {"$ref": "#/components/schemas/Error"}
     error = {"description": "Error", "content": {"application/json": {"schema": schema}}}

@@ -10,31 +10,23 @@ the blueprints described here (core ``api``, ``lookup_api``) is in the document.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint
 
 from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS
-from gridmap.portal.analysis_api import analysis_part
-from gridmap.portal.incidents_api import incidents_part
+from gridmap.portal.analysis.api import analysis_part
+from gridmap.portal.apidoc import ApiPart
+from gridmap.portal.incidents.api import incidents_part
 from gridmap.portal.live import live_part
-from gridmap.portal.planner_api import planner_part
-from gridmap.portal.tracking_api import tracking_part
+from gridmap.portal.planner.api import planner_part
+from gridmap.portal.tracking.api import tracking_part
 from gridmap.services.lookup import MAX_BATCH_POINTS
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
-
-
-@dataclass(frozen=True)
-class ApiPart:
-    """Paths (OpenAPI path items) and component schemas contributed by one API area."""
-
-    paths: Mapping[str, Any]
-    schemas: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -122,7 +114,7 @@ def _lookup_schemas() -> dict[str, Any]:
 
 
 def lookup_part() -> ApiPart:
-    """Resident lookup (gridmap.portal.lookup_api)."""
+    """Resident lookup (gridmap.portal.lookup.api)."""
     point_params = [_query("lon", "Longitude (or x in a projected crs)", schema={"type": "number"}),
                     _query("lat", "Latitude (or y)", schema={"type": "number"}), CRS_PARAM,
                     _query("address", "An address instead of lon/lat: 淇河路12号, 翠苑小区3号楼..."),
@@ -192,6 +184,6 @@ def openapi_document(*, server_url: str | None = None, parts: tuple[Callable[[],
 
 @bp.get("/openapi.json")
 def openapi_json() -> dict[str, Any]:
-    from gridmap.portal.app import portal_state
+    from gridmap.portal.state import portal_state
 
     return openapi_document(server_url=portal_state().settings.public_base_url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridmap.portal.analysis_cache import TtlCache
+from gridmap.portal.analysis.cache import TtlCache
 
 
 class Clock:

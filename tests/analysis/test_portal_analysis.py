@@ -175,7 +175,7 @@ def test_stats_and_coverage_pages(client: FlaskClient):
 def test_both_languages_have_the_same_keys_and_placeholders():
     from string import Formatter
 
-    from gridmap.portal.analysis_text import CATALOGUES
+    from gridmap.portal.i18n.analysis import CATALOGUES
 
     zh, en = CATALOGUES["zh"], CATALOGUES["en"]
     assert set(zh) == set(en)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from gridmap.portal.basemaps import basemap_from_settings
+from gridmap.portal.maps.basemaps import basemap_from_settings
 
 pytestmark = pytest.mark.browser
 

@@ -31,7 +31,7 @@ from gridmap.auth.principal import Principal
 from gridmap.config import Settings
 from gridmap.model import Role
 from gridmap.portal.app import close_app
-from gridmap.portal.dashboard import nav_items
+from gridmap.portal.home.dashboard import nav_items
 from gridmap.portal.server import make_server, stop_server
 from gridmap.store.base import open_store
 from tests.browser.conftest import BrowserPage, load_portal_sample

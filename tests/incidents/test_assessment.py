@@ -10,7 +10,7 @@ from defusedxml import ElementTree as SafeET
 
 from gridmap.errors import ValidationError
 from gridmap.incidents.assessment import ScoreRules, ab_scores, by_category, trend, unit_metrics, window
-from gridmap.portal.incidents_charts import bar_chart, line_chart, pie_chart
+from gridmap.portal.incidents.charts import bar_chart, line_chart, pie_chart
 
 T = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
 H = timedelta(hours=1)

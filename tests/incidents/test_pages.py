@@ -175,7 +175,7 @@ def test_texts_exist_in_both_languages_with_the_same_placeholders() -> None:
     import string
 
     from gridmap.incidents.workflow import Action, Status
-    from gridmap.portal.incidents_text import CATALOGUES
+    from gridmap.portal.i18n.incidents import CATALOGUES
 
     zh, en = CATALOGUES["zh"], CATALOGUES["en"]
     assert set(zh) == set(en)

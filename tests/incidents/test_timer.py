@@ -10,7 +10,7 @@ from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError
 from gridmap.incidents.timer import EscalationTimer
 from gridmap.portal.app import close_app, create_app
-from gridmap.portal.open311_api import TIMER_KEY
+from gridmap.portal.incidents.open311 import TIMER_KEY
 from gridmap.services.incidents import EscalationReport, IncidentService
 from gridmap.store.base import Store
 from tests.incidents import sample

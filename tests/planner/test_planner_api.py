@@ -157,7 +157,7 @@ def test_pages_need_a_planner(app):
 def test_planner_texts_have_the_same_keys_and_placeholders():
     import string
 
-    from gridmap.portal.planner_text import CATALOGUES
+    from gridmap.portal.i18n.planner import CATALOGUES
 
     zh, en = CATALOGUES["zh"], CATALOGUES["en"]
     assert set(zh) == set(en)

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.portal.app import EXTENSION_KEY, PortalState, close_app, content_security_policy, create_app
-from gridmap.portal.assets import web_root
+from gridmap.portal.maps.assets import web_root
 from gridmap.store.base import Store
 
 

@@ -11,7 +11,7 @@ import pytest
 from folium import plugins
 
 from gridmap.config import BAND_PRESETS, Settings
-from gridmap.portal.assets import (
+from gridmap.portal.maps.assets import (
     VENDORED_ASSETS,
     AssetNotVendoredError,
     add_nonce,
@@ -20,8 +20,8 @@ from gridmap.portal.assets import (
     offline_map,
     web_root,
 )
-from gridmap.portal.basemaps import basemap_from_settings
-from gridmap.portal.maps import hierarchy_map
+from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.maps.hierarchy import hierarchy_map
 
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>)\\]+""")
 VENDOR = web_root() / "static" / "vendor"
@@ -34,6 +34,7 @@ KNOWN_VERSION_DIFFERENCES = {
     "leaflet-heat.js": "Folium links its own patched copy; shipped from the folium wheel",
     "heatmap.min.js": "HeatMapWithTime links Folium's repository copy; shipped from the folium wheel",
     "leaflet-heatmap.js": "as heatmap.min.js",
+    "vectorGrid": "Folium links unpkg's @latest; we pin the latest release, 1.3.0 (npm)",
 }
 
 

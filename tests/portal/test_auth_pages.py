@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.portal.dashboard import NAV_ITEMS
+from gridmap.portal.home.dashboard import NAV_ITEMS
 from gridmap.store.base import Store
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -278,8 +278,8 @@ def test_each_role_has_its_dashboard_title(client: FlaskClient, username: str) -
     login(client, username)
     zh = client.get("/dashboard").get_data(as_text=True)
     en = client.get("/dashboard?lang=en").get_data(as_text=True)
-    from gridmap.portal.messages_en import MESSAGES as EN
-    from gridmap.portal.messages_zh import MESSAGES as ZH
+    from gridmap.portal.i18n.messages_en import MESSAGES as EN
+    from gridmap.portal.i18n.messages_zh import MESSAGES as ZH
 
     assert f'data-testid="dashboard-title">{ZH["dashboard.title." + role]}<' in zh  # zh is the default
     assert f'data-testid="dashboard-title">{EN["dashboard.title." + role]}<' in en

@@ -6,7 +6,7 @@ import pytest
 
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
-from gridmap.portal.basemaps import basemap_from_settings
+from gridmap.portal.maps.basemaps import basemap_from_settings
 
 
 def test_none_is_the_default_and_has_no_tiles() -> None:

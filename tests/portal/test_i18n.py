@@ -7,8 +7,7 @@ import string
 
 import pytest
 
-from gridmap.portal import messages_en, messages_zh
-from gridmap.portal.i18n import (
+from gridmap.portal.i18n.translator import (
     DEFAULT_LANGUAGE,
     Translator,
     format_date,
@@ -17,6 +16,8 @@ from gridmap.portal.i18n import (
     language_from_tag,
     translate,
 )
+from gridmap.portal.i18n.translator import messages_en as messages_en
+from gridmap.portal.i18n.translator import messages_zh as messages_zh
 
 
 def _placeholders(text: str) -> set[str]:

@@ -16,10 +16,10 @@ from portal_sample import AREAS, GRIDS, HOSTILE, OUT_OF_BAND
 from gridmap.config import BAND_PRESETS, Settings
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
-from gridmap.portal.assets import html_from_map
-from gridmap.portal.basemaps import basemap_from_settings
-from gridmap.portal.maps import LAYER_CLASS, hierarchy_map
-from gridmap.portal.mapstyle import DEDICATED_COLOUR, VIOLATION_OUTLINE
+from gridmap.portal.maps.assets import html_from_map
+from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.maps.hierarchy import LAYER_CLASS, hierarchy_map
+from gridmap.portal.maps.style import DEDICATED_COLOUR, VIOLATION_OUTLINE
 
 NONE = basemap_from_settings(Settings())
 URBAN = BAND_PRESETS["urban"]
@@ -157,7 +157,7 @@ def test_grids_without_band_use_the_data_range(grids_gdf) -> None:
 
 
 def test_display_geometries_drop_needless_vertices_but_stay_within_half_a_metre() -> None:
-    from gridmap.portal.maps import DISPLAY_PRECISION_DEG, DISPLAY_SIMPLIFY_DEG, display_geometries
+    from gridmap.portal.maps.hierarchy import DISPLAY_PRECISION_DEG, DISPLAY_SIMPLIFY_DEG, display_geometries
 
     straight = shapely.segmentize(shapely.box(114.0, 35.7, 114.01, 35.71), 1e-5)  # ~1 m steps, collinear
     assert shapely.get_num_coordinates(straight) > 1000

@@ -35,7 +35,7 @@ from gridmap.errors import AuthenticationError, NotFoundError
 from gridmap.model import Role
 from gridmap.portal.app import close_app, create_app
 from gridmap.portal.auth import require_visible, rows_in_scope
-from gridmap.portal.dashboard import area_numbers
+from gridmap.portal.home.dashboard import area_numbers
 from gridmap.store.base import Store
 
 AREA_OF = {u: a for u, _, a, _ in ACCOUNTS}

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from gridmap.auth.accounts import add_account
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.portal.command_text import CATALOGUES
+from gridmap.portal.i18n.tracking import CATALOGUES
 from gridmap.store.base import Store
 
 PASSWORD = "correct-horse-battery"

@@ -1,0 +1,53 @@
+"""HTML pages. For now the home page: the whole hierarchy on one full-height map.
+
+Pages stay thin: read through ``gridmap.portal.home.data``, build the map with the pure builders in
+``gridmap.portal.maps.hierarchy``, render a template that extends ``base.html``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, url_for
+
+from gridmap.portal.auth import current_principal, public_layer_rows
+from gridmap.portal.home.data import hierarchy_counts, hierarchy_frames
+from gridmap.portal.i18n.translator import current_language
+from gridmap.portal.maps.assets import fragments_from_map
+from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.maps.hierarchy import hierarchy_map
+from gridmap.portal.state import csp_nonce, portal_state
+
+bp = Blueprint("pages", __name__)
+
+
+def static_root() -> str:
+    """The URL prefix of /static for this request (honours a SCRIPT_NAME mount point)."""
+    return url_for("static", filename="").rstrip("/")
+
+
+@bp.get("/")
+def home() -> str:
+    """The hierarchy map (districts, streets, communities, active grids) with counts in the header.
+
+    Scope-aware: the public sees the public layers everywhere, a signed-in account its own area.
+    """
+    state = portal_state()
+    lang = current_language()
+    areas, grids = hierarchy_frames(state.store)
+    principal = current_principal()  # the public sees every public layer, an account its own area
+    areas = public_layer_rows(areas, principal)
+    grids = public_layer_rows(grids, principal)
+    m = hierarchy_map(
+        areas,
+        grids,
+        basemap=basemap_from_settings(state.settings, lang=lang),
+        lang=lang,
+        band=state.settings.household_band,
+        band_of=state.settings.band_for_community,
+    )
+    fragments = fragments_from_map(m, static_url=static_root(), nonce=csp_nonce())
+    return render_template(
+        "index.html",
+        map=fragments,
+        counts=hierarchy_counts(areas, grids),
+        empty=len(areas) == 0 and len(grids) == 0,
+    )
