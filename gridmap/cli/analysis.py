@@ -52,7 +52,7 @@ def _run_hotspots(obj: CliContext, kw: dict[str, Any]) -> tuple[Any, dict[str, A
     """(frame, summary) of the analysis the options ask for."""
     from gridmap.services import analysis as svc
     from gridmap.services import analysis_files as files
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
 
     if kw["incidents"] is not None and kw["store_url"] is not None:
         raise ValidationError("give --incidents FILE (file mode) or --store URL (store mode), not both")
@@ -160,7 +160,7 @@ def _coverage_command(group: click.Group) -> None:
         """Grids without a worker, households per worker (Gini), gaps, access to centres, key units."""
         from gridmap.services.analysis import coverage_from_store
         from gridmap.services.analysis_files import layer_from_file
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         places = layer_from_file(facilities, what="facilities", crs=crs) if facilities is not None else None
         store = open_store(obj.store_url(store_url), obj.settings)
@@ -203,7 +203,7 @@ def _stats_command(group: click.Group) -> None:
         from gridmap.analysis.stats import summary_of
         from gridmap.services.analysis import stats_from_store
         from gridmap.services.analysis_files import write_geojson
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
         try:

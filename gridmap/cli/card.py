@@ -32,7 +32,7 @@ def register(group: click.Group) -> None:
         from gridmap.analysis.lookup import LookupIndex
         from gridmap.cards import card_data_from_store, supervision_phone_for, write_card
         from gridmap.photos import photo_dir_from_settings
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         settings = obj.settings.replace(store_url=obj.store_url(store_url))
         store = open_store(settings.store_url, settings)

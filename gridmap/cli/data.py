@@ -90,7 +90,7 @@ def _print_import(report: Any, as_json: bool) -> None:
 def _run_import(obj: CliContext, layer: str, file: str, options: dict[str, Any]) -> Any:
     from gridmap.cli.users import cli_actor
     from gridmap.services.importing import import_layer
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
 
     store = open_store(obj.store_url(options["store_url"]), obj.settings)
     try:
@@ -114,7 +114,7 @@ def _run_import(obj: CliContext, layer: str, file: str, options: dict[str, Any])
 def _run_export(obj: CliContext, layer: str, fmt: str | None, out: str, store_url: str | None,
                 since: str | None = None, until: str | None = None) -> Any:
     from gridmap.services.exporting import export_layer
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
 
     chosen = fmt or _FORMAT_OF_SUFFIX.get(Path(out).suffix.lower())
     if chosen is None:

@@ -8,7 +8,7 @@ import click
 
 from gridmap import schema
 from gridmap.photos import photo_dir_from_settings
-from gridmap.store.base import Store, open_store
+from gridmap.store import Store, open_store
 
 if TYPE_CHECKING:  # imported for the annotation only: gridmap.cli.main imports this module
     from gridmap.cli.main import CliContext

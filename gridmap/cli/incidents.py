@@ -49,7 +49,7 @@ def _register_import(group: click.Group) -> None:
         from gridmap.incidents.importing import import_incidents
         from gridmap.model import Role
         from gridmap.services.incidents import IncidentService
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
@@ -76,7 +76,7 @@ def _register_tokens(group: click.Group) -> None:
     def create(obj: CliContext, role: str, area_code: str, label: str | None, store_url: str | None) -> None:
         """Create a key and print it ONCE (only its hash is kept)."""
         from gridmap.auth.accounts import create_token
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
@@ -93,7 +93,7 @@ def _register_tokens(group: click.Group) -> None:
     def list_tokens(obj: CliContext, store_url: str | None) -> None:
         """Token ids, roles, areas, labels and state (never the keys)."""
         from gridmap import schema
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
@@ -113,7 +113,7 @@ def _register_tokens(group: click.Group) -> None:
     def revoke(obj: CliContext, token_id: str, store_url: str | None) -> None:
         """Revoke a key by its token id (it stops working at once)."""
         from gridmap.auth.accounts import revoke_token
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
         try:
@@ -132,7 +132,7 @@ def _register_escalate(group: click.Group) -> None:
     def escalate(obj: CliContext, store_url: str | None, now_text: str | None, as_json: bool) -> None:
         """Escalate every overdue case one level and issue red/yellow cards (run from cron)."""
         from gridmap.services.incidents import IncidentService
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
 
         now = _now_from_text(now_text)
         store = open_store(obj.store_url(store_url), obj.settings)

@@ -33,7 +33,7 @@ def _print(body: dict[str, Any]) -> None:
 def _answer(obj: CliContext, store_url: str | None, coords: tuple[str, ...], crs: str | None, address: str | None,
             use_sql: bool, as_of: str | None = None) -> dict[str, Any]:
     from gridmap.services.lookup import LookupService
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
 
     if address is not None and coords:
         raise ValidationError("give either LON LAT or --address, not both")

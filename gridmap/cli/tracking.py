@@ -32,7 +32,7 @@ def _fail(exc: GridmapError, as_json: bool) -> None:
 
 
 def _run_patrol(obj: CliContext, options: dict[str, Any]) -> Any:
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
     from gridmap.tracking.report import patrol_report
     from gridmap.tracking.writer import local_day, tracking_zone
 
@@ -71,7 +71,7 @@ def _print_patrol(report: Any, options: dict[str, Any]) -> None:
 def _run_workers(obj: CliContext, action: str, options: dict[str, Any]) -> Any:
     from gridmap.cli.data import column_map_from_options
     from gridmap.services.workers import check_stored_registry, import_workers
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
 
     store = open_store(obj.store_url(options.get("store_url")), obj.settings)
     try:
@@ -115,7 +115,7 @@ def _add_listen_and_purge(group: click.Group) -> None:
     def purge_command(obj: CliContext, store_url: str | None, keep_days: int | None, dry_run: bool,
                       as_json: bool) -> None:
         """Delete positions and geofence events older than the retention period (run daily)."""
-        from gridmap.store.base import open_store
+        from gridmap.store import open_store
         from gridmap.tracking.retention import purge_positions
 
         try:

@@ -27,7 +27,7 @@ from gridmap.errors import ValidationError
 
 if TYPE_CHECKING:
     from gridmap.cli.main import CliContext
-    from gridmap.store.base import Store
+    from gridmap.store import Store
 
 ROLE_CHOICES = ("admin", "planner", "command", "analyst", "worker")
 STORE_OPTION = click.option("--store", "store_url", metavar="URL", help="Store URL (default: settings.store_url).")
@@ -44,7 +44,7 @@ def cli_actor() -> str:
 
 @contextmanager
 def opened_store(obj: CliContext, store_url: str | None) -> Iterator[Store]:
-    from gridmap.store.base import open_store
+    from gridmap.store import open_store
 
     store = open_store(obj.store_url(store_url), obj.settings)
     try:

@@ -46,7 +46,7 @@ from gridmap.portal.planner import pages as planner_pages
 from gridmap.portal.state import EXTENSION_KEY, ON_CLOSE_KEY, PortalState, csp_nonce, portal_state
 from gridmap.portal.tracking import api as tracking_api
 from gridmap.portal.tracking import pages as tracking_pages
-from gridmap.store.base import Store, open_store
+from gridmap.store import Store, open_store
 
 log = logging.getLogger("gridmap.portal")
 

@@ -53,7 +53,7 @@ from gridmap.auth.principal import PUBLIC, Principal, require_area, require_role
 from gridmap.config import Settings
 from gridmap.errors import AuthenticationError, NotFoundError
 from gridmap.model import Role
-from gridmap.store.base import Store
+from gridmap.store import Store
 
 __all__ = [
     "PUBLIC",

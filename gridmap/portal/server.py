@@ -22,7 +22,7 @@ from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.portal.app import close_app, create_app
 from gridmap.portal.live import streams_for_threads
-from gridmap.store.base import Store
+from gridmap.store import Store
 
 log = logging.getLogger("gridmap.portal")
 

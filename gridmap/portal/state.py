@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 
 from gridmap.config import Settings
-from gridmap.store.base import Store
+from gridmap.store import Store
 
 #: ``app.extensions`` key of the :class:`PortalState`.
 EXTENSION_KEY = "gridmap"

@@ -32,7 +32,7 @@ from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import escape_text, hierarchy_map
 from gridmap.portal.state import csp_nonce, portal_state
-from gridmap.store.base import Store
+from gridmap.store import Store
 
 bp = Blueprint("dashboard", __name__)
 

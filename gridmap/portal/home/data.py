@@ -15,7 +15,7 @@ import pandas as pd
 from gridmap import schema
 from gridmap.model import AreaLevel, GridKind
 from gridmap.services.generations import active_grids
-from gridmap.store.base import Store
+from gridmap.store import Store
 
 _LEVEL = schema.AREAS_SPEC.column("level").name
 _VALID_TO = schema.AREAS_SPEC.column("valid_to").name
