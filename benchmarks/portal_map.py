@@ -27,10 +27,10 @@ from gridmap import schema
 from gridmap.config import BAND_PRESETS, Settings
 from gridmap.model import GenerationStatus
 from gridmap.portal.app import close_app, create_app
-from gridmap.portal.home.data import hierarchy_frames
 from gridmap.portal.maps.assets import html_from_map
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import hierarchy_map
+from gridmap.services.hierarchy_view import hierarchy_frames
 from gridmap.store.base import Store, open_store
 
 STREETS, COMMUNITIES_PER_STREET, GRIDS_PER_COMMUNITY = 10, 10, 20

@@ -39,12 +39,12 @@ from gridmap.analysis.lookup_people import (
     workers_by_grid,
 )
 from gridmap.errors import NotFoundError
-from gridmap.model import AreaLevel, GenerationStatus, GridKind, WorkerRole
+from gridmap.grid_generations import GenerationKey, generation_key_from_frame
+from gridmap.model import AreaLevel, GridKind, WorkerRole
 
 #: Kinds that tile a community and so compete for a point under the shared edge rule.
 TILING_KINDS: frozenset[str] = frozenset({GridKind.BASE.value, GridKind.DEDICATED.value})
 #: (generation_id, version) of every active generation, sorted: changes whenever lookup must rebuild.
-GenerationKey = tuple[tuple[int, int], ...]
 #: Batches up to this many points use the STRtree; larger ones the sorted sweep (same answers).
 _TREE_BATCH_MAX = 512
 #: ... and so do batches under this many points per grid: the sweep costs ~10 µs per grid up front.
@@ -113,13 +113,6 @@ def _int(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def generation_key_from_frame(generations: pd.DataFrame) -> GenerationKey:
-    """The key of the active generations in a GENERATIONS frame (any status mix)."""
-    active = generations.loc[generations["status"] == GenerationStatus.ACTIVE.value]
-    pairs = zip(active["generation_id"].tolist(), active["version"].tolist(), strict=True)
-    return tuple(sorted((int(g), int(v)) for g, v in pairs))
-
-
 def metric_crs_for(bounds: Sequence[float]) -> CRS:
     """A projected CRS (metres) for distances around ``bounds`` (lon/lat)."""
     from gridmap.crs import working_crs_for
@@ -186,7 +179,7 @@ class LookupIndex:
     @classmethod
     def from_store(cls, store: Any) -> LookupIndex:
         """Index the active generation of every community in ``store`` (a gridmap Store)."""
-        from gridmap.services.generations import active_grids
+        from gridmap.grid_generations import active_grids
 
         key = generation_key_from_frame(store.read(schema.GENERATIONS))
         return cls(

@@ -42,7 +42,7 @@ def _bins_line(summary: dict[str, Any]) -> str:
 
 
 def _hotspot_options(**kw: Any) -> Any:
-    from gridmap.analysis.hotspots import HotspotOptions
+    from gridmap.services.analysis import HotspotOptions
 
     return HotspotOptions(method=kw["method"], permutations=kw["permutations"], seed=kw["seed"], fdr=not kw["no_fdr"],
                           per_households=kw["per_households"], weight_column=kw["weight"])
@@ -200,8 +200,7 @@ def _stats_command(group: click.Group) -> None:
     def stats(obj: CliContext, store_url: str | None, level: str, area: str | None, out: Path | None,
               as_json: bool) -> None:
         """Buildings, dwellings, households, persons and incidents (by category and status) per area."""
-        from gridmap.analysis.stats import summary_of
-        from gridmap.services.analysis import stats_from_store
+        from gridmap.services.analysis import stats_from_store, summary_of
         from gridmap.services.analysis_files import write_geojson
         from gridmap.store import open_store
 

@@ -29,9 +29,9 @@ def register(group: click.Group) -> None:
     def card_command(obj: CliContext, grid_code: str, out: Path, store_url: str | None, photo_dir: Path | None,
                      supervision_phone: str | None) -> None:
         """Draw the grid card: map with roads and buildings, workers, phones, duties and a QR code."""
-        from gridmap.analysis.lookup import LookupIndex
-        from gridmap.cards import card_data_from_store, supervision_phone_for, write_card
-        from gridmap.photos import photo_dir_from_settings
+        from gridmap.services.cards import card_data_from_store, supervision_phone_for, write_card
+        from gridmap.services.lookup import LookupIndex
+        from gridmap.services.photos import photo_dir_from_settings
         from gridmap.store import open_store
 
         settings = obj.settings.replace(store_url=obj.store_url(store_url))

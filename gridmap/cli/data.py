@@ -123,8 +123,8 @@ def _run_export(obj: CliContext, layer: str, fmt: str | None, out: str, store_ur
         raise ValidationError("--since/--until select a time window of the positions layer only")
     store = open_store(obj.store_url(store_url), obj.settings)
     try:
-        if layer == "positions":  # worker positions: a time window, read day by day (gridmap.tracking.export)
-            from gridmap.tracking.export import export_positions
+        if layer == "positions":  # worker positions: a time window, read day by day (gridmap.services.position_export)
+            from gridmap.services.position_export import export_positions
 
             return export_positions(store, obj.settings, chosen, Path(out), since=since, until=until)
         return export_layer(store, layer, chosen, Path(out))

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gridmap import schema
-from gridmap.photos import photo_dir_from_settings
+from gridmap.services.photos import photo_dir_from_settings
 from gridmap.store import Store, open_store
 
 if TYPE_CHECKING:  # imported for the annotation only: gridmap.cli.main imports this module
     from gridmap.cli.main import CliContext
     from gridmap.config import Settings
-    from gridmap.demo.build import DemoSummary
+    from gridmap.services.demo import DemoSummary
 
 DEMO_STORE_URL = "gpkg://./data/demo.gpkg"
 SUMMARY_FIELDS = ("communities", "households", "grids", "workers", "incidents", "seconds")
@@ -23,7 +23,7 @@ def _build(store: Store, obj: CliContext, *, seed: int, replace: bool, scale: fl
     """Run build_demo with a rich progress bar on stderr."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gridmap.demo.build import build_demo, partition_every_community
+    from gridmap.services.demo import build_demo, partition_every_community
 
     settings = obj.settings.replace(store_url=store.url)
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
@@ -38,7 +38,7 @@ def _build(store: Store, obj: CliContext, *, seed: int, replace: bool, scale: fl
 
 def _placeholder_photos(store: Store, settings: Settings) -> int:
     """Labelled placeholder photos for the demo's workers in the photo folder (none without a folder)."""
-    from gridmap.demo.photos import write_placeholder_photos
+    from gridmap.services.photos import write_placeholder_photos
 
     folder = photo_dir_from_settings(settings)
     if folder is None:
@@ -91,7 +91,7 @@ def register(group: click.Group) -> None:
         scale: float,
     ) -> None:
         """Build the synthetic demo district inside the real outline of 淇滨区 and serve the portal."""
-        from gridmap.demo.build import nonempty_demo_layers
+        from gridmap.services.demo import nonempty_demo_layers
 
         url = store_url or DEMO_STORE_URL
         # The demo takes incident reports from anyone (Open311 and the report form), like a resident portal.

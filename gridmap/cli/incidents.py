@@ -20,7 +20,7 @@ def _now_from_text(text: str | None) -> datetime:
     """``--now`` as an aware UTC datetime (ISO 8601; no offset means +08:00, China time)."""
     if not text:
         return datetime.now(UTC)
-    from gridmap.incidents.open311 import datetime_from_text
+    from gridmap.services.incidents import datetime_from_text
 
     return datetime_from_text(text, name="--now")
 
@@ -46,8 +46,8 @@ def _register_import(group: click.Group) -> None:
         """Import a CSV/GeoJSON of incidents (hotline exports) into the loop: located to grids, version 1,
         a first event each; all or nothing. (``gridmap import incidents`` copies rows as a plain layer.)"""
         from gridmap.auth.principal import Principal
-        from gridmap.incidents.importing import import_incidents
         from gridmap.model import Role
+        from gridmap.services.incident_import import import_incidents
         from gridmap.services.incidents import IncidentService
         from gridmap.store import open_store
 
@@ -75,7 +75,7 @@ def _register_tokens(group: click.Group) -> None:
     @click.pass_obj
     def create(obj: CliContext, role: str, area_code: str, label: str | None, store_url: str | None) -> None:
         """Create a key and print it ONCE (only its hash is kept)."""
-        from gridmap.auth.accounts import create_token
+        from gridmap.services.accounts import create_token
         from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)
@@ -112,7 +112,7 @@ def _register_tokens(group: click.Group) -> None:
     @click.pass_obj
     def revoke(obj: CliContext, token_id: str, store_url: str | None) -> None:
         """Revoke a key by its token id (it stops working at once)."""
-        from gridmap.auth.accounts import revoke_token
+        from gridmap.services.accounts import revoke_token
         from gridmap.store import open_store
 
         store = open_store(obj.store_url(store_url), obj.settings)

@@ -48,7 +48,7 @@ def _answer(obj: CliContext, store_url: str | None, coords: tuple[str, ...], crs
         if address is not None:
             return {"ok": True, **service.search_address(address).to_dict()}
         if use_sql:
-            from gridmap.analysis.lookup_sql import lookup_sql, refresh_if_stale
+            from gridmap.services.lookup import lookup_sql, refresh_if_stale
 
             lon, lat = service.wgs84_from_input(coords[0], coords[1], crs=crs)
             refresh_if_stale(store)

@@ -29,12 +29,9 @@ import pyproj
 from gridmap.codes import PROVISIONAL_COMMUNITY_CODE, PROVISIONAL_COMMUNITY_NAME
 from gridmap.config import BAND_PRESETS, Settings
 from gridmap.errors import ValidationError
-from gridmap.io.readers import read_source
-from gridmap.partition.blocks.households import HOUSEHOLDS
-from gridmap.partition.engine import PartitionResult, partition_community
-from gridmap.partition.problem import Band
 from gridmap.schema import AREAS_SPEC
 from gridmap.services.delivery import Delivered, DeliveryError, format_of, write_certified_grids
+from gridmap.services.partitioning import HOUSEHOLDS, Band, PartitionResult, partition_community, read_source
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
@@ -128,8 +125,8 @@ def _write_outputs(
         }  # fmt: skip
         opts["report"].write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     if opts["map_path"] is not None:
-        from gridmap.partition.maps.preview import map_from_result
         from gridmap.portal.maps.assets import html_from_map, web_root
+        from gridmap.services.partitioning import map_from_result
 
         html = html_from_map(map_from_result(result, title=title), static_url=(web_root() / "static").as_uri())
         opts["map_path"].write_text(html, encoding="utf-8")

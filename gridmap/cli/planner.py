@@ -102,8 +102,8 @@ def _register_rebalance(group: click.Group) -> None:
         finally:
             store.close()
         if map_path is not None:
-            from gridmap.partition.maps.rebalance_plan import map_from_plan
             from gridmap.portal.maps.assets import html_from_map, web_root
+            from gridmap.services.planner import map_from_plan
 
             title = f"{community_code} rebalance: before / after"
             html = html_from_map(map_from_plan(outcome.plan, title=title), static_url=(web_root() / "static").as_uri())

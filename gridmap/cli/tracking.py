@@ -1,7 +1,7 @@
 """Worker tracking commands: ``track-listen``, ``purge-positions``, ``patrol-report`` and ``workers``.
 
 ``gridmap export positions`` lives in the shared ``export`` command (gridmap.cli.data), which hands the
-positions layer to :func:`gridmap.tracking.export.export_positions` for the ``--since/--until`` window.
+positions layer to :func:`gridmap.services.position_export.export_positions` for the ``--since/--until`` window.
 Commands are thin: parse, call gridmap.tracking / gridmap.services, print.
 """
 
@@ -32,9 +32,8 @@ def _fail(exc: GridmapError, as_json: bool) -> None:
 
 
 def _run_patrol(obj: CliContext, options: dict[str, Any]) -> Any:
+    from gridmap.services.tracking import local_day, patrol_report, tracking_zone
     from gridmap.store import open_store
-    from gridmap.tracking.report import patrol_report
-    from gridmap.tracking.writer import local_day, tracking_zone
 
     today = local_day(datetime.now(UTC), tracking_zone(obj.settings))
     when = options["date"] or (today if options["period"] == "day" else today[:7])
@@ -46,7 +45,7 @@ def _run_patrol(obj: CliContext, options: dict[str, Any]) -> Any:
 
 
 def _print_patrol(report: Any, options: dict[str, Any]) -> None:
-    from gridmap.tracking.report import report_csv
+    from gridmap.services.tracking import report_csv
 
     which = options["by"]
     if options["fmt"] == "csv":
@@ -101,7 +100,7 @@ def _add_listen_and_purge(group: click.Group) -> None:
     @click.pass_obj
     def track_listen(obj: CliContext, port: int, host: str, store_url: str | None, threads: int) -> None:
         """Receive worker positions from Traccar Client / OsmAnd phones (HTTP 200 = stored)."""
-        from gridmap.tracking.listener import serve_listener
+        from gridmap.services.tracking_listener import serve_listener
 
         serve_listener(obj.settings, host=host, port=port, threads=threads, store_url=obj.store_url(store_url))
 
@@ -115,8 +114,8 @@ def _add_listen_and_purge(group: click.Group) -> None:
     def purge_command(obj: CliContext, store_url: str | None, keep_days: int | None, dry_run: bool,
                       as_json: bool) -> None:
         """Delete positions and geofence events older than the retention period (run daily)."""
+        from gridmap.services.tracking import purge_positions
         from gridmap.store import open_store
-        from gridmap.tracking.retention import purge_positions
 
         try:
             store = open_store(obj.store_url(store_url), obj.settings)

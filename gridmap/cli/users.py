@@ -99,7 +99,7 @@ def _users_group(group: click.Group) -> None:
     def add(obj: CliContext, name: str, role: str, area_code: str, display_name: str | None, password_stdin: bool,
             store_url: str | None) -> None:
         """Add account NAME (the password comes from standard input)."""
-        from gridmap.auth.accounts import add_account
+        from gridmap.services.accounts import add_account
 
         password = password_from_stdin()
         with opened_store(obj, store_url) as store:
@@ -113,7 +113,7 @@ def _users_group(group: click.Group) -> None:
     @click.pass_obj
     def list_(obj: CliContext, store_url: str | None, as_json: bool) -> None:
         """List accounts (never their password hashes)."""
-        from gridmap.auth.accounts import list_accounts
+        from gridmap.services.accounts import list_accounts
 
         with opened_store(obj, store_url) as store:
             frame = list_accounts(store).sort_values("username")
@@ -137,7 +137,7 @@ def _users_group(group: click.Group) -> None:
 
 
 def _set_active(obj: CliContext, name: str, store_url: str | None, *, active: bool) -> None:
-    from gridmap.auth.manage import set_account_active
+    from gridmap.services.accounts import set_account_active
 
     with opened_store(obj, store_url) as store:
         set_account_active(store, name, active=active, actor=cli_actor())

@@ -21,9 +21,8 @@ import geopandas as gpd
 import pyproj
 
 from gridmap.errors import ValidationError
-from gridmap.io.readers import read_source
-from gridmap.partition.certificate.checks import DEFAULT_TOLERANCE_M2, HOUSEHOLDS, check_partition
-from gridmap.partition.problem import Band
+from gridmap.services.partitioning import Band, read_source
+from gridmap.services.validation import DEFAULT_TOLERANCE_M2, HOUSEHOLDS, check_partition
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -14,9 +14,9 @@ from gridmap import schema
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
 from gridmap.portal.auth import current_principal, public_layer_rows
-from gridmap.portal.home.data import current_areas
 from gridmap.portal.state import portal_state
 from gridmap.services.generations import active_grids
+from gridmap.services.hierarchy_view import current_areas
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

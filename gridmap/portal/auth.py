@@ -47,12 +47,11 @@ import pandas as pd
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gridmap.auth.accounts import principal_from_api_key
-from gridmap.auth.manage import AccountInfo, get_account
 from gridmap.auth.principal import PUBLIC, Principal, require_area, require_role
 from gridmap.config import Settings
 from gridmap.errors import AuthenticationError, NotFoundError
 from gridmap.model import Role
+from gridmap.services.accounts import AccountInfo, get_account, principal_from_api_key
 from gridmap.store import Store
 
 __all__ = [

@@ -14,14 +14,13 @@ from typing import Any
 
 from flask import Blueprint
 
-from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS
 from gridmap.portal.analysis.api import analysis_part
 from gridmap.portal.apidoc import ApiPart
 from gridmap.portal.incidents.api import incidents_part
 from gridmap.portal.live import live_part
 from gridmap.portal.planner.api import planner_part
 from gridmap.portal.tracking.api import tracking_part
-from gridmap.services.lookup import MAX_BATCH_POINTS
+from gridmap.services.lookup import MAX_BATCH_POINTS, PUBLIC_WORKER_FIELDS
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"

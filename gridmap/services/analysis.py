@@ -45,9 +45,19 @@ from gridmap.analysis.coverage import (
     uncovered_area_by_community,
 )
 from gridmap.analysis.emerging import EmergingResult, emerging_from_incidents
+from gridmap.analysis.heat import HeatFrames as HeatFrames
+from gridmap.analysis.heat import HeatLayers as HeatLayers
+from gridmap.analysis.heat import HeatPoints as HeatPoints
+from gridmap.analysis.heat import heat_layers as heat_layers
+from gridmap.analysis.heat import weekly_heat_frames as weekly_heat_frames
+from gridmap.analysis.hotspots import METHODS as METHODS
 from gridmap.analysis.hotspots import HotspotOptions, HotspotResult, hotspots_from_incidents
 from gridmap.analysis.incident_input import TIME_COLUMN, filter_incidents
+from gridmap.analysis.stats import COUNT_COLUMNS as COUNT_COLUMNS
+from gridmap.analysis.stats import STAT_LEVELS as STAT_LEVELS
 from gridmap.analysis.stats import AreaStatistics, area_statistics, units_for_level
+from gridmap.analysis.stats import statistics_csv as statistics_csv
+from gridmap.analysis.stats import summary_of as summary_of
 from gridmap.codes import level_of_code
 from gridmap.config import Settings
 from gridmap.errors import NotFoundError, ValidationError
@@ -340,4 +350,3 @@ def coverage_from_store(
         key_units=key_units_with_responsibility(units, grids, workers),
         notes=notes,
     )
-

@@ -30,12 +30,23 @@ from gridmap import schema
 from gridmap.auth.principal import Principal, require_area, require_role
 from gridmap.config import Settings
 from gridmap.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from gridmap.incidents import assessment as assessment
+from gridmap.incidents import open311 as open311
+from gridmap.incidents.categories import LADDER as LADDER
 from gridmap.incidents.categories import Category, Level
 from gridmap.incidents.duplicates import DuplicateCandidate, duplicate_candidates
 from gridmap.incidents.escalation import escalation_decisions
+from gridmap.incidents.escalation import is_overdue as is_overdue
+from gridmap.incidents.intake import MEDIA_MAX_BYTES as MEDIA_MAX_BYTES
 from gridmap.incidents.intake import ReportInput, report_input_from_fields
+from gridmap.incidents.intake import action_request_from_fields as action_request_from_fields
+from gridmap.incidents.intake import media_kind as media_kind
+from gridmap.incidents.open311 import datetime_from_text as datetime_from_text
 from gridmap.incidents.policy import IncidentPolicy, policy_from_settings
 from gridmap.incidents.query import LISTING_COLUMNS, IncidentFilter, records_matching
+from gridmap.incidents.query import MAX_RESULTS as MAX_RESULTS
+from gridmap.incidents.query import ids_from_text as ids_from_text
+from gridmap.incidents.timer import EscalationTimer as EscalationTimer
 from gridmap.incidents.transitions import Transition, plan_transition
 from gridmap.incidents.workflow import (
     CLOSED_STATUSES,
@@ -50,6 +61,10 @@ from gridmap.incidents.workflow import (
     initial_level,
     token_hash,
 )
+from gridmap.incidents.workflow import RULES as RULES
+from gridmap.incidents.workflow import actions_for as actions_for
+from gridmap.incidents.workflow import is_reporter as is_reporter
+from gridmap.incidents.workflow import status_from_text as status_from_text
 from gridmap.incidents.writes import insert_report
 from gridmap.model import Role
 from gridmap.services.lookup import LookupService

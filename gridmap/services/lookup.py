@@ -27,11 +27,15 @@ import numpy.typing as npt
 
 from gridmap import schema
 from gridmap.analysis.gazetteer import AddressCandidate, Gazetteer
-from gridmap.analysis.lookup import GenerationKey, LookupIndex, LookupResult, generation_key_from_frame
+from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS as PUBLIC_WORKER_FIELDS
+from gridmap.analysis.lookup import LookupIndex, LookupResult
+from gridmap.analysis.lookup_sql import lookup_sql as lookup_sql
+from gridmap.analysis.lookup_sql import refresh_if_stale as refresh_if_stale
 from gridmap.config import Settings
 from gridmap.crs import CrsSpec, parse_crs, to_wgs84
 from gridmap.errors import NotFoundError, ValidationError
-from gridmap.model import AreaLevel, GenerationStatus
+from gridmap.grid_generations import generation_key_from_store
+from gridmap.model import AreaLevel
 from gridmap.store.base import Store
 
 #: Most points one batch request may send (R-28 kiosks batch a few; importers use the library directly).
@@ -90,16 +94,6 @@ class _Snapshot:
     index: LookupIndex
     gazetteer: Gazetteer
     built_at: float  # service clock, seconds
-
-
-def generation_key_from_store(store: Store) -> GenerationKey:
-    """The active generations' (id, version) pairs: one small read, done per key check."""
-    gens = store.read(
-        schema.GENERATIONS,
-        where={"status": GenerationStatus.ACTIVE.value},
-        columns=["generation_id", "status", "version"],
-    )
-    return generation_key_from_frame(gens)
 
 
 def gazetteer_from_store(store: Store) -> Gazetteer:

@@ -21,9 +21,12 @@ from gridmap import schema
 from gridmap.config import Settings
 from gridmap.errors import NotFoundError, ValidationError
 from gridmap.executors import Executor, make_executor
+from gridmap.io.readers import read_source as read_source
 from gridmap.model import AreaLevel
+from gridmap.partition.blocks.households import HOUSEHOLDS as HOUSEHOLDS
 from gridmap.partition.certificate.checks import check_partition
 from gridmap.partition.engine import PartitionResult, partition_community
+from gridmap.partition.maps.preview import map_from_result as map_from_result
 from gridmap.partition.problem import Band
 from gridmap.services.delivery import DeliveryError, mismatches
 from gridmap.services.generations import stage_generation

@@ -13,6 +13,8 @@ from typing import Any
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.errors import NotFoundError
+from gridmap.partition.certificate.report import HOUSEHOLDS_IN_BAND as HOUSEHOLDS_IN_BAND
+from gridmap.partition.maps.rebalance_plan import map_from_plan as map_from_plan
 from gridmap.partition.problem import Band
 from gridmap.partition.rebalance.plan import RebalancePlan, rebalance_community
 from gridmap.services.generations import active_grids, stage_generation

@@ -25,8 +25,17 @@ from gridmap.errors import NotFoundError, ValidationError
 from gridmap.model import Role
 from gridmap.store.base import Store
 from gridmap.tracking.devices import DeviceRegistry, GridLocator, WorkerDevice
+from gridmap.tracking.geofence import GeofenceEvent as GeofenceEvent
 from gridmap.tracking.ingest import PositionIngest, Publish, Receipt
+from gridmap.tracking.patrol import OWN_SHARE_TARGET as OWN_SHARE_TARGET
 from gridmap.tracking.pings import EARLIEST_FIX, FixLimits, fix_from_request
+from gridmap.tracking.pings import MAX_BODY_BYTES as MAX_BODY_BYTES
+from gridmap.tracking.report import PATROL_ROLES as PATROL_ROLES
+from gridmap.tracking.report import PatrolReport as PatrolReport
+from gridmap.tracking.report import patrol_report as patrol_report
+from gridmap.tracking.report import report_csv as report_csv
+from gridmap.tracking.retention import purge_positions as purge_positions
+from gridmap.tracking.watch import LatestWatcher as LatestWatcher
 from gridmap.tracking.writer import local_day, tracking_zone
 
 #: Roles that may see worker positions and tracks (admins always may): the command centre and analysts.

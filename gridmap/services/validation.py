@@ -16,7 +16,10 @@ import geopandas as gpd
 from gridmap import schema
 from gridmap.errors import NotFoundError, ValidationError
 from gridmap.model import AreaLevel
+from gridmap.partition.certificate.checks import DEFAULT_TOLERANCE_M2 as DEFAULT_TOLERANCE_M2
+from gridmap.partition.certificate.checks import HOUSEHOLDS as HOUSEHOLDS
 from gridmap.partition.certificate.checks import Certificate, validate_community
+from gridmap.partition.certificate.checks import check_partition as check_partition
 from gridmap.partition.problem import Band
 from gridmap.services.generations import active_grids, get_generation
 from gridmap.services.partitioning import band_for_community, inputs_from_store, store_label

@@ -26,7 +26,7 @@ import pandas as pd
 from gridmap import schema
 from gridmap.analysis.lookup import LookupIndex
 from gridmap.errors import StoreUnavailableError
-from gridmap.services.lookup import generation_key_from_store
+from gridmap.grid_generations import generation_key_from_store
 from gridmap.store.base import Store
 
 _W = schema.WORKERS_SPEC

@@ -26,8 +26,8 @@ from gridmap.auth.principal import Principal, require_role
 from gridmap.config import Settings
 from gridmap.crs import working_crs_for
 from gridmap.errors import ValidationError
+from gridmap.grid_generations import active_grids
 from gridmap.model import Role
-from gridmap.services.generations import active_grids
 from gridmap.store.base import Store
 from gridmap.tracking.devices import own_grids_of
 from gridmap.tracking.patrol import (

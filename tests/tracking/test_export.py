@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
+from gridmap.services.position_export import export_positions
 from gridmap.store.base import open_store
 from gridmap.tracking.devices import DeviceRegistry, GridLocator
-from gridmap.tracking.export import export_positions
 from gridmap.tracking.ingest import Ticket
 from gridmap.tracking.pings import Fix
 from gridmap.tracking.writer import commit_batch

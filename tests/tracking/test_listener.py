@@ -15,8 +15,8 @@ import pytest
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.portal.server import stop_server
+from gridmap.services.tracking_listener import make_listener
 from gridmap.store.base import open_store
-from gridmap.tracking.listener import make_listener
 from tests.tracking import world
 
 

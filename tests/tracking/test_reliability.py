@@ -110,7 +110,7 @@ class Phone:
 
 
 def test_postgis_restart_mid_stream_loses_nothing_acknowledged(cluster: PgCluster) -> None:
-    from gridmap.tracking.listener import make_listener
+    from gridmap.services.tracking_listener import make_listener
 
     url = cluster.create_database(f"track_{uuid.uuid4().hex[:8]}")
     settings = Settings(store_url=url)

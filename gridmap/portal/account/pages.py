@@ -15,23 +15,23 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from gridmap.auth.accounts import authenticate
-from gridmap.auth.manage import (
-    MAX_PASSWORD_LENGTH,
-    MAX_USERNAME_LENGTH,
-    AccountInfo,
-    audit_login,
-    audit_logout,
-    change_password,
-    get_account,
-)
-from gridmap.auth.passwords import MIN_PASSWORD_LENGTH
 from gridmap.errors import AuthenticationError, ValidationError
 from gridmap.portal.auth import auth_state, client_ip, current_principal, login_required, login_user, logout_user
 from gridmap.portal.csrf import rotate_csrf
 from gridmap.portal.i18n.translator import LANG_COOKIE, LANG_COOKIE_MAX_AGE_S, LANGUAGES, current_language, translate
 from gridmap.portal.ratelimit import rate_limited
 from gridmap.portal.state import portal_state
+from gridmap.services.accounts import (
+    MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    AccountInfo,
+    audit_login,
+    audit_logout,
+    authenticate,
+    change_password,
+    get_account,
+)
 
 bp = Blueprint("account", __name__)
 

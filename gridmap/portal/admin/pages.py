@@ -16,10 +16,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from gridmap import audit
-from gridmap.auth.accounts import add_account, list_accounts
-from gridmap.auth.manage import MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, get_account, set_account_active
-from gridmap.auth.passwords import MIN_PASSWORD_LENGTH
 from gridmap.codes import level_of_code
 from gridmap.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from gridmap.model import Role
@@ -27,6 +23,16 @@ from gridmap.portal.account.pages import MAX_DISPLAY_NAME_LENGTH, FormCheck
 from gridmap.portal.auth import auth_state, current_principal, not_found, roles_required, rows_in_scope
 from gridmap.portal.i18n.translator import DISPLAY_TIMEZONE, Translator, current_language
 from gridmap.portal.state import portal_state
+from gridmap.services.accounts import (
+    MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    add_account,
+    audit,
+    get_account,
+    list_accounts,
+    set_account_active,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

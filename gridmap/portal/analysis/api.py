@@ -27,22 +27,26 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from gridmap import schema
-from gridmap.analysis.cells import CellSpec, cell_spec_from_text
-from gridmap.analysis.heat import heat_layers
-from gridmap.analysis.hotspots import METHODS, HotspotOptions
-from gridmap.analysis.stats import STAT_LEVELS, statistics_csv, summary_of
 from gridmap.auth.principal import Principal, require_area, require_role
 from gridmap.errors import ValidationError
 from gridmap.model import Role
 from gridmap.portal.auth import current_principal
 from gridmap.portal.state import portal_state
 from gridmap.services.analysis import (
+    METHODS,
+    STAT_LEVELS,
+    CellSpec,
+    HotspotOptions,
+    cell_spec_from_text,
     check_area_code,
     coverage_from_store,
     emerging_from_store,
+    heat_layers,
     hotspots_from_store,
     incidents_in_scope,
+    statistics_csv,
     stats_from_store,
+    summary_of,
 )
 from gridmap.services.analysis_files import geojson_from_frame
 

@@ -23,10 +23,10 @@ import numpy.typing as npt
 import shapely
 from folium import plugins
 
-from gridmap.analysis.heat import HeatFrames, HeatLayers, HeatPoints
 from gridmap.portal.maps.basemaps import Basemap, add_basemap
 from gridmap.portal.maps.hierarchy import EMPTY_CENTRE_LATLON, EMPTY_ZOOM, display_geometries, escape_text
 from gridmap.portal.maps.style import CompactOnSmallScreens, Legend
+from gridmap.services.analysis import HeatFrames, HeatLayers, HeatPoints
 
 Text = Callable[..., str]
 BIN_COLOURS: Mapping[int, str] = MappingProxyType({

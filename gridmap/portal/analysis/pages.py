@@ -20,10 +20,6 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from gridmap import schema
-from gridmap.analysis.coverage import grids_without_worker
-from gridmap.analysis.heat import HeatFrames, HeatLayers, heat_layers, weekly_heat_frames
-from gridmap.analysis.incident_input import TIME_COLUMN, filter_incidents
-from gridmap.analysis.stats import COUNT_COLUMNS, statistics_csv
 from gridmap.portal.analysis.api import (
     ANALYSIS_ROLES,
     analysis_area,
@@ -53,13 +49,22 @@ from gridmap.portal.maps.assets import MapFragments, fragments_from_map
 from gridmap.portal.maps.basemaps import Basemap, basemap_from_settings
 from gridmap.portal.state import csp_nonce, portal_state
 from gridmap.services.analysis import (
+    COUNT_COLUMNS,
+    TIME_COLUMN,
+    HeatFrames,
+    HeatLayers,
     communities_in_scope,
     coverage_from_store,
     emerging_from_store,
+    filter_incidents,
     grids_in_scope,
+    grids_without_worker,
+    heat_layers,
     hotspots_from_store,
     incidents_in_scope,
+    statistics_csv,
     stats_from_store,
+    weekly_heat_frames,
 )
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")

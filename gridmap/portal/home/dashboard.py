@@ -23,15 +23,15 @@ from flask import Blueprint, Flask, current_app, render_template, request, url_f
 
 from gridmap import schema
 from gridmap.auth.principal import Principal
-from gridmap.incidents.workflow import CLOSED_STATUSES, UNHANDLED_STATUSES, Status
 from gridmap.model import Role
 from gridmap.portal.auth import current_principal, login_required, principal_or_public, rows_in_scope
-from gridmap.portal.home.data import hierarchy_counts, hierarchy_frames
 from gridmap.portal.i18n.translator import Translator, current_language
 from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import escape_text, hierarchy_map
 from gridmap.portal.state import csp_nonce, portal_state
+from gridmap.services.hierarchy_view import hierarchy_counts, hierarchy_frames
+from gridmap.services.incidents import CLOSED_STATUSES, UNHANDLED_STATUSES, Status
 from gridmap.store import Store
 
 bp = Blueprint("dashboard", __name__)
@@ -180,7 +180,7 @@ def incident_layer(
 
 
 def _category_names(lang: str) -> dict[str, str]:
-    from gridmap.incidents.policy import policy_from_settings
+    from gridmap.services.incidents import policy_from_settings
 
     catalogue = policy_from_settings(portal_state().settings).catalogue
     return {c.service_code: c.name(lang) for c in catalogue}

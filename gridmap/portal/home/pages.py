@@ -1,6 +1,6 @@
 """HTML pages. For now the home page: the whole hierarchy on one full-height map.
 
-Pages stay thin: read through ``gridmap.portal.home.data``, build the map with the pure builders in
+Pages stay thin: read through ``gridmap.services.hierarchy_view``, build the map with the pure builders in
 ``gridmap.portal.maps.hierarchy``, render a template that extends ``base.html``.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template, url_for
 
 from gridmap.portal.auth import current_principal, public_layer_rows
-from gridmap.portal.home.data import hierarchy_counts, hierarchy_frames
 from gridmap.portal.i18n.translator import current_language
 from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import hierarchy_map
 from gridmap.portal.state import csp_nonce, portal_state
+from gridmap.services.hierarchy_view import hierarchy_counts, hierarchy_frames
 
 bp = Blueprint("pages", __name__)
 

@@ -20,9 +20,6 @@ from flask import Blueprint, request
 
 from gridmap.auth.principal import Principal
 from gridmap.errors import ValidationError
-from gridmap.incidents import open311
-from gridmap.incidents.intake import ReportInput, action_request_from_fields, report_input_from_fields
-from gridmap.incidents.workflow import RULES, IncidentState, actions_for, check_visible, is_reporter
 from gridmap.model import Role
 from gridmap.portal.i18n.translator import current_language
 from gridmap.portal.incidents.open311 import (
@@ -33,7 +30,18 @@ from gridmap.portal.incidents.open311 import (
     require_staff,
 )
 from gridmap.portal.live import incident_event, publish_quietly
-from gridmap.services.incidents import IncidentService
+from gridmap.services.incidents import (
+    RULES,
+    IncidentService,
+    IncidentState,
+    ReportInput,
+    action_request_from_fields,
+    actions_for,
+    check_visible,
+    is_reporter,
+    open311,
+    report_input_from_fields,
+)
 
 if TYPE_CHECKING:  # openapi imports this module for incidents_part
     from gridmap.portal.apidoc import ApiPart

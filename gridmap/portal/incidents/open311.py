@@ -29,17 +29,23 @@ from flask.blueprints import BlueprintSetupState
 
 from gridmap.auth.principal import Principal, require_role
 from gridmap.errors import NotFoundError, ValidationError
-from gridmap.incidents import open311
-from gridmap.incidents.intake import MEDIA_MAX_BYTES, media_kind
-from gridmap.incidents.query import MAX_RESULTS, IncidentFilter, ids_from_text
-from gridmap.incidents.timer import EscalationTimer
 from gridmap.model import Role
 from gridmap.portal.auth import auth_state, current_principal
 from gridmap.portal.errors import register_error_format
 from gridmap.portal.i18n.translator import current_language
 from gridmap.portal.live import incident_event, publish_quietly, publisher
 from gridmap.portal.state import ON_CLOSE_KEY, portal_state
-from gridmap.services.incidents import EscalationReport, IncidentService
+from gridmap.services.incidents import (
+    MAX_RESULTS,
+    MEDIA_MAX_BYTES,
+    EscalationReport,
+    EscalationTimer,
+    IncidentFilter,
+    IncidentService,
+    ids_from_text,
+    media_kind,
+    open311,
+)
 from gridmap.services.lookup import LookupService
 from gridmap.services.public_requests import public_request, public_requests
 

@@ -23,12 +23,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gridmap.auth.principal import Principal, require_area, require_role
 from gridmap.errors import NotFoundError, ValidationError
-from gridmap.incidents import assessment, open311
-from gridmap.incidents.categories import LADDER
-from gridmap.incidents.escalation import is_overdue
-from gridmap.incidents.importing import import_incidents
-from gridmap.incidents.query import IncidentFilter
-from gridmap.incidents.workflow import IncidentState, Status, status_from_text
 from gridmap.model import Role
 from gridmap.portal.auth import login_required
 from gridmap.portal.i18n.incidents import incident_text, texts_for
@@ -38,7 +32,18 @@ from gridmap.portal.incidents.charts import bar_chart, line_chart, pie_chart
 from gridmap.portal.incidents.open311 import incident_service, request_principal, require_staff
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.state import portal_state
-from gridmap.services.incidents import assessment_frame
+from gridmap.services.incident_import import import_incidents
+from gridmap.services.incidents import (
+    LADDER,
+    IncidentFilter,
+    IncidentState,
+    Status,
+    assessment,
+    assessment_frame,
+    is_overdue,
+    open311,
+    status_from_text,
+)
 
 bp = Blueprint("incidents", __name__)
 WINDOW_DAYS = (7, 30, 90, 365)

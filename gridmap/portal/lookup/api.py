@@ -19,11 +19,10 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 
-from gridmap.analysis.lookup import LookupResult
 from gridmap.errors import ValidationError
 from gridmap.portal.lookup.photos import with_public_photos
 from gridmap.portal.state import EXTENSION_KEY, portal_state
-from gridmap.services.lookup import LookupService
+from gridmap.services.lookup import LookupResult, LookupService
 
 bp = Blueprint("lookup_api", __name__, url_prefix="/api/v1")
 SERVICE_KEY = "gridmap.lookup"

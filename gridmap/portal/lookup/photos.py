@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, send_file
 
 from gridmap.errors import NotFoundError
-from gridmap.photos import photo_dir_from_settings, photo_file_in, public_photo_url
 from gridmap.portal.state import portal_state
+from gridmap.services.photos import photo_dir_from_settings, photo_file_in, public_photo_url
 
 bp = Blueprint("photos", __name__)
 #: Browsers may keep a photo this long (seconds); a replaced photo should get a new file name.

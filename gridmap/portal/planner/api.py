@@ -36,13 +36,12 @@ from gridmap.auth.principal import Principal, require_area, require_role
 from gridmap.codes import validate_code
 from gridmap.errors import NotFoundError, PartitionError, ValidationError
 from gridmap.model import AreaLevel, GenerationStatus, Role
-from gridmap.partition.certificate.report import HOUSEHOLDS_IN_BAND
 from gridmap.portal.auth import current_principal, require_visible
 from gridmap.portal.lookup.api import SERVICE_KEY as LOOKUP_SERVICE_KEY
 from gridmap.portal.state import portal_state
 from gridmap.services.generations import activate_with_report, approve_generation, get_generation
 from gridmap.services.lookup import LookupService
-from gridmap.services.planner import rebalance_from_store
+from gridmap.services.planner import HOUSEHOLDS_IN_BAND, rebalance_from_store
 from gridmap.services.planner_edits import (
     band_of,
     community_blocks,

@@ -32,13 +32,19 @@ from gridmap.portal.csrf import csrf_exempt
 from gridmap.portal.errors import register_error_format
 from gridmap.portal.ratelimit import rate_limited
 from gridmap.portal.state import EXTENSION_KEY, ON_CLOSE_KEY, PortalState
-from gridmap.services.tracking import TrackingService, check_area_filter
+from gridmap.services.tracking import (
+    MAX_BODY_BYTES,
+    DeviceRegistry,
+    LatestWatcher,
+    PatrolReport,
+    TrackingService,
+    check_area_filter,
+    local_day,
+    patrol_report,
+    report_csv,
+    tracking_zone,
+)
 from gridmap.services.workers import worker_record, workers_in_scope
-from gridmap.tracking.devices import DeviceRegistry
-from gridmap.tracking.pings import MAX_BODY_BYTES
-from gridmap.tracking.report import PatrolReport, patrol_report, report_csv
-from gridmap.tracking.watch import LatestWatcher
-from gridmap.tracking.writer import local_day, tracking_zone
 
 if TYPE_CHECKING:
     from gridmap.portal.apidoc import ApiPart

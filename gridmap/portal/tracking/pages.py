@@ -22,7 +22,6 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from gridmap import schema
 from gridmap.model import AreaLevel, Role
-from gridmap.photos import public_photo_url
 from gridmap.portal.auth import current_principal, roles_required, rows_in_scope
 from gridmap.portal.home.dashboard import dashboard_map
 from gridmap.portal.i18n.tracking import command_text, command_texts
@@ -32,12 +31,18 @@ from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.state import csp_nonce, portal_state
 from gridmap.portal.tracking.api import patrol_from_request, worker_json
 from gridmap.portal.tracking.charts import Series, share_bars_svg
-from gridmap.services.tracking import POSITION_ROLES, check_area_filter
+from gridmap.services.photos import public_photo_url
+from gridmap.services.tracking import (
+    OWN_SHARE_TARGET,
+    PATROL_ROLES,
+    POSITION_ROLES,
+    GeofenceEvent,
+    PatrolReport,
+    check_area_filter,
+    local_day,
+    tracking_zone,
+)
 from gridmap.services.workers import REGISTRY_ROLES, worker_record, workers_in_scope
-from gridmap.tracking.geofence import GeofenceEvent
-from gridmap.tracking.patrol import OWN_SHARE_TARGET
-from gridmap.tracking.report import PATROL_ROLES, PatrolReport
-from gridmap.tracking.writer import local_day, tracking_zone
 
 bp = Blueprint("command", __name__)
 #: Texts command.js needs (keys by prefix).

@@ -1,4 +1,4 @@
-"""What the portal pages read from the store: current areas, active grids, and their counts.
+"""What the portal pages and the API read from the store: current areas, active grids, and their counts.
 
 Kept apart from the blueprints so pages and the API read the hierarchy the same way, and so the
 reading can be tested without a request.
