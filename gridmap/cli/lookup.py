@@ -48,11 +48,7 @@ def _answer(obj: CliContext, store_url: str | None, coords: tuple[str, ...], crs
         if address is not None:
             return {"ok": True, **service.search_address(address).to_dict()}
         if use_sql:
-            from gridmap.services.lookup import lookup_sql, refresh_if_stale
-
-            lon, lat = service.wgs84_from_input(coords[0], coords[1], crs=crs)
-            refresh_if_stale(store)
-            return {"ok": True, **lookup_sql(store, lon, lat)}
+            return {"ok": True, **service.lookup_point_sql(coords[0], coords[1], crs=crs)}
         if as_of is not None:
             result = service.lookup_point(coords[0], coords[1], crs=crs, as_of=as_of)
             return {"ok": True, **result.to_dict(), "as_of": as_of}

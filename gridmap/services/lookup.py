@@ -29,8 +29,6 @@ from gridmap import schema
 from gridmap.analysis.gazetteer import AddressCandidate, Gazetteer
 from gridmap.analysis.lookup import PUBLIC_WORKER_FIELDS as PUBLIC_WORKER_FIELDS
 from gridmap.analysis.lookup import LookupIndex, LookupResult
-from gridmap.analysis.lookup_sql import lookup_sql as lookup_sql
-from gridmap.analysis.lookup_sql import refresh_if_stale as refresh_if_stale
 from gridmap.config import Settings
 from gridmap.crs import CrsSpec, parse_crs, to_wgs84
 from gridmap.errors import NotFoundError, ValidationError
@@ -253,6 +251,17 @@ class LookupService:
         except NotFoundError:
             self._raise_if_swapped(float(x), float(y), spec)
             raise
+
+    def lookup_point_sql(self, x: Any, y: Any, *, crs: str | None = None) -> dict[str, Any]:
+        """The same answer as :meth:`lookup_point`, computed by PostGIS SQL (postgresql:// stores only).
+
+        For checking the in-process index against the database, and for systems that only have SQL.
+        """
+        from gridmap.analysis.lookup_sql import lookup_sql, refresh_if_stale
+
+        lon, lat = self.wgs84_from_input(x, y, crs=crs)
+        refresh_if_stale(self.store)
+        return lookup_sql(self.store, lon, lat)
 
     def lookup_points(self, points: Any, *, crs: str | None = None, as_of: Any = None) -> list[str | None]:
         """Grid code per point (None outside every grid) for up to MAX_BATCH_POINTS ``[x, y]`` pairs."""
