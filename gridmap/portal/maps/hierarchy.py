@@ -196,12 +196,21 @@ def _grid_layer(
                 "band": html.escape(_band_text(tr, row_band, violation, dedicated=dedicated or professional)),
             }
         )
+    layer = _grid_geojson(_feature_collection(geoms, props), styles, tr, professional=professional)
+    if any(k == GridKind.DEDICATED.value for k in kinds):
+        used.add(DEDICATED_MARK)
+    return layer, used
+
+
+def _grid_geojson(collection: dict[str, Any], styles: dict[str, dict[str, Any]], tr: Translator, *,
+                  professional: bool) -> folium.GeoJson:
+    """The Folium layer of prepared grid features: per-feature style, tooltip (name, households), popup."""
     fields = [NAME, CODE, HOUSEHOLDS, KIND, "band"]
     aliases = [html.escape(tr(f"field.{f}")) for f in fields]
     tooltip_fields = [NAME, HOUSEHOLDS]
     tooltip_aliases = [html.escape(tr(f"field.{f}")) for f in tooltip_fields]
-    layer = folium.GeoJson(
-        _feature_collection(geoms, props),
+    return folium.GeoJson(
+        collection,
         name=html.escape(tr("layer.professional" if professional else "layer.grid")),
         style_function=_style_by_id(styles),
         highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.75},
@@ -212,9 +221,6 @@ def _grid_layer(
         show=not professional,
         smooth_factor=0.5,
     )
-    if any(k == GridKind.DEDICATED.value for k in kinds):
-        used.add(DEDICATED_MARK)
-    return layer, used
 
 
 def _band_text(tr: Translator, band: HouseholdBand | None, violation: str | None, *, dedicated: bool) -> str:
