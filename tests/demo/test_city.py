@@ -58,3 +58,30 @@ def test_city_params_are_checked() -> None:
     with pytest.raises(ValidationError, match="scale"):
         CityParams(scale=3.0)
     assert CityParams().code(0) == "410651" and CityParams().offset(6) == (0.0, -0.30)
+
+
+def test_demo_city_command(tmp_path, settings: Settings) -> None:
+    """``gridmap demo --city``: the printed numbers are the store's, and a second run refuses to mix cities."""
+    from click.testing import CliRunner
+
+    from gridmap.cli.main import cli
+    from gridmap.store import open_store
+
+    url = f"gpkg://{tmp_path / 'city.gpkg'}"
+    args = ["demo", "--city", "--districts", "2", "--scale", "0.05", "--store", url, "--no-serve"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "synthetic city of 2 districts" in result.output
+    store = open_store(url, settings)
+    try:
+        communities = store.count(schema.AREAS, where={"level": "community"})
+        grids = len(active_grids(store))
+        assert f"communities{communities:>17,}" in result.output
+        assert communities > 0 and grids >= communities
+        assert f"{grids:,}" in result.output.split("grids", 1)[1].split("\n", 1)[0]
+        codes = set(store.read(schema.AREAS, where={"level": "district"})["code"])
+        assert codes == {"410651", "410652"}
+    finally:
+        store.close()
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code != 0 and "already holds data" in again.output
