@@ -18,7 +18,7 @@ from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import AREAS, BUILDINGS, GEOMETRY, LAYERS, SERVICE_CENTRES
 from gridmap.store import gpkg as gpkg_module
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from gridmap.store.gpkg import GeoPackageDialect, GeoPackageStore, path_from_url
 from gridmap.store.gpkg_binary import geometries_from_gpkg_blobs, gpkg_blobs_from_geometries
 from gridmap.store.gpkg_metadata import declared_type_for

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from gridmap.tracking.devices import DeviceRegistry, GridLocator
 from gridmap.tracking.export import export_positions
 from gridmap.tracking.ingest import Ticket

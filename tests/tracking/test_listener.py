@@ -15,7 +15,7 @@ import pytest
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.portal.server import stop_server
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from gridmap.tracking.listener import make_listener
 from tests.tracking import world
 
