@@ -45,7 +45,8 @@ from gridmap.auth.passwords import hash_password
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
 from gridmap.services.analysis import incidents_in_scope
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 SEED = 2024
 INCIDENTS = 200_000

@@ -33,7 +33,7 @@ from gridmap.demo.city import CityParams, build_city
 from gridmap.model import Role
 from gridmap.services import ogc_features
 from gridmap.services.tiles import vector_tile
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 TILE_REQUESTS = 300
 TARGETS_S = {"build_and_partition_s": 1800.0, "partition_local2_s": 600.0, "tile_grids_z12_p50_s": 0.030,

@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.common import timed, write_result
 from gridmap.config import Settings
 from gridmap.demo.build import build_demo, partition_every_community
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 SEED = 2024
 TARGET_S = 60.0

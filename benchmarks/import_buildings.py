@@ -23,7 +23,8 @@ from benchmarks.common import timed, write_result
 from benchmarks.pgcluster import ClusterUnavailable, throwaway_cluster
 from gridmap.config import Settings
 from gridmap.schema import BUILDINGS
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 ROWS = 100_000
 TARGET_S = 20.0

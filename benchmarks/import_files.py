@@ -28,7 +28,8 @@ from benchmarks.import_buildings import buildings_from_seed
 from benchmarks.pgcluster import ClusterUnavailable, throwaway_cluster
 from gridmap.config import Settings
 from gridmap.services.importing import import_layer
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 ROWS = 100_000
 TARGET_S = 20.0

@@ -52,7 +52,8 @@ from gridmap.auth.accounts import create_token
 from gridmap.config import Settings
 from gridmap.incidents.categories import DEFAULT_CATEGORIES
 from gridmap.model import GenerationStatus
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 SEED = 20250601
 #: Offered load: 5 % above the 200 requests/s target, so "achieved >= 200/s" (completions over the

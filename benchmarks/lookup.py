@@ -48,7 +48,8 @@ from gridmap.demo.build import build_demo, partition_every_community
 from gridmap.errors import NotFoundError
 from gridmap.model import AreaLevel, GridKind
 from gridmap.services.generations import activate_generation, active_grids, stage_generation
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 SEED = 2024
 BATCH_POINTS = 1_000_000

@@ -33,7 +33,7 @@ from typing import Any
 from benchmarks.common import write_result
 from gridmap.config import Settings
 from gridmap.services.partitioning import band_for_community, community_codes, inputs_from_store
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 try:
     from gridmap.codes import is_village_code

@@ -41,7 +41,8 @@ from gridmap.partition.rebalance.plan import rebalance_community
 from gridmap.services.generations import activate_generation, activate_with_report, active_grids, stage_generation
 from gridmap.services.partitioning import inputs_from_store
 from gridmap.services.planner import rebalance_from_store, used_codes
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 SEED = 9
 COLS, ROWS = 50, 20

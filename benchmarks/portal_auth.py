@@ -35,7 +35,8 @@ from gridmap.portal import live
 from gridmap.portal.app import close_app, create_app
 from gridmap.portal.ratelimit import RateLimiter, Rule
 from gridmap.portal.server import make_server, stop_server
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS_S = {

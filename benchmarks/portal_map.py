@@ -31,7 +31,8 @@ from gridmap.portal.maps.assets import html_from_map
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import hierarchy_map
 from gridmap.services.hierarchy_view import hierarchy_frames
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 STREETS, COMMUNITIES_PER_STREET, GRIDS_PER_COMMUNITY = 10, 10, 20
 CELL_M, SEGMENT_M, WIGGLE_M = 250.0, 20.0, 3.0

@@ -373,7 +373,7 @@ def bench_live(url: str, devices: list[Any]) -> dict[str, Any]:
     from gridmap.config import Settings
     from gridmap.portal.app import close_app
     from gridmap.portal.server import make_server, stop_server
-    from gridmap.store.base import open_store
+    from gridmap.store.factory import open_store
 
     settings = Settings(store_url=url, secret_key="bench-tracking", live_max_subscribers=4, live_heartbeat_s=1.0)
     store = open_store(url, settings)
@@ -408,7 +408,7 @@ def run(*, duration_s: float | None = None) -> dict[str, Any]:
     DURATION_S = float(os.environ.get("GRIDMAP_BENCH_TRACK_S", duration_s or DURATION_S))
     RATE = float(os.environ.get("GRIDMAP_BENCH_TRACK_RATE", RATE))
     from gridmap.config import Settings
-    from gridmap.store.base import open_store
+    from gridmap.store.factory import open_store
 
     cluster = start_cluster()
     try:

@@ -23,7 +23,8 @@ from psycopg import sql
 from benchmarks.pgcluster import ClusterUnavailable, start_cluster
 from gridmap.config import Settings
 from gridmap.schema import FID, LAYERS
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 
 def _in_ci() -> bool:

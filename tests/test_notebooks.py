@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from gridmap.config import Settings
 from gridmap.demo.build import build_demo
 from gridmap.services.partitioning import partition_and_activate_all
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: Seconds one cell may take (the whole notebook stays well under a minute on a quiet machine).

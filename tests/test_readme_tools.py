@@ -28,7 +28,7 @@ from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.portal.app import close_app
 from gridmap.portal.server import make_server, stop_server
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 README = Path(__file__).parents[1] / "README.md"
 SECTION = "## Using gridmap with other tools"

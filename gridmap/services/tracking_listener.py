@@ -26,7 +26,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 from gridmap.config import Settings
 from gridmap.errors import GridmapError, StoreUnavailableError
 from gridmap.services.tracking import TrackingService
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from gridmap.tracking.pings import MAX_BODY_BYTES
 
 log = logging.getLogger("gridmap.tracking")

@@ -1,5 +1,9 @@
-"""Stores: one protocol (``base.Store``), a GeoPackage default and PostGIS for production."""
+"""Stores: one protocol (``base.Store``), a GeoPackage default and PostGIS for production.
 
-from gridmap.store.base import Store, StoreTransaction, open_store, register_store
+``open_store`` (gridmap.store.factory) picks the backend from the URL scheme and imports only that one.
+"""
 
-__all__ = ["Store", "StoreTransaction", "open_store", "register_store"]
+from gridmap.store.base import Store, StoreTransaction
+from gridmap.store.factory import open_store
+
+__all__ = ["Store", "StoreTransaction", "open_store"]

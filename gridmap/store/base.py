@@ -1,4 +1,4 @@
-"""The Store protocol and the registry that opens a store from a URL.
+"""The Store protocol every backend implements (opening a store by URL is gridmap.store.factory).
 
 A store holds every layer of ``gridmap.schema.LAYERS``. Frames go in and come out as
 ``geopandas.GeoDataFrame`` (layers with geometry, CRS = settings.storage_epsg, lon/lat) or
@@ -9,20 +9,20 @@ float -> float64, bool -> boolean, datetime -> datetime64[ns, UTC], json -> Pyth
 All writes happen inside ``with store.transaction() as tx:``; the block is atomic (an exception
 rolls everything back), which is what makes every import and state change all-or-nothing.
 
-URLs: ``gpkg:///abs/path.gpkg``, ``gpkg://relative/path.gpkg`` and ``postgresql://user@host:port/db``.
-New schemes are added with :func:`register_store`; the built-ins register the same way.
+URLs: ``gpkg:///abs/path.gpkg``, ``gpkg://relative/path.gpkg`` and ``postgresql://user@host:port/db``;
+:func:`gridmap.store.factory.open_store` maps the scheme to a backend. This module imports no
+backend, so the backends can import it (BBox, Filters) without a cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from gridmap.config import Settings
-from gridmap.errors import ValidationError
 
 #: Equality filters: ``{"level": "community"}``; a list/tuple/set value means IN; ``None`` means IS NULL.
 Filters = Mapping[str, Any]
@@ -95,49 +95,6 @@ class Store(Protocol):
     def transaction(self) -> AbstractContextManager[StoreTransaction]: ...
 
     def close(self) -> None: ...
-
-
-StoreFactory = Callable[[str, Settings], Store]
-_REGISTRY: dict[str, StoreFactory] = {}
-
-
-def register_store(scheme: str, factory: StoreFactory) -> None:
-    """Make ``open_store`` handle URLs starting with ``scheme://``."""
-    _REGISTRY[scheme] = factory
-
-
-def _register_builtins() -> None:
-    # Imported lazily so that a GeoPackage user never needs psycopg loaded, and vice versa.
-    if "gpkg" not in _REGISTRY:
-        from gridmap.store.gpkg import GeoPackageStore
-
-        register_store("gpkg", GeoPackageStore)
-    if "postgresql" not in _REGISTRY:
-        from gridmap.store.postgis import PostGISStore
-
-        register_store("postgresql", PostGISStore)
-        register_store("postgres", PostGISStore)
-
-
-def open_store(url: str | None, settings: Settings, *, migrate: bool = True) -> Store:
-    """Open (and by default migrate) the store at ``url`` (``settings.store_url`` when None)."""
-    url = url or settings.store_url
-    scheme, sep, _ = url.partition("://")
-    if not sep:
-        raise ValidationError(
-            f"store URL {url!r} has no scheme; use gpkg:///path/file.gpkg or postgresql://user@host/db"
-        )
-    _register_builtins()
-    try:
-        factory = _REGISTRY[scheme]
-    except KeyError:
-        raise ValidationError(
-            f"unknown store scheme {scheme!r} in {url!r}; known: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    store = factory(url, settings)
-    if migrate:
-        store.migrate()
-    return store
 
 
 def iter_chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

@@ -1,11 +1,14 @@
 """PostGISStore: the production store, PostgreSQL + PostGIS through psycopg 3.
 
 Why it looks like this: one table per layer with ``geometry(<type>, srid)`` and a GiST index, so
-bbox reads and spatial SQL run in the database; every statement is composed with
-``psycopg.sql.Identifier`` for names from gridmap.schema and ``%s`` parameters for values (nothing
-user-supplied is ever formatted into SQL); bulk inserts go through ``COPY`` with EWKB hex
-geometries (100k buildings in a few seconds). Connections come from a small thread-safe pool
-(``psycopg_pool``) so the portal's worker threads can share one store.
+bbox reads and spatial SQL run in the database. The verbs' SQL is gridmap.store.sql_core's,
+shared with the GeoPackage; this module holds only what is PostgreSQL's own
+(:class:`PostGISDialect`: ``%s`` parameters, ``= ANY`` lists, ``&&`` on an envelope, EWKB
+geometries, jsonb casts, savepoints through psycopg, fids from the identity sequence, bulk
+inserts through ``COPY`` (100k buildings in a few seconds)) plus the connections: a small
+thread-safe pool (``psycopg_pool``) so the portal's worker threads can share one store. Names
+from gridmap.schema are quoted identifiers, values are always ``%s`` parameters (nothing
+user-supplied is ever formatted into SQL).
 
 Errors: an unreachable server is a :class:`StoreUnavailableError` (503) naming host:port and the
 database, never the password; a unique violation is a :class:`ConflictError` naming the layer and
@@ -16,24 +19,26 @@ the duplicated key values; each write call is atomic on its own (a savepoint), t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pandas as pd
 import psycopg
+import shapely
+from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError, ValidationError
-from gridmap.schema import LAYERS, layer_spec
+from gridmap.schema import FID, GEOMETRY, LAYERS, Column, LayerSpec
 from gridmap.store.base import BBox, Filters
 from gridmap.store.migrations import migrations_for
-from gridmap.store.postgis_tx import PostGISTransaction, pg_errors_as_gridmap, read_layer, where_clause
-from gridmap.store.sql import conditions_from_filters
+from gridmap.store.sql_core import SqlDialect, SqlTransaction, count_rows, read_frame
 
 #: Most connections one store opens (the portal serves with a few threads).
 POOL_MAX_SIZE = 4
@@ -59,6 +64,106 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc}"))
 
 
+def _ewkb_hex(geoms: np.ndarray, srid: int) -> list[str | None]:
+    """EWKB hex (with SRID, what COPY text format accepts for a geometry column); None stays NULL."""
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    out: list[str | None] = [None] * len(geoms)
+    if present.any():
+        tagged = shapely.set_srid(np.asarray(geoms, dtype=object)[present], srid)
+        encoded = shapely.to_wkb(tagged, hex=True, include_srid=True, flavor="extended", output_dimension=2)
+        for i, text in zip(np.flatnonzero(present), encoded, strict=True):
+            out[i] = text
+    return out
+
+
+@contextmanager
+def pg_errors_as_gridmap(spec: LayerSpec) -> Iterator[None]:
+    """Constraint and data errors as ValidationError naming the layer (unique violations are handled apart)."""
+    try:
+        yield
+    except pg_errors.UndefinedTable as exc:
+        raise StoreUnavailableError(f"layer {spec.name!r} has no table ({exc.diag.message_primary}); migrate") from None
+    except (pg_errors.IntegrityError, pg_errors.DataError) as exc:
+        if isinstance(exc, pg_errors.UniqueViolation):
+            raise
+        raise ValidationError(f"layer {spec.name!r}: {exc.diag.message_primary}") from None
+
+
+class PostGISDialect(SqlDialect[psycopg.Connection[Any]]):
+    """PostgreSQL's side of the shared SQL (gridmap.store.sql_core).
+
+    Canonical values go to psycopg as they are (it adapts bool, datetime and lists); jsonb comes
+    back parsed and timestamptz as datetime, so only geometries need encoding and decoding.
+    """
+
+    placeholder: ClassVar[str] = "%s"
+    false_sql: ClassVar[str] = "FALSE"
+    integrity_errors: ClassVar[tuple[type[Exception], ...]] = (pg_errors.UniqueViolation,)
+
+    def encode_column(self, col: Column, values: list[Any]) -> list[Any]:
+        return values
+
+    def set_sql(self, col: Column) -> str:
+        """JSON text needs a cast to jsonb in an UPDATE (COPY converts it by itself)."""
+        return "%s::jsonb" if col.type == "json" else "%s"
+
+    def errors(self, spec: LayerSpec) -> AbstractContextManager[None]:
+        return pg_errors_as_gridmap(spec)
+
+    def error_detail(self, exc: Exception) -> str:
+        """PostgreSQL's DETAIL line (e.g. ``Key (code)=(x) already exists.``)."""
+        return str(exc.diag.message_detail) if isinstance(exc, psycopg.Error) else str(exc)
+
+    def in_list(self, column_sql: str, values: list[Any]) -> tuple[str, Any]:
+        """One array parameter, whatever the list length."""
+        return f"{column_sql} = ANY(%s)", values
+
+    def bbox_sql(self, spec: LayerSpec, bbox: BBox) -> tuple[str, list[Any]]:
+        """``&&`` on an envelope: answered by the layer's GiST index."""
+        return f"{self.quote(GEOMETRY)} && ST_MakeEnvelope(%s, %s, %s, %s, %s)", [*bbox, self.srid]
+
+    def geometry_select(self) -> str:
+        return f"ST_AsBinary({self.quote(GEOMETRY)})"
+
+    def decode_geometries(self, values: Sequence[Any]) -> np.ndarray:
+        return np.asarray(shapely.from_wkb(np.array(values, dtype=object)), dtype=object)
+
+    def encode_geometries(self, geoms: np.ndarray) -> list[Any]:
+        return _ewkb_hex(geoms, self.srid)
+
+    def geometry_set_sql(self) -> str:
+        return "ST_GeomFromEWKB(decode(%s, 'hex'))"
+
+    @contextmanager
+    def savepoint(self, conn: psycopg.Connection[Any], spec: LayerSpec) -> Iterator[None]:
+        """psycopg's nested ``transaction()`` is a savepoint; errors are mapped after it rolled back."""
+        with pg_errors_as_gridmap(spec), conn.transaction():
+            yield
+
+    def reserve_fids(self, conn: psycopg.Connection[Any], layer: str, n: int) -> list[int]:
+        """Take n values of the fid identity sequence up front: COPY cannot return them."""
+        found = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [layer, FID, n]
+        ).fetchall()
+        return sorted(int(r[0]) for r in found)
+
+    def write_rows(
+        self, conn: psycopg.Connection[Any], layer: str, names: list[str], rows: Iterable[tuple[Any, ...]]
+    ) -> None:
+        """COPY ... FROM STDIN: an order of magnitude faster than INSERT for bulk imports."""
+        statement = f"COPY {self.quote(layer)} ({', '.join(map(self.quote, names))}) FROM STDIN"
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+class PostGISTransaction(SqlTransaction[psycopg.Connection[Any]]):
+    """Writes on one connection inside BEGIN; each call runs in its own savepoint."""
+
+    def __init__(self, conn: psycopg.Connection[Any], srid: int) -> None:
+        super().__init__(conn, PostGISDialect(srid))
+
+
 class PostGISStore:
     """The Store protocol (gridmap.store.base) on PostgreSQL + PostGIS; ``url`` is kept without password."""
 
@@ -75,6 +180,7 @@ class PostGISStore:
         self.settings = settings
         self.server = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
         self.dbname = str(info.get("dbname") or "")
+        self.dialect = PostGISDialect(settings.storage_epsg)
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -178,15 +284,11 @@ class PostGISStore:
         columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Rows of a layer ordered by fid; bbox keeps rows whose envelope intersects it (via the GiST index)."""
-        with self._connection() as conn, pg_errors_as_gridmap(layer_spec(layer)):
-            return read_layer(conn, layer, srid=self.settings.storage_epsg, where=where, bbox=bbox, columns=columns)
+        with self._connection() as conn:
+            return read_frame(self.dialect, conn, layer, where=where, bbox=bbox, columns=columns)
 
     def count(self, layer: str, *, where: Filters | None = None) -> int:
-        spec = layer_spec(layer)
-        where_sql, params = where_clause(conditions_from_filters(spec, where), None, self.settings.storage_epsg)
-        query = sql.SQL("SELECT count(*) FROM {}{}").format(sql.Identifier(layer), where_sql)
-        with self._connection() as conn, pg_errors_as_gridmap(spec):
-            return int(conn.execute(query, params).fetchone()[0])  # type: ignore[index]
+        return count_rows(self.dialect, self._connection, layer, where)
 
     def query(
         self, statement: sql.SQL | sql.Composed, params: Sequence[Any] | Mapping[str, Any] | None = None

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from gridmap.cli.main import cli
 from gridmap.config import Settings
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.analysis import sample
 from tests.analysis import store_sample as ss
 

@@ -16,7 +16,8 @@ from gridmap.auth.accounts import create_token
 from gridmap.auth.passwords import hash_password
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 from tests.analysis import store_sample as ss
 
 PASSWORD = "analysis-tests-password"

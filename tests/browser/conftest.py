@@ -31,7 +31,7 @@ from werkzeug.serving import make_server
 
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -25,7 +25,8 @@ from gridmap.config import Settings
 from gridmap.portal.app import close_app
 from gridmap.portal.server import make_server, stop_server
 from gridmap.services.tracking import TrackingService
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 from tests.tracking import world
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ from gridmap import schema
 from gridmap.auth.accounts import add_account
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.incidents import sample
 
 pytestmark = pytest.mark.browser

@@ -16,7 +16,7 @@ from gridmap.auth.accounts import add_account
 from gridmap.codes import grid_code
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.planner import sample as sm
 
 pytestmark = pytest.mark.browser

@@ -33,7 +33,7 @@ from gridmap.model import Role
 from gridmap.portal.app import close_app
 from gridmap.portal.home.dashboard import nav_items
 from gridmap.portal.server import make_server, stop_server
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.browser.conftest import BrowserPage, load_portal_sample
 
 pytestmark = pytest.mark.browser

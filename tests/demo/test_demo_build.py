@@ -20,7 +20,8 @@ from gridmap.demo.generate import district_from_seed
 from gridmap.demo.params import SYNTHETIC_SOURCE, DemoParams
 from gridmap.errors import ConflictError
 from gridmap.model import WorkerRole
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 SMALL: dict[str, Any] = {"scale": 0.15, "months": 2}
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from gridmap import schema
 from gridmap.cli.main import cli
 from gridmap.config import Settings
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 
 def _run(*args: str) -> Any:

@@ -9,7 +9,7 @@ import pytest
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.demo.build import build_demo
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 
 @pytest.mark.slow

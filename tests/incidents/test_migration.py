@@ -16,7 +16,8 @@ from gridmap import schema
 from gridmap.config import Settings
 from gridmap.services.incidents import IncidentService
 from gridmap.store import gpkg_schema, postgis
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 from gridmap.store.gpkg_binary import gpkg_blobs_from_geometries, register_sql_functions
 from gridmap.store.migrations import latest_version, migrations_for
 from tests.incidents import sample

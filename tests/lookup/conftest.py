@@ -19,7 +19,7 @@ def lookup_pg_url(request: pytest.FixtureRequest):  # type: ignore[no-untyped-de
     import uuid
 
     from gridmap.config import Settings
-    from gridmap.store.base import open_store
+    from gridmap.store.factory import open_store
 
     server = request.getfixturevalue("postgis_server")
     name = f"gridmap_lookup_{uuid.uuid4().hex[:8]}"
@@ -37,7 +37,7 @@ def postgis_store(lookup_pg_url: str, settings):  # type: ignore[no-untyped-def]
 
     from gridmap.analysis.lookup_sql import PARTS_TABLE, STATE_TABLE
     from gridmap.schema import LAYERS
-    from gridmap.store.base import open_store
+    from gridmap.store.factory import open_store
 
     with psycopg.connect(lookup_pg_url) as conn:
         for table in (*LAYERS, PARTS_TABLE, STATE_TABLE):

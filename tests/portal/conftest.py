@@ -13,7 +13,8 @@ from portal_sample import areas_frame, grids_frame, populate_store
 
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from gridmap.auth.accounts import authenticate
 from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.errors import AuthenticationError
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from gridmap.config import Settings
 from gridmap.portal.app import close_app
 from gridmap.portal.server import make_server, stop_server
 from gridmap.services.generations import active_grids
-from gridmap.store.base import Store, open_store
+from gridmap.store.base import Store
+from gridmap.store.factory import open_store
 
 COMMUNITY = "410611001001"
 

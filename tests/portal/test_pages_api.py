@@ -11,7 +11,7 @@ from portal_sample import AREAS, GRIDS, HOSTILE
 from gridmap.config import Settings
 from gridmap.portal.app import create_app
 from gridmap.portal.i18n.translator import LANG_COOKIE
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 
 BASE_GRIDS = [g for g in GRIDS if g[2] != "professional"]
 

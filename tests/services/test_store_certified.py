@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.demo.build import build_demo, partition_every_community
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.independent import check_grids
 
 #: The certificate's own noise threshold (m²); the independent check must agree within it.

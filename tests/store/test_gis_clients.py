@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from gridmap import schema
 from gridmap.cli.main import cli
 from gridmap.config import Settings
-from gridmap.store.base import open_store
 from gridmap.store.column_titles import column_title
+from gridmap.store.factory import open_store
 from gridmap.store.gpkg_metadata import declared_type_for
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -18,10 +18,11 @@ from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import AREAS, BUILDINGS, GEOMETRY, LAYERS, SERVICE_CENTRES
 from gridmap.store import gpkg as gpkg_module
-from gridmap.store.base import open_store
-from gridmap.store.gpkg import GeoPackageStore, path_from_url
+from gridmap.store.factory import open_store
+from gridmap.store.gpkg import GeoPackageDialect, GeoPackageStore, path_from_url
 from gridmap.store.gpkg_binary import geometries_from_gpkg_blobs, gpkg_blobs_from_geometries
 from gridmap.store.gpkg_metadata import declared_type_for
+from gridmap.store.sql_core import where_sql
 from tests.store.samples import sample_frame, sample_geoframe
 
 OGR_NAMES = {"MULTIPOLYGON": "Multi Polygon", "LINESTRING": "Line String", "POINT": "Point", "POLYGON": "Polygon",
@@ -69,7 +70,7 @@ def test_geopackage_metadata(filled: GeoPackageStore) -> None:
 
 def test_bbox_read_goes_through_the_rtree(filled: GeoPackageStore) -> None:
     conn = _sqlite(filled.path)
-    where, params = gpkg_module._where_sql(LAYERS[BUILDINGS], [], (114.0, 35.0, 115.0, 36.0))
+    where, params = where_sql(GeoPackageDialect(4326), LAYERS[BUILDINGS], [], (114.0, 35.0, 115.0, 36.0))
     plan = " ".join(str(r) for r in conn.execute(f'EXPLAIN QUERY PLAN SELECT fid FROM "buildings"{where}', params))
     assert f"rtree_{BUILDINGS}_geometry" in plan and "VIRTUAL TABLE INDEX" in plan
 

@@ -14,7 +14,7 @@ import pytest
 from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import AREAS, BUILDINGS, LAYERS
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from gridmap.store.postgis import INTERNAL_TABLES, PostGISStore, redact_url
 from tests.store.samples import sample_frame, sample_geoframe
 

@@ -13,7 +13,7 @@ from gridmap import schema
 from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.services.tracking import TrackingService
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.tracking import world
 
 

@@ -14,7 +14,7 @@ from gridmap.cli.main import cli
 from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.services.position_export import export_positions
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from gridmap.tracking.devices import DeviceRegistry, GridLocator
 from gridmap.tracking.ingest import Ticket
 from gridmap.tracking.pings import Fix

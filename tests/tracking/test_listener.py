@@ -16,7 +16,7 @@ from gridmap import schema
 from gridmap.config import Settings
 from gridmap.portal.server import stop_server
 from gridmap.services.tracking_listener import make_listener
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.tracking import world
 
 

@@ -26,7 +26,7 @@ from benchmarks.pgcluster import ClusterUnavailable, PgCluster, start_cluster
 from gridmap import schema
 from gridmap.config import Settings
 from gridmap.portal.server import stop_server
-from gridmap.store.base import open_store
+from gridmap.store.factory import open_store
 from tests.tracking import world
 from tests.tracking.pgrestart import pause_cluster, resume_cluster
 

@@ -63,7 +63,7 @@ def snapshot(store: Store) -> dict[str, list[tuple]]:
 
 
 def test_sql_and_protocol_paths_agree(request, settings) -> None:
-    from gridmap.store.base import open_store
+    from gridmap.store.factory import open_store
     from tests.conftest import _empty_layers
 
     url = request.getfixturevalue("postgis_store_url")
