@@ -14,7 +14,7 @@ import pandas as pd
 
 from gridmap import schema
 from gridmap.model import AreaLevel, GridKind
-from gridmap.services.generations import active_grids
+from gridmap.services.generations import active_generation_ids, active_grids
 from gridmap.store import Store
 
 _LEVEL = schema.AREAS_SPEC.column("level").name
@@ -50,6 +50,22 @@ def current_areas(store: Store, *, level: AreaLevel | None = None) -> gpd.GeoDat
 def hierarchy_frames(store: Store) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """(current areas of every level, grids of every community's active generation)."""
     return current_areas(store), active_grids(store).reset_index(drop=True)
+
+
+#: The columns of :func:`hierarchy_attributes`: what the counts and the scoping need, no geometry.
+AREA_ATTRIBUTES = ("code", "level", "households", "valid_to")
+GRID_ATTRIBUTES = ("code", "kind", "households", "community_code")
+
+
+def hierarchy_attributes(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like :func:`hierarchy_frames` without geometry: enough to count and scope a city cheaply."""
+    areas = store.read(schema.AREAS, columns=list(AREA_ATTRIBUTES))
+    if len(areas):
+        now = pd.Timestamp(datetime.now(UTC))
+        areas = areas[areas[_VALID_TO].isna() | (areas[_VALID_TO] > now)]
+    ids = active_generation_ids(store)
+    grids = store.read(schema.GRIDS, where={"generation_id": ids or [-1]}, columns=list(GRID_ATTRIBUTES))
+    return pd.DataFrame(areas).reset_index(drop=True), pd.DataFrame(grids).reset_index(drop=True)
 
 
 def _sum_known(values: pd.Series) -> int | None:

@@ -6,15 +6,16 @@ Pages stay thin: read through ``gridmap.services.hierarchy_view``, build the map
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 
+from gridmap.model import AreaLevel
 from gridmap.portal.auth import current_principal, public_layer_rows
 from gridmap.portal.i18n.translator import current_language
 from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import hierarchy_map
 from gridmap.portal.state import csp_nonce, portal_state
-from gridmap.services.hierarchy_view import hierarchy_counts, hierarchy_frames
+from gridmap.services.hierarchy_view import current_areas, hierarchy_attributes, hierarchy_counts, hierarchy_frames
 
 bp = Blueprint("pages", __name__)
 
@@ -32,22 +33,31 @@ def home() -> str:
     """
     state = portal_state()
     lang = current_language()
-    areas, grids = hierarchy_frames(state.store)
+    basemap = basemap_from_settings(state.settings, lang=lang)
     principal = current_principal()  # the public sees every public layer, an account its own area
-    areas = public_layer_rows(areas, principal)
-    grids = public_layer_rows(grids, principal)
+    area_rows, grid_rows = hierarchy_attributes(state.store)
+    area_rows = public_layer_rows(area_rows, principal)
+    grid_rows = public_layer_rows(grid_rows, principal)
+    tiled = len(grid_rows) > state.settings.tiled_map_min_grids and basemap.overlay_crs == "EPSG:4326"
+    if tiled:  # a city: the districts embedded, everything below them from /tiles
+        areas = public_layer_rows(current_areas(state.store, level=AreaLevel.DISTRICT), principal)
+        grids = None
+    else:
+        areas, grids = hierarchy_frames(state.store)
+        areas, grids = public_layer_rows(areas, principal), public_layer_rows(grids, principal)
     m = hierarchy_map(
         areas,
         grids,
-        basemap=basemap_from_settings(state.settings, lang=lang),
+        basemap=basemap,
         lang=lang,
         band=state.settings.household_band,
         band_of=state.settings.band_for_community,
+        tiles_root=request.script_root + "/tiles" if tiled else None,  # honours a SCRIPT_NAME mount point
     )
     fragments = fragments_from_map(m, static_url=static_root(), nonce=csp_nonce())
     return render_template(
         "index.html",
         map=fragments,
-        counts=hierarchy_counts(areas, grids),
-        empty=len(areas) == 0 and len(grids) == 0,
+        counts=hierarchy_counts(area_rows, grid_rows),
+        empty=len(area_rows) == 0 and len(grid_rows) == 0,
     )

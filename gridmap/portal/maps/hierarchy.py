@@ -41,6 +41,7 @@ from gridmap.portal.maps.style import (
     legend_html,
     scale_from_households,
 )
+from gridmap.portal.maps.tiled import TiledPopup, tiled_area_layer, tiled_grid_layer
 from gridmap.schema import AREAS_SPEC, GRIDS_SPEC
 
 # Column names, checked against the schema contract at import time.
@@ -254,8 +255,13 @@ def hierarchy_map(
     lang: str,
     band: HouseholdBand | None = None,
     band_of: BandOf | None = None,
+    tiles_root: str | None = None,
 ) -> folium.Map:
     """A map with a layer per level (district, streets, communities, grids) and a legend.
+
+    With ``tiles_root`` (e.g. ``/tiles``) only ``areas_gdf`` (the districts, a few polygons) is
+    embedded; streets, communities and grids come from the vector tiles under it, so the page stays
+    small whatever the size of the city (``grids_gdf`` is then ignored).
 
     ``areas_gdf`` has the ``areas`` layer columns (code, name, level, households); ``grids_gdf`` the
     ``grids`` columns (code, name, kind, households). Grids are coloured by households, and with a
@@ -276,7 +282,9 @@ def hierarchy_map(
         part = areas[areas[LEVEL] == level.value] if len(areas) else areas
         if len(part):
             _area_layer(part, level, basemap, tr).add_to(m)
-    if grids is not None and len(grids):
+    if tiles_root is not None:
+        _add_tiled_layers(m, tr, band=band, root=tiles_root)
+    elif grids is not None and len(grids):
         is_prof = grids.get(KIND, gpd.pd.Series("", index=grids.index)) == GridKind.PROFESSIONAL.value
         base_layer, used = _grid_layer(grids[~is_prof], basemap, tr, band=band, band_of=band_of, professional=False)
         base_layer.add_to(m)
@@ -295,6 +303,17 @@ def hierarchy_map(
     if bounds is not None:
         m.fit_bounds(bounds)
     return m
+
+
+def _add_tiled_layers(m: folium.Map, tr: Translator, *, band: HouseholdBand | None, root: str) -> None:
+    """Streets, communities and grids from vector tiles, a click popup for grids, the band's legend."""
+    for level in (AreaLevel.STREET, AreaLevel.COMMUNITY):
+        tiled_area_layer(level, tr, root=root).add_to(m)
+    scale = scale_from_households([], band=band)
+    grids = tiled_grid_layer(scale, tr, root=root)
+    grids.add_to(m)
+    TiledPopup(grids, m.get_name(), tr).add_to(m)
+    Legend(legend_html(scale, tr, has_dedicated=False)).add_to(m)
 
 
 class _MapChrome(folium.MacroElement):

@@ -42,6 +42,8 @@ def _grid_style_js(scale: HouseholdScale) -> str:
               "min": band.min_households if band else None, "max": band.max_households if band else None}  # fmt: skip
     return (
         "function (p) { var s = " + json.dumps(config) + "; var h = p.households, c = s.none;"
+        # professional grids (sector overlays) overlap the base grids by design: not drawn here
+        " if (p.kind === 'professional') { return {fill: false, stroke: false}; }"
         " if (typeof h === 'number') { if (s.min !== null && h < s.min) { c = s.below; }"
         " else if (s.max !== null && h > s.max) { c = s.above; }"
         " else { c = s.colours[s.colours.length - 1];"
@@ -50,21 +52,21 @@ def _grid_style_js(scale: HouseholdScale) -> str:
     )
 
 
-def tiled_grid_layer(scale: HouseholdScale, tr: Translator) -> VectorGridProtobuf:
-    """The active grids from /tiles/grids, coloured by households."""
+def tiled_grid_layer(scale: HouseholdScale, tr: Translator, *, root: str = "/tiles") -> VectorGridProtobuf:
+    """The active grids from ``{root}/grids``, coloured by households."""
     options = ('{"vectorTileLayerStyles": {"grids": ' + _grid_style_js(scale) + '}, "interactive": true, '
                '"maxNativeZoom": 18, "minZoom": 10, "className": "' + TILED_CLASS + '", '
                '"getFeatureId": function (f) { return f.properties.code; }}')  # fmt: skip
-    return VectorGridProtobuf("/tiles/grids/{z}/{x}/{y}.mvt", name=tr("layer.grid"), options=options)
+    return VectorGridProtobuf(root + "/grids/{z}/{x}/{y}.mvt", name=tr("layer.grid"), options=options)
 
 
-def tiled_area_layer(level: AreaLevel, tr: Translator) -> VectorGridProtobuf:
-    """Street or community outlines from /tiles/streets or /tiles/communities."""
+def tiled_area_layer(level: AreaLevel, tr: Translator, *, root: str = "/tiles") -> VectorGridProtobuf:
+    """Street or community outlines from ``{root}/streets`` or ``{root}/communities``."""
     name = "streets" if level is AreaLevel.STREET else "communities"
     style = {k: v for k, v in LEVEL_STYLES[level].items()}
     options = json.dumps({"vectorTileLayerStyles": {name: style}, "interactive": False, "maxNativeZoom": 18,
                           "className": TILED_CLASS})  # fmt: skip
-    return VectorGridProtobuf(f"/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt", name=tr(f"layer.{level.value}"), options=options)
+    return VectorGridProtobuf(f"{root}/{name}/{{z}}/{{x}}/{{y}}.mvt", name=tr(f"layer.{level.value}"), options=options)
 
 
 class TiledPopup(folium.MacroElement):
