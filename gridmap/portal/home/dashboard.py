@@ -25,12 +25,12 @@ from gridmap import schema
 from gridmap.auth.principal import Principal
 from gridmap.model import Role
 from gridmap.portal.auth import current_principal, login_required, principal_or_public, rows_in_scope
+from gridmap.portal.home.area_map import area_map
 from gridmap.portal.i18n.translator import Translator, current_language
 from gridmap.portal.maps.assets import fragments_from_map
-from gridmap.portal.maps.basemaps import basemap_from_settings
-from gridmap.portal.maps.hierarchy import escape_text, hierarchy_map
+from gridmap.portal.maps.hierarchy import escape_text
 from gridmap.portal.state import csp_nonce, portal_state
-from gridmap.services.hierarchy_view import hierarchy_counts, hierarchy_frames
+from gridmap.services.hierarchy_view import hierarchy_attributes, hierarchy_counts
 from gridmap.services.incidents import CLOSED_STATUSES, UNHANDLED_STATUSES, Status
 from gridmap.store import Store
 
@@ -136,7 +136,7 @@ def open_incidents(store: Store, principal: Principal, *, columns: Sequence[str]
 
 def area_numbers(store: Store, principal: Principal, *, now: datetime | None = None) -> AreaNumbers:
     """Households, grids, workers, open and overdue incidents of the caller's area."""
-    areas, grids = hierarchy_frames(store)
+    areas, grids = hierarchy_attributes(store)
     counts = hierarchy_counts(rows_in_scope(areas, principal), rows_in_scope(grids, principal))
     workers = store.read(schema.WORKERS, columns=["grid_code", "active"])
     workers = rows_in_scope(workers, principal, column="grid_code")
@@ -188,16 +188,7 @@ def _category_names(lang: str) -> dict[str, str]:
 
 def dashboard_map(store: Store, principal: Principal, lang: str) -> folium.Map:
     """The account's area (outlines, grids) and, for incident roles, its newest open incidents."""
-    state = portal_state()
-    areas, grids = hierarchy_frames(store)
-    m = hierarchy_map(
-        rows_in_scope(areas, principal),
-        rows_in_scope(grids, principal),
-        basemap=basemap_from_settings(state.settings, lang=lang),
-        lang=lang,
-        band=state.settings.household_band,
-        band_of=state.settings.band_for_community,
-    )
+    m, _ = area_map(store, portal_state().settings, lang, lambda f: rows_in_scope(f, principal))
     if principal.role in INCIDENT_ROLES:
         incidents = open_incidents(store, principal, columns=["incident_id", "category", "reported_at", "geometry"])
         incidents = incidents.sort_values("reported_at", ascending=False).head(MAX_MAP_INCIDENTS)
