@@ -6,9 +6,13 @@ about 3,060 communities, 3.6 million households and 510,000 buildings), which in
 then vector tiles (grids at z12, buildings at z16, ``TILE_REQUESTS`` each over tiles around
 random buildings, p50/p99 through gridmap.services.tiles, i.e. the one ST_AsMVT statement plus
 the service around it, without HTTP); an OGC API items page of 1,000 buildings (p50 of 20); and
-in-process lookup of 1,000,000 points against the active grids. Peak memory is this process's
-maximum RSS and that of the partition worker processes (RUSAGE_CHILDREN). Targets from the
-issue; ``GRIDMAP_CITY_DISTRICTS`` / ``GRIDMAP_CITY_SCALE`` shrink the city for a quick run.
+in-process lookup of 1,000,000 points against the active grids; then the live steps of
+``benchmarks/city_live.py``: the same tiles over HTTP (waitress) at 50 requests/s, the command
+map page in headless Chromium (load time, bytes received), and ``partition --all`` again on two
+Dask worker processes. ``GRIDMAP_CITY_GPKG_DISTRICTS=N`` also builds an N-district city into a
+GeoPackage (time and file size). Peak memory is this process's maximum RSS and that of the
+partition worker processes (RUSAGE_CHILDREN). Targets from the issue; ``GRIDMAP_CITY_DISTRICTS``
+/ ``GRIDMAP_CITY_SCALE`` shrink the city for a quick run.
 Writes benchmarks/results/city.json. Usage: ``python -m benchmarks.city``.
 """
 
@@ -18,11 +22,14 @@ import json
 import math
 import os
 import resource
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 
+from benchmarks import city_live
 from benchmarks.common import timed, write_result
 from benchmarks.pgcluster import throwaway_cluster
 from gridmap import schema
@@ -36,7 +43,10 @@ from gridmap.services.tiles import vector_tile
 from gridmap.store.factory import open_store
 
 TILE_REQUESTS = 300
-TARGETS_S = {"build_and_partition_s": 1800.0, "partition_local2_s": 600.0, "tile_grids_z12_p50_s": 0.030,
+TARGETS_S = {"build_and_partition_s": 1800.0, "partition_local2_s": 600.0, "partition_dask2_s": 600.0,
+             "http_tile_grids_z12_p50_s": 0.030, "http_tile_grids_z12_p99_s": 0.100,
+             "http_tile_buildings_z16_p50_s": 0.030, "http_tile_buildings_z16_p99_s": 0.100,
+             "command_map_load_s": 3.0, "tile_grids_z12_p50_s": 0.030,
              "tile_grids_z12_p99_s": 0.100, "tile_buildings_z16_p50_s": 0.030, "tile_buildings_z16_p99_s": 0.100,
              "ogc_items_1000_buildings_p50_s": 0.100, "lookup_1m_points_s": 1.0}  # fmt: skip
 ADMIN = Principal("bench", Role.ADMIN, "", via="cli")
@@ -76,6 +86,22 @@ def bench_ogc(store: Any, points: np.ndarray) -> dict[str, Any]:
     return {"p50_s": percentiles(samples)[0], "mean_returned": float(np.mean(returned))}
 
 
+def _gpkg_build(settings: Settings, districts: int, scale: float) -> dict[str, Any] | None:
+    """An N-district city into a GeoPackage (the embedded store): seconds and file size, or None when N is 0."""
+    if districts == 0:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "city.gpkg"
+        store = open_store(f"gpkg://{path}", settings)
+        try:
+            with timed() as watch:
+                summary = build_city(store, settings, CityParams(districts=districts, scale=scale), executor="local:2")
+        finally:
+            store.close()
+        return {"districts": districts, "seconds": watch.seconds, "size_mb": round(path.stat().st_size / 1e6, 1),
+                "households": summary.households, "buildings": summary.buildings, "grids": summary.grids}
+
+
 def run() -> dict[str, Any]:
     settings = Settings()
     params = CityParams(districts=int(os.environ.get("GRIDMAP_CITY_DISTRICTS", "34")),
@@ -100,17 +126,26 @@ def run() -> dict[str, Any]:
         index.lookup_many(lon[:1000], lat[:1000])
         with timed() as lookup:
             index.lookup_many(lon, lat)
+        http = city_live.http_tiles(store, settings, pts)
+        command = city_live.command_map_page(store, settings)
+        dask = city_live.dask_partition(store, settings)
         store.close()
+    gpkg = _gpkg_build(settings, int(os.environ.get("GRIDMAP_CITY_GPKG_DISTRICTS", "0")), params.scale)
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     timings = {"build_and_partition_s": build.seconds, "partition_local2_s": summary.timings["partition"],
                "tile_grids_z12_p50_s": grids_tiles["p50_s"], "tile_grids_z12_p99_s": grids_tiles["p99_s"],
                "tile_buildings_z16_p50_s": building_tiles["p50_s"], "tile_buildings_z16_p99_s": building_tiles["p99_s"],
-               "ogc_items_1000_buildings_p50_s": ogc["p50_s"], "lookup_1m_points_s": lookup.seconds}  # fmt: skip
+               "ogc_items_1000_buildings_p50_s": ogc["p50_s"], "lookup_1m_points_s": lookup.seconds,
+               "partition_dask2_s": dask["seconds"], "command_map_load_s": command["load_s"],
+               "http_tile_grids_z12_p50_s": http["grids_z12"]["p50_s"],
+               "http_tile_grids_z12_p99_s": http["grids_z12"]["p99_s"],
+               "http_tile_buildings_z16_p50_s": http["buildings_z16"]["p50_s"],
+               "http_tile_buildings_z16_p99_s": http["buildings_z16"]["p99_s"]}  # fmt: skip
     extra = {"summary": summary.__dict__, "postgis_size_mb": round(size_mb, 1), "grids_in_lookup": index.grid_count,
              "lookup_points_per_s": 1_000_000 / lookup.seconds, "tiles": {"grids_z12": grids_tiles,
              "buildings_z16": building_tiles}, "ogc": ogc, "peak_rss_children_mb": round(children_mb, 1),
-             "not_measured": ["tiles at 50 requests/s over HTTP", "partition with two Dask workers",
-                              "command map page in Chromium", "GeoPackage build"]}  # fmt: skip
+             "http_tiles": http, "command_map": command, "command_map_under_2mb": command["bytes_received"] < 2e6,
+             "dask_partition": dask, "gpkg_build": gpkg}  # fmt: skip
     result = write_result("city", timings_s=timings, targets_s=TARGETS_S, extra=extra)
     print(json.dumps({k: result[k] for k in ("timings_s", "checks", "passed", "peak_rss_mb")}, indent=2))
     return result
