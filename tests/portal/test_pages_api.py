@@ -96,3 +96,37 @@ def test_areas_rejects_unknown_level(client: FlaskClient) -> None:
     assert response.json["ok"] is False
     assert "level='province'" in response.json["error"]["message"]
     assert "district, street, community, grid" in response.json["error"]["message"]
+
+
+def _home_page(settings: Settings, path) -> str:
+    from portal_sample import populate_store
+
+    settings = settings.replace(store_url=f"gpkg://{path}")
+    store = open_store(settings.store_url, settings)
+    populate_store(store)
+    try:
+        return create_app(settings, store=store).test_client().get("/").get_data(as_text=True)
+    finally:
+        store.close()
+
+
+def test_city_home_embeds_only_districts_and_keeps_exact_counts(portal_settings: Settings, tmp_path) -> None:
+    """More grids than tiled_map_min_grids: the page names the tile URLs, embeds no grid, counts exactly."""
+    page = _home_page(portal_settings.replace(tiled_map_min_grids=len(BASE_GRIDS) - 1), tmp_path / "city.gpkg")
+    assert _count(page, "count-grids") == str(len(BASE_GRIDS))
+    assert _count(page, "count-communities") == "3"
+    assert "/tiles/grids/{z}/{x}/{y}.mvt" in page and "/tiles/streets/{z}/{x}/{y}.mvt" in page
+    assert not any(code in page for code, *_ in GRIDS)
+    assert '"code": "410611"' in page  # the district itself is embedded
+
+
+def test_district_home_at_the_threshold_stays_embedded(portal_settings: Settings, tmp_path) -> None:
+    page = _home_page(portal_settings.replace(tiled_map_min_grids=len(BASE_GRIDS)), tmp_path / "district.gpkg")
+    assert "/tiles/grids/" not in page and all(code in page for code, *_ in BASE_GRIDS)
+
+
+def test_amap_basemap_keeps_a_city_embedded(portal_settings: Settings, tmp_path) -> None:
+    """AMap needs GCJ-02 overlays, which WGS84 tiles cannot give: the layers stay embedded."""
+    settings = portal_settings.replace(tiled_map_min_grids=0, basemap="amap")
+    page = _home_page(settings, tmp_path / "amap.gpkg")
+    assert "/tiles/grids/" not in page and all(code in page for code, *_ in BASE_GRIDS)

@@ -37,7 +37,7 @@ def area_map(store: Store, settings: Settings, lang: str, scope: Scope) -> tuple
     basemap = basemap_from_settings(settings, lang=lang)
     area_rows, grid_rows = (scope(frame) for frame in hierarchy_attributes(store))
     counts = hierarchy_counts(area_rows, grid_rows)
-    tiled = len(grid_rows) > settings.tiled_map_min_grids and basemap.overlay_crs == "EPSG:4326"
+    tiled = counts.grids > settings.tiled_map_min_grids and basemap.overlay_crs == "EPSG:4326"
     if tiled:  # a city: the districts embedded, everything below them from /tiles
         areas, grids = scope(current_areas(store, level=AreaLevel.DISTRICT)), None
     else:
