@@ -13,6 +13,8 @@ and the CGCS2000 Gauss-Krüger CRSs as northing,easting.
 
 Modules: ``spec`` (CrsSpec, parse_crs), ``china`` (mainland polygon, GCJ-02/BD-09 maths),
 ``transform`` (point and geometry transforms), ``working`` (metric working CRS, storage helpers).
+
+Core: imports only pyproj, numpy and shapely; every layer may import it.
 """
 
 from gridmap.crs.china import in_mainland_china, mainland_outline

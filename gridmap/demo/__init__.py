@@ -7,4 +7,7 @@ Entry points: ``build.build_demo(store, settings, *, seed, partition, progress, 
 (everything, into a store), ``generate.district_from_seed(params, settings)`` (base layers in memory),
 ``people.workers_for_grids(grids, communities, *, rng)``, ``incidents.incidents_for(...)``,
 ``outline.district_outline()``.
+
+A client of the services (it builds and partitions through ``gridmap.services``), like the CLI;
+no Flask, no click.
 """

@@ -11,9 +11,12 @@ Modules:
 * ``duplicates``: open look-alikes nearby (metres in the working CRS); ``assessment``: metrics and the
   100-point score; ``open311``: GeoReport v2 shapes in JSON and XML;
 * ``query`` / ``writes``: the hot paths in SQL (listings, a report with its first event);
-  ``importing``: CSV/GeoJSON files into the loop; ``timer``: the in-server escalation thread.
+  ``timer``: the in-server escalation thread.
 
 The use cases (report, act, escalate, list) are in :mod:`gridmap.services.incidents`; the HTTP side in
 ``gridmap.portal.incidents.open311`` (``/open311/v2``), ``incidents_api`` (``/api/v1/incidents``) and
 ``incidents_pages``; the CLI in ``gridmap.cli.incidents`` (``gridmap tokens``, ``gridmap escalate``).
+
+May import the core, ``gridmap.analysis`` and the ``Store`` protocol type; never services or
+the faces (they use ``gridmap.services.incidents``).
 """

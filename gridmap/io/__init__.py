@@ -5,6 +5,8 @@
 types, ``checks`` finds bad geometries and coordinates (and repairs them with ``--fix``),
 ``households`` estimates 户 from footprints, ``prepare`` runs all of that for one layer, and
 ``writers`` exports. The use cases on top are :mod:`gridmap.services.importing` / ``exporting``.
+
+May import the core only (pyogrio, pyrosm, pandas); services call it, never the faces directly.
 """
 
 from gridmap.io.readers import SourceData, read_source

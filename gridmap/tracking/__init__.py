@@ -2,4 +2,7 @@
 
 Core code (no Flask, no click). Entry points: ``gridmap.services.tracking.TrackingService`` (portal and
 ``gridmap track-listen``), ``gridmap.tracking.report.patrol_report``, ``gridmap.tracking.retention``.
+
+May import the core, ``gridmap.grid_generations`` and the ``Store`` protocol type; never
+services or the faces.
 """
