@@ -45,6 +45,8 @@ from gridmap.tracking.batch import local_day, tracking_zone
 
 #: Roles that read field records of their area (admins always pass).
 LEADER_ROLES: tuple[Role, ...] = (Role.COMMAND,)
+#: Roles that read the aggregates (coverage, assessment) of their area: leaders and analysts.
+REPORT_ROLES: tuple[Role, ...] = (Role.COMMAND, Role.ANALYST)
 #: At most this many photos per check-in or visit.
 MAX_PHOTOS = 6
 #: An uploaded photo: (file name as sent, bytes).
@@ -87,9 +89,10 @@ def worker_of(store: Store, principal: Principal) -> FieldWorker:
     return FieldWorker(worker_id=str(row["worker_id"]), name=str(row["name"]), grid_code=grids[0], grids=grids)
 
 
-def require_leader(principal: Principal, code: str | None, *, what: str) -> None:
-    """A leader covering ``code``; the same 404 for out-of-area and missing (no existence oracle)."""
-    require_role(principal, *LEADER_ROLES)
+def require_leader(principal: Principal, code: str | None, *, what: str,
+                   roles: tuple[Role, ...] = LEADER_ROLES) -> None:
+    """A leader (one of ``roles``) covering ``code``; the same 404 for out-of-area and missing."""
+    require_role(principal, *roles)
     if not (principal.role is Role.ADMIN and principal.area_code == "") and not principal.covers(code):
         raise NotFoundError(f"{what} not found")
 
@@ -209,7 +212,7 @@ class FieldService:
         if principal.role is Role.WORKER:
             me = worker_of(self.store, principal)
             return points.loc[points["grid_code"].isin(me.grids)].reset_index(drop=True)
-        require_role(principal, *LEADER_ROLES)
+        require_role(principal, *REPORT_ROLES)
         keep = points["grid_code"].astype(str).str.startswith(principal.area_code)
         return points.loc[keep.to_numpy(dtype=bool)].reset_index(drop=True)
 

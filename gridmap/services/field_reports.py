@@ -23,7 +23,7 @@ from gridmap.field.assessment import FieldScoreRules, field_scores
 from gridmap.field.coverage import in_month, inspection_coverage, visit_coverage
 from gridmap.field.points import due_points
 from gridmap.incidents.workflow import CLOSED_STATUSES
-from gridmap.services.field import FieldService, require_leader, worker_of
+from gridmap.services.field import REPORT_ROLES, FieldService, require_leader, worker_of
 from gridmap.services.field_diary import diary_id
 from gridmap.services.generations import active_grids
 
@@ -96,7 +96,7 @@ def buildings_by_grid(store: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
     """building_id and the active grid holding each building's representative point."""
     if grids.empty:
         return pd.DataFrame({"building_id": pd.Series(dtype=object), "grid_code": pd.Series(dtype=object)})
-    buildings = store.read(schema.BUILDINGS, bbox=tuple(grids.total_bounds), columns=["building_id"])
+    buildings = store.read(schema.BUILDINGS, bbox=tuple(grids.total_bounds), columns=["building_id", "geometry"])
     buildings = buildings.loc[buildings.geometry.notna() & buildings["building_id"].notna()]
     spots = gpd.GeoDataFrame({"building_id": buildings["building_id"].to_numpy()},
                              geometry=buildings.geometry.representative_point().to_numpy(), crs=buildings.crs)
@@ -107,7 +107,7 @@ def buildings_by_grid(store: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
 def visit_coverage_report(service: FieldService, principal: Principal, *, month: str,
                           area: str | None = None) -> pd.DataFrame:
     """Per grid of the caller's area: buildings, visited, visits and visit_share in ``month``."""
-    require_leader(principal, area or principal.area_code, what="area")
+    require_leader(principal, area or principal.area_code, what="area", roles=REPORT_ROLES)
     grids = _grids_in(service.store, principal, area)
     visits = in_month(service.store.read(schema.HOME_VISITS, columns=["building_id", "grid_code", "day"]), month)
     out = visit_coverage(buildings_by_grid(service.store, grids), visits)
@@ -127,7 +127,7 @@ def field_assessment(service: FieldService, principal: Principal, *, month: str,
                      area: str | None = None) -> pd.DataFrame:
     """Diaries, visits and inspection coverage per worker of the caller's area in ``month``, scored."""
     prefix = area or principal.area_code
-    require_leader(principal, prefix, what="area")
+    require_leader(principal, prefix, what="area", roles=REPORT_ROLES)
     store = service.store
     workers = store.read(schema.WORKERS, where={"active": True}, columns=["worker_id", "name", "grid_code"])
     workers = workers.loc[workers["grid_code"].astype(str).str.startswith(prefix).to_numpy(dtype=bool)]
