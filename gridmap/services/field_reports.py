@@ -32,6 +32,11 @@ def _iso(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
 
 
+def _text(value: Any) -> str | None:
+    """Text or None (pandas gives NaN for missing values, which is not JSON)."""
+    return value if isinstance(value, str) else None
+
+
 def _xy(geometry: Any) -> tuple[float, float]:
     return float(geometry.x), float(geometry.y)
 
@@ -73,14 +78,15 @@ def today_tasks(service: FieldService, principal: Principal) -> dict[str, Any]:
         "day": today,
         "patrol_done": _patrolled(service, me.worker_id, me.grid_code, today),
         "points": [{"point_id": str(r.point_id), "name": str(r.name), "grid_code": str(r.grid_code),
-                    "interval_days": int(str(r.interval_days)), "last_day": r.last_day, "due_on": r.due_on,
+                    "interval_days": int(str(r.interval_days)), "last_day": _text(r.last_day), "due_on": r.due_on,
                     "due": bool(r.due), "lon": _xy(r.geometry)[0], "lat": _xy(r.geometry)[1]}
                    for r in due.sort_values(["due", "due_on"], ascending=[False, True]).itertuples()],
         "visits_planned": [{"visit_id": str(r.visit_id), "building_id": str(r.building_id),
-                            "household": r.household, "follow_up": r.follow_up, "follow_up_on": r.follow_up_on}
+                            "household": _text(r.household), "follow_up": _text(r.follow_up),
+                            "follow_up_on": _text(r.follow_up_on)}
                            for r in planned.itertuples()],
         "incidents": [{"incident_id": str(r.incident_id), "category": str(r.category), "status": str(r.status),
-                       "deadline_at": _iso(r.deadline_at), "address": r.address}
+                       "deadline_at": _iso(r.deadline_at), "address": _text(r.address)}
                       for r in incidents.sort_values("deadline_at").itertuples()],
         "diary_written": bool(diary),
     }

@@ -19,6 +19,7 @@
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   let position = null;
   let flushing = null;
+  let flushAgain = false;
   let map = null;
   let meMarker = null;
 
@@ -118,7 +119,7 @@
         position = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy };
         showPosition();
         resolve(position);
-      }, (err) => reject(err), { enableHighAccuracy: true, timeout: 15000, maximumAge: 10000 });
+      }, (err) => reject(err), { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
     });
   }
 
@@ -246,7 +247,11 @@
   }
 
   function flush() {
-    if (!flushing) flushing = flushOnce().finally(() => { flushing = null; });
+    // One upload loop at a time; an entry queued while it runs makes it go round once more.
+    if (flushing) { flushAgain = true; return flushing; }
+    flushing = (async () => {
+      do { flushAgain = false; await flushOnce(); } while (flushAgain && navigator.onLine);
+    })().finally(() => { flushing = null; });
     return flushing;
   }
 
