@@ -60,7 +60,7 @@ def test_two_copies_of_one_checkin_racing_store_one_row(service: FieldService, n
     def send() -> None:
         try:
             results.append(service.checkin(W_A, fields, [("a.jpg", jpeg())]))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=send) for _ in range(4)]
