@@ -71,6 +71,7 @@ def clean_photo(raw: bytes, *, filename: str, max_bytes: int) -> CleanPhoto:
         raise ValidationError(f"photo {filename!r} is not a readable image; send a JPEG, PNG or WebP",
                               code="photo_invalid") from None
     out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)  # no exif=, no icc_profile=: nothing kept
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY)  # no exif=, no icc_profile=: nothing kept (optimize=True
+    # would save ~5 % of bytes for twice the encoding time, the largest cost of a check-in)
     data = out.getvalue()
     return CleanPhoto(data=data, sha256=hashlib.sha256(data).hexdigest(), width=rgb.width, height=rgb.height)

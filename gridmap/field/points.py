@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -115,3 +116,39 @@ def due_points(points: pd.DataFrame, last_check_day: dict[str, str], *, today: d
     out["due_on"] = [d.isoformat() for d in due_on]
     out["due"] = [d <= today for d in due_on]
     return out
+
+
+def bind_points(rows: pd.DataFrame, grids: gpd.GeoDataFrame, workers: pd.DataFrame) -> list[PointProblem]:
+    """Fill ``grid_code``/``worker_id`` of ``rows`` in place from the active grid at each point (``grids``:
+    code, geometry) and that grid's main worker; problems for a point in no grid, a grid_code that is not
+    the grid at the point, or a worker who is not active in that grid (main or extra grid)."""
+    problems: list[PointProblem] = []
+    serving: dict[str, list[str]] = {}
+    active = workers.loc[workers["active"].fillna(True).astype(bool)]
+    for wid, main, extra in zip(active["worker_id"], active["grid_code"], active["extra_grid_codes"], strict=True):
+        for g in [main, *(extra if isinstance(extra, list) else [])]:
+            if isinstance(g, str):
+                serving.setdefault(g, []).append(str(wid))
+    mains = dict(zip(active["grid_code"], active["worker_id"], strict=False))
+    for i, row in rows.iterrows():
+        geom = row["geometry"]
+        if not isinstance(geom, shapely.Point):
+            continue
+        hit = [str(c) for c in grids.loc[grids.geometry.intersects(geom), "code"]]
+        n = int(str(i)) + 1
+        if not hit:
+            problems.append(PointProblem(n, f"point {row['point_id']} lies in no active grid"))
+            continue
+        given = row["grid_code"]
+        if given and given not in hit:
+            problems.append(PointProblem(n, f"point {row['point_id']} lies in grid {hit[0]}, not {given}"))
+            continue
+        grid = given or hit[0]
+        rows.at[i, "grid_code"] = grid
+        worker = row["worker_id"] or mains.get(grid)
+        if not worker or worker not in serving.get(grid, []):
+            problems.append(PointProblem(n, f"point {row['point_id']}: {worker or 'no worker'} is not an active "
+                                            f"worker of grid {grid}"))
+            continue
+        rows.at[i, "worker_id"] = worker
+    return problems

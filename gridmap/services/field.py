@@ -36,7 +36,7 @@ from gridmap.errors import ConflictError, GridmapError, NotFoundError, Permissio
 from gridmap.field.geo import distance_m
 from gridmap.field.inputs import CheckinInput, VisitInput, checkin_input, client_id, visit_input
 from gridmap.field.photos import CleanPhoto, clean_photo
-from gridmap.field.points import point_rows
+from gridmap.field.points import bind_points, point_rows
 from gridmap.io.readers import read_source
 from gridmap.model import Role
 from gridmap.services.generations import active_grids
@@ -187,7 +187,7 @@ class FieldService:
         with self.store.transaction() as tx:
             grids = active_grids(tx)
             workers = tx.read(schema.WORKERS, columns=["worker_id", "grid_code", "extra_grid_codes", "active"])
-            problems += _bind_points(rows, grids, workers)
+            problems += bind_points(rows, grids, workers)
             if problems:
                 shown = "; ".join(f"row {q.row}: {q.message}" if q.row else q.message for q in problems[:10])
                 raise ValidationError(f"{p}: {len(problems)} problem(s): {shown}", code="invalid_points",
@@ -371,38 +371,3 @@ class FieldService:
                         return path
         raise NotFoundError("photo not found")
 
-
-def _bind_points(rows: pd.DataFrame, grids: gpd.GeoDataFrame, workers: pd.DataFrame) -> list[Any]:
-    """Fill grid_code/worker_id from the active grid at each point; problems for what does not fit."""
-    from gridmap.field.points import PointProblem
-
-    problems: list[PointProblem] = []
-    serving: dict[str, list[str]] = {}
-    active = workers.loc[workers["active"].fillna(True).astype(bool)]
-    for wid, main, extra in zip(active["worker_id"], active["grid_code"], active["extra_grid_codes"], strict=True):
-        for g in [main, *(extra if isinstance(extra, list) else [])]:
-            if isinstance(g, str):
-                serving.setdefault(g, []).append(str(wid))
-    mains = dict(zip(active["grid_code"], active["worker_id"], strict=False))
-    for i, row in rows.iterrows():
-        geom = row["geometry"]
-        if not isinstance(geom, shapely.Point):
-            continue
-        hit = [str(c) for c in grids.loc[grids.geometry.intersects(geom), "code"]]
-        n = int(str(i)) + 1
-        if not hit:
-            problems.append(PointProblem(n, f"point {row['point_id']} lies in no active grid"))
-            continue
-        given = row["grid_code"]
-        if given and given not in hit:
-            problems.append(PointProblem(n, f"point {row['point_id']} lies in grid {hit[0]}, not {given}"))
-            continue
-        grid = given or hit[0]
-        rows.at[i, "grid_code"] = grid
-        worker = row["worker_id"] or mains.get(grid)
-        if not worker or worker not in serving.get(grid, []):
-            problems.append(PointProblem(n, f"point {row['point_id']}: {worker or 'no worker'} is not an active "
-                                            f"worker of grid {grid}"))
-            continue
-        rows.at[i, "worker_id"] = worker
-    return problems
