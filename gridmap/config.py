@@ -119,6 +119,25 @@ class Settings:
     patrol_min_minutes: float = 30.0
     #: A fix stamped more than this many seconds ahead of the server clock is refused (bad device clock).
     max_fix_future_s: float = 300.0
+    # Field work (gridmap.field): inspection points, check-ins, home visits, worker logs
+    #: A check-in is accepted only this close to its inspection point, metres (measured in the metric working CRS).
+    checkin_max_distance_m: float = 50.0
+    #: Days between two self-checks of an inspection point when the import gives none (E-42: every two days).
+    inspection_interval_days: int = 2
+    #: Largest photo file accepted by the check-in and visit APIs, bytes (phones resize before upload).
+    field_photo_max_bytes: int = 8 * 1024 * 1024
+    #: The field page resizes photos so their longest side is at most this many pixels before queueing.
+    field_photo_max_px: int = 1600
+    #: Folder of check-in and visit photos, served only to staff covering the grid ("" = ``field_photos/``
+    #: beside a GeoPackage store; PostGIS installations must set it).
+    field_photo_dir: str = ""
+    #: Monthly field assessment (A-5, A-13, G-31): relative weights of diary days, home visits and
+    #: inspection-point coverage, and the monthly targets that count as 100 %.
+    field_weight_diaries: float = 30.0
+    field_weight_visits: float = 30.0
+    field_weight_inspection: float = 40.0
+    field_diary_days_target: int = 20
+    field_visits_target: int = 20
     # Extra free-form settings for plug-ins.
     extra: Mapping[str, Any] = field(default_factory=dict)
 

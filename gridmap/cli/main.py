@@ -20,7 +20,7 @@ from gridmap.errors import GridmapError
 #: Modules under gridmap.cli that define ``register(group)``; add yours here.
 COMMAND_MODULES: tuple[str, ...] = (
     "serve", "lookup", "card", "validate", "demo", "partition", "data", "generations", "incidents", "users",
-    "tracking", "planner", "analysis",
+    "tracking", "planner", "analysis", "field",
 )
 
 

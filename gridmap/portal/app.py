@@ -30,6 +30,8 @@ from gridmap.portal.admin import pages as admin_pages
 from gridmap.portal.analysis import api as analysis_api
 from gridmap.portal.analysis import pages as analysis_pages
 from gridmap.portal.errors import register_error_handlers
+from gridmap.portal.field import api as field_api
+from gridmap.portal.field import pages as field_pages
 from gridmap.portal.gis import ogc, tiles
 from gridmap.portal.home import dashboard
 from gridmap.portal.home import pages as home_pages
@@ -58,7 +60,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     open311.bp, incidents_api.bp, incidents_pages.bp,
     account_pages.bp, dashboard.bp, admin_pages.bp, live.bp,
     analysis_api.bp, analysis_pages.bp, planner_api.bp, planner_pages.bp,
-    tracking_api.bp, tracking_pages.bp, ogc.bp, tiles.bp,
+    tracking_api.bp, tracking_pages.bp, ogc.bp, tiles.bp, field_api.bp, field_pages.bp,
 )  # fmt: skip
 
 

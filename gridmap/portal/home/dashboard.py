@@ -73,6 +73,8 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("command.live_page", "nav.command", frozenset({Role.COMMAND, Role.ANALYST})),
     NavItem("command.workers_page", "nav.workers", frozenset({Role.COMMAND, Role.ANALYST, Role.PLANNER})),
     NavItem("command.patrol_page", "nav.patrol", frozenset({Role.COMMAND, Role.ANALYST})),
+    NavItem("field.field_page", "nav.field", frozenset({Role.WORKER})),
+    NavItem("field.diaries_page", "nav.diaries", frozenset({Role.COMMAND})),
     NavItem("admin.users", "nav.users", frozenset({Role.ADMIN})),
     NavItem("admin.audit", "nav.audit", frozenset({Role.ADMIN}), whole_installation=True),
 )

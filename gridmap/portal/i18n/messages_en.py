@@ -124,6 +124,8 @@ MESSAGES: dict[str, str] = {
     "nav.command": "Live workers",
     "nav.workers": "Workers",
     "nav.patrol": "Patrols",
+    "nav.field": "Today's work",
+    "nav.diaries": "Worker logs",
     "nav.login": "Sign in",
     "nav.logout": "Sign out",
     "nav.signed_in_as": "{name} ({role})",

@@ -127,6 +127,8 @@ MESSAGES: dict[str, str] = {
     "nav.command": "实时位置",
     "nav.workers": "网格员台账",
     "nav.patrol": "巡查分析",
+    "nav.field": "今日工作",
+    "nav.diaries": "民情日志",
     "nav.login": "登录",
     "nav.logout": "退出",
     "nav.signed_in_as": "{name}({role})",

@@ -31,6 +31,8 @@ from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.state import csp_nonce, portal_state
 from gridmap.portal.tracking.api import patrol_from_request, worker_json
 from gridmap.portal.tracking.charts import Series, share_bars_svg
+from gridmap.services.field import FieldService
+from gridmap.services.field_reports import field_assessment, rules_from_settings, visit_coverage_report
 from gridmap.services.photos import public_photo_url
 from gridmap.services.tracking import (
     OWN_SHARE_TARGET,
@@ -158,6 +160,23 @@ def patrol_charts(report: PatrolReport, lang: str) -> list[Any]:
             {"svg": cover, "caption": command_text("patrol.chart_coverage", lang)}]
 
 
+def field_tables(principal: Any, report: PatrolReport) -> dict[str, Any]:
+    """Home-visit coverage per grid (D-11) and the field assessment per worker (A-5, G-31) of the report's
+    month, for the same area filter."""
+    state = portal_state()
+    month = report.label if report.period == "month" else report.days[0][:7]
+    area = request.args.get("area") or None
+    service = FieldService(state.store, state.settings)
+
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        plain = frame.astype(object).where(frame.notna(), None)
+        return [{str(k): v for k, v in r.items()} for r in plain.to_dict("records")]
+
+    return {"month": month, "rules": rules_from_settings(state.settings),
+            "coverage": records(visit_coverage_report(service, principal, month=month, area=area)),
+            "assessment": records(field_assessment(service, principal, month=month, area=area))}
+
+
 @bp.get("/patrol")
 @roles_required(*PATROL_ROLES)
 def patrol_page() -> str:
@@ -169,7 +188,8 @@ def patrol_page() -> str:
     csv = {which: url_for("tracking.patrol", **{**args, "format": "csv", "table": which})
            for which in ("worker", "grid")}
     return render_template(
-        "patrol.html", report=report, charts=patrol_charts(report, lang) if len(report.by_worker) else [],
+        "patrol.html", report=report, field=field_tables(principal, report),
+        charts=patrol_charts(report, lang) if len(report.by_worker) else [],
         workers=report.by_worker.astype(object).where(report.by_worker.notna(), None).to_dict("records"),
         grids=report.by_grid.astype(object).where(report.by_grid.notna(), None).to_dict("records"),
         csv=csv, areas=area_choices(principal), area=request.args.get("area") or "",

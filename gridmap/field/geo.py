@@ -1,0 +1,44 @@
+"""Distances on the ground, in metres, for check-ins.
+
+Why a projected CRS and not a haversine: the project measures everything metric in the working CRS
+(CGCS2000 Gauss-Krüger in China, UTM elsewhere; :mod:`gridmap.crs.working`), so the distance a worker
+is told ("you are 512 m from the point") is the same number a planner measures in QGIS on the
+project's maps. Within one 3-degree zone the scale error is below 0.035 %, i.e. < 2 cm at 50 m.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import pyproj
+
+from gridmap.crs import working_crs_for
+from gridmap.errors import ValidationError
+
+
+@lru_cache(maxsize=64)
+def _transformer(epsg: int) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Ground distance between two WGS84 points, metres, in the working CRS of the first point."""
+    crs = working_crs_for((lon1, lat1, lon1, lat1))
+    epsg = crs.to_epsg()
+    assert epsg is not None  # working_crs_for returns EPSG-coded CRSs only
+    tr = _transformer(epsg)
+    x1, y1 = tr.transform(lon1, lat1)
+    x2, y2 = tr.transform(lon2, lat2)
+    return float(math.hypot(x2 - x1, y2 - y1))
+
+
+def checked_lonlat(lon: object, lat: object, *, what: str) -> tuple[float, float]:
+    """(lon, lat) as finite floats within WGS84 ranges, or a ValidationError naming ``what``."""
+    try:
+        x, y = float(lon), float(lat)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(f"{what}: lon and lat must be numbers, got {lon!r}, {lat!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+        raise ValidationError(f"{what}: ({x}, {y}) is not a WGS84 lon/lat position")
+    return x, y
