@@ -19,7 +19,6 @@ Writes benchmarks/results/city.json. Usage: ``python -m benchmarks.city``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import resource
 import tempfile
@@ -52,11 +51,6 @@ TARGETS_S = {"build_and_partition_s": 1800.0, "partition_local2_s": 600.0, "part
 ADMIN = Principal("bench", Role.ADMIN, "", via="cli")
 
 
-def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    return int((lon + 180.0) / 360.0 * n), int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
-
-
 def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
 
@@ -64,7 +58,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def bench_tiles(store: Any, points: np.ndarray, layer: str, z: int) -> dict[str, Any]:
     samples, sizes = [], []
     for lon, lat in points[:TILE_REQUESTS]:
-        x, y = tile_xy(lon, lat, z)
+        x, y = city_live.tile_xy(lon, lat, z)
         with timed() as watch:
             tile = vector_tile(store, ADMIN, layer, z, x, y)
         samples.append(watch.seconds)

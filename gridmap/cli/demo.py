@@ -104,6 +104,19 @@ def _print_summary(numbers: dict[str, Any], url: str, *, built: bool) -> None:
         click.echo(f"  {labels[key]}{' ' * (22 - cell_len(labels[key]))}{shown:>10}")
 
 
+def _fill_district(store: Store, obj: CliContext, url: str, *, seed: int, replace: bool, scale: float) -> None:
+    """Build the district unless the store already holds it (or ``replace``), then print its numbers."""
+    from gridmap.services.demo import nonempty_demo_layers
+
+    built = replace or not nonempty_demo_layers(store)
+    if built:
+        summary = _build(store, obj, seed=seed, replace=replace, scale=scale)
+        numbers = {k: getattr(summary, k) for k in SUMMARY_FIELDS}
+    else:
+        numbers = _counts_from_store(store)
+    _print_summary(numbers, url, built=built)
+
+
 def register(group: click.Group) -> None:
     """Add the ``demo`` command to the gridmap group."""
 
@@ -128,8 +141,6 @@ def register(group: click.Group) -> None:
         scale: float | None, city: bool, districts: int, executor: str,
     ) -> None:
         """Build the synthetic demo district inside the real outline of 淇滨区 (or a city) and serve the portal."""
-        from gridmap.services.demo import nonempty_demo_layers
-
         url = store_url or (CITY_STORE_URL if city else DEMO_STORE_URL)
         # The demo takes incident reports from anyone (Open311 and the report form), like a resident portal.
         settings = obj.settings.replace(store_url=url, allow_anonymous_reports=True)
@@ -138,19 +149,11 @@ def register(group: click.Group) -> None:
             if city:
                 _print_city(_build_city(store, obj, seed=seed, scale=scale, districts=districts, executor=executor),
                             url)  # fmt: skip
-                built = False
             else:
-                built = replace or not nonempty_demo_layers(store)
-            if built:
-                summary = _build(store, obj, seed=seed, replace=replace, scale=1.0 if scale is None else scale)
-                numbers = {k: getattr(summary, k) for k in SUMMARY_FIELDS}
-            elif not city:
-                numbers = _counts_from_store(store)
+                _fill_district(store, obj, url, seed=seed, replace=replace, scale=1.0 if scale is None else scale)
             photos = _placeholder_photos(store, settings)
         finally:
             store.close()
-        if not city:
-            _print_summary(numbers, url, built=built)
         if photos:
             click.echo(f"  {photos} synthetic placeholder photo(s) written to {photo_dir_from_settings(settings)}")
         if no_serve:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -16,6 +17,9 @@ from gridmap import schema
 from gridmap.model import AreaLevel, GridKind
 from gridmap.services.generations import active_generation_ids, active_grids
 from gridmap.store import Store
+
+#: A DataFrame or GeoDataFrame: filtering keeps the type.
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 _LEVEL = schema.AREAS_SPEC.column("level").name
 _VALID_TO = schema.AREAS_SPEC.column("valid_to").name
@@ -41,6 +45,11 @@ def current_areas(store: Store, *, level: AreaLevel | None = None) -> gpd.GeoDat
     areas = store.read(schema.AREAS, where=where)
     if not isinstance(areas, gpd.GeoDataFrame):  # a store must return geometry layers as GeoDataFrames
         raise TypeError(f"store {store!r} returned {type(areas).__name__} for layer {schema.AREAS}")
+    return _in_force(areas)
+
+
+def _in_force(areas: FrameT) -> FrameT:
+    """The rows whose ``valid_to`` is empty or in the future, renumbered."""
     if _VALID_TO in areas.columns and len(areas):
         now = pd.Timestamp(datetime.now(UTC))
         areas = areas[areas[_VALID_TO].isna() | (areas[_VALID_TO] > now)]
@@ -59,13 +68,10 @@ GRID_ATTRIBUTES = ("code", "kind", "households", "community_code")
 
 def hierarchy_attributes(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Like :func:`hierarchy_frames` without geometry: enough to count and scope a city cheaply."""
-    areas = store.read(schema.AREAS, columns=list(AREA_ATTRIBUTES))
-    if len(areas):
-        now = pd.Timestamp(datetime.now(UTC))
-        areas = areas[areas[_VALID_TO].isna() | (areas[_VALID_TO] > now)]
+    areas = _in_force(store.read(schema.AREAS, columns=list(AREA_ATTRIBUTES)))
     ids = active_generation_ids(store)
     grids = store.read(schema.GRIDS, where={"generation_id": ids or [-1]}, columns=list(GRID_ATTRIBUTES))
-    return pd.DataFrame(areas).reset_index(drop=True), pd.DataFrame(grids).reset_index(drop=True)
+    return areas, grids.reset_index(drop=True)
 
 
 def _sum_known(values: pd.Series) -> int | None:

@@ -30,6 +30,7 @@ from gridmap.portal.i18n.translator import Translator, current_language
 from gridmap.portal.maps.assets import fragments_from_map
 from gridmap.portal.maps.hierarchy import escape_text
 from gridmap.portal.state import csp_nonce, portal_state
+from gridmap.services.analysis import incident_scope_codes
 from gridmap.services.hierarchy_view import hierarchy_attributes, hierarchy_counts
 from gridmap.services.incidents import CLOSED_STATUSES, UNHANDLED_STATUSES, Status
 from gridmap.store import Store
@@ -118,21 +119,11 @@ class AreaNumbers:
     overdue: int
 
 
-def incident_area_codes(frame: pd.DataFrame) -> pd.Series:
-    """The most precise known code of each incident (grid, else community, else street): what scopes it."""
-    codes = pd.Series(pd.NA, index=frame.index, dtype="string")
-    for column in ("street_code", "community_code", "grid_code"):
-        if column in frame.columns:
-            values = frame[column].astype("string")
-            codes = values.where(values.notna() & (values != ""), codes)
-    return codes
-
-
 def open_incidents(store: Store, principal: Principal, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Incidents not closed whose area lies in the caller's area (see ``incident_area_codes``)."""
+    """Incidents not closed whose area lies in the caller's area (see ``services.analysis.incident_scope_codes``)."""
     wanted = None if columns is None else sorted({*columns, "status", "street_code", "community_code", "grid_code"})
     frame = store.read(schema.INCIDENTS, where={"status": list(_OPEN_STATUSES)}, columns=wanted)
-    frame = frame.assign(_scope=incident_area_codes(frame))
+    frame = frame.assign(_scope=incident_scope_codes(frame))
     return rows_in_scope(frame, principal, column="_scope").drop(columns="_scope")
 
 
