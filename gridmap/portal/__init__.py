@@ -5,7 +5,7 @@ Shared here: ``app`` (the factory, which registers every blueprint), ``state`` (
 ``ratelimit``, ``errors`` (the one place errors become HTTP), ``live`` (server-sent events),
 ``api``/``apidoc``/``openapi`` (the ``/api/v1`` root and its description) and ``server``.
 Features: ``home``, ``account``, ``admin``, ``lookup``, ``incidents``, ``analysis``, ``planner``,
-``tracking``, ``gis``; texts in ``i18n``, map building in ``maps``.
+``tracking``, ``gis``, ``field``; texts in ``i18n``, map building in ``maps``.
 
 May import: ``gridmap.services`` for every use case, plus the core types and errors. A test
 (``tests/test_layering.py``) lists the few direct domain imports kept, with the reason.
