@@ -88,7 +88,7 @@ def _landing(next_target: str | None) -> str:
 
 
 def _login_page(check: FormCheck, status: int, *, message: str | None = None) -> Response:
-    body = render_template("login.html", form=check, message=message, next=safe_next(check.values.get("next")))
+    body = render_template("account/login.html", form=check, message=message, next=safe_next(check.values.get("next")))
     return make_response(body, status)
 
 
@@ -152,7 +152,7 @@ def _account_info() -> AccountInfo:
 
 
 def _account_page(check: FormCheck, status: int, *, changed: bool = False) -> Response:
-    body = render_template("account.html", account=_account_info(), form=check, changed=changed)
+    body = render_template("account/account.html", account=_account_info(), form=check, changed=changed)
     return make_response(body, status)
 
 

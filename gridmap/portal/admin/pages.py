@@ -49,7 +49,7 @@ def _users_page(check: FormCheck, status: int, *, notice: str | None = None) -> 
     principal = current_principal()
     accounts = rows_in_scope(list_accounts(portal_state().store), principal, column="area_code")
     tr = Translator(current_language())
-    body = render_template("admin_users.html", accounts=accounts.sort_values("username").to_dict("records"),
+    body = render_template("admin/users.html", accounts=accounts.sort_values("username").to_dict("records"),
                            form=check, role_options=[(r, tr(f"role.{r}")) for r in ACCOUNT_ROLES], notice=notice)
     return make_response(body, status)
 
@@ -196,7 +196,7 @@ def audit_log() -> Response:
     pages = max(1, math.ceil(total / AUDIT_PAGE_SIZE))
     args: dict[str, Any] = {k: v for k, v in check.values.items() if v}
     body = render_template(
-        "admin_audit.html", rows=rows, total=total, page=min(page, pages),
+        "admin/audit.html", rows=rows, total=total, page=min(page, pages),
         pages=pages, form=check,
         action_options=[("", tr("audit.all_actions")), *((a, action_label(tr, a)) for a in known_actions)],
         prev_url=url_for("admin.audit", page=page - 1, **args) if page > 1 else None,

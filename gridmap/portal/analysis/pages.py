@@ -163,7 +163,7 @@ def heat_page() -> str:
         assert data.layers is not None
         m = heat_map(data.layers, basemap=_basemap(), text=_text, bounds=data.bounds, outline=data.outline)
         resolution = data.layers.all.resolution
-    return _page("analysis_heat.html", m=m, view=view, categories=data.categories, incidents=data.incidents,
+    return _page("analysis/heat.html", m=m, view=view, categories=data.categories, incidents=data.incidents,
                  resolution=resolution)
 
 
@@ -219,7 +219,7 @@ def hotspots_page() -> str:
     categories = sorted(set(incidents_in_scope(store, area_code=area, columns=HEAT_COLUMNS)["category"]
                             .dropna().astype(str)))
     m, rows, summary = _emerging_view(store, area) if emerging else _hotspot_view(store, area)
-    return _page("analysis_hotspots.html", m=m, emerging=emerging, summary=summary, categories=categories,
+    return _page("analysis/hotspots.html", m=m, emerging=emerging, summary=summary, categories=categories,
                  rows=rows.head(TABLE_ROWS).drop(columns="geometry").to_dict("records"), cell_choices=CELL_CHOICES,
                  fmt=_number)
 
@@ -274,7 +274,7 @@ def coverage_page() -> str:
     access_text = _text("cov.access", m=tr.number(distance), within=tr.number(round(access["households_within"])),
                         total=tr.number(round(access["households"])),
                         share=tr.percent(share) if share is not None and np.isfinite(share) else "—")
-    return _page("analysis_coverage.html", m=_worker_map(store, area), report=report, distance=distance,
+    return _page("analysis/coverage.html", m=_worker_map(store, area), report=report, distance=distance,
                  method=method, access_text=access_text, tables=_coverage_tables(report), fmt=_number)
 
 
@@ -315,7 +315,7 @@ def stats_page() -> str:
     lang = current_language()
     labels = {c: incident_text(f"status.{c.split(':', 1)[1]}", lang) if c.startswith("status:")
               else c.split(":", 1)[1] for c in breakdown}
-    return _page("analysis_stats.html", m=m, level=level, measure=measure, measures=COUNT_COLUMNS,
+    return _page("analysis/stats.html", m=m, level=level, measure=measure, measures=COUNT_COLUMNS,
                  rows=table.head(TABLE_ROWS).to_dict("records"), breakdown=breakdown, labels=labels,
                  totals=result.totals(),
                  outside=result.outside, fmt=_number)

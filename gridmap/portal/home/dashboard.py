@@ -218,7 +218,7 @@ def dashboard() -> str:
     shortcuts = [i for i in NAV_ITEMS if i.endpoint in ROLE_SHORTCUTS.get(principal.role, ())
                  and i.endpoint in current_app.view_functions and allowed(i, principal)]
     return render_template(
-        "dashboard.html",
+        "home/dashboard.html",
         map=fragments,
         numbers=area_numbers(state.store, principal),
         area_name=_area_name(state.store, principal.area_code),

@@ -33,7 +33,7 @@ def home() -> str:
     m, counts = area_map(state.store, state.settings, current_language(), lambda f: public_layer_rows(f, principal))
     fragments = fragments_from_map(m, static_url=static_root(), nonce=csp_nonce())
     return render_template(
-        "index.html",
+        "home/index.html",
         map=fragments,
         counts=counts,
         empty=counts.districts + counts.streets + counts.communities + counts.grids == 0,

@@ -141,7 +141,7 @@ def list_page() -> str:
     if chosen["overdue"]:
         rows = [r for r in rows if r["overdue"]]
     return render_template(
-        "incidents.html", rows=rows, chosen=chosen, limit=LIST_LIMIT, windows=WINDOW_DAYS, statuses=list(Status),
+        "incidents/list.html", rows=rows, chosen=chosen, limit=LIST_LIMIT, windows=WINDOW_DAYS, statuses=list(Status),
         levels=LADDER, categories=list(service.policy.catalogue), config=_map_config(),
         points=[{k: r[k] for k in ("id", "lat", "lon", "status", "category", "overdue")} for r in rows],
         messages=texts_for(("status.", "col."), lang))
@@ -173,7 +173,7 @@ def detail_page(incident_id: str) -> str | WerkzeugResponse:
     config = {**_map_config(), "incidentId": incident_id, "token": token, "point": [view["lat"], view["lon"]],
               "grid": grid_shape, "apiUrl": f"/api/v1/incidents/{incident_id}", "levels": [lv.value for lv in LADDER]}
     return render_template(
-        "incidents_detail.html", row=row, view=view, events=events, staff=staff, config=config,
+        "incidents/detail.html", row=row, view=view, events=events, staff=staff, config=config,
         status=status_from_text(row["status"]), open311=open311.request_dict(row, service.policy.catalogue, lang),
         messages=texts_for(("action.", "detail.", "level.", "status."), lang))
 
@@ -186,7 +186,7 @@ def new_page(*, imported: dict[str, Any] | None = None) -> str:
     categories = [{"code": c.service_code, "name": c.name(lang), "group": c.group(lang), "urgent": c.urgent}
                   for c in service.policy.catalogue]
     return render_template(
-        "incidents_new.html", categories=categories, config={**_map_config(), "postUrl": "/open311/v2/requests.json",
+        "incidents/new.html", categories=categories, config={**_map_config(), "postUrl": "/open311/v2/requests.json",
                                                              "duplicatesUrl": "/api/v1/incidents/duplicates"},
         anonymous=portal_state().settings.allow_anonymous_reports, signed_in=not principal.is_public,
         imported=imported, messages=texts_for(("form.",), lang))
@@ -280,7 +280,7 @@ def assessment_page() -> str:
                              incident_text("assess.series.closed", lang): trend["closed"].tolist()},
                             title=incident_text("assess.trend", lang)),
     }
-    return render_template("assessment.html", data=data, charts=charts, units=list(assessment.UNIT_COLUMNS),
+    return render_template("incidents/assessment.html", data=data, charts=charts, units=list(assessment.UNIT_COLUMNS),
                            rows=[_shown(r, lang) for r in metrics.to_dict("records")],
                            ab=[_shown(r, lang) for r in data["ab"].to_dict("records")],
                            start=data["start"].date().isoformat(), end=data["end"].date().isoformat(),

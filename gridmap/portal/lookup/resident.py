@@ -70,7 +70,7 @@ def resident_page() -> str:
     """The page; ``?grid=CODE`` preselects a grid (404 page for an unknown or retired grid)."""
     lang = current_language()
     return render_template(
-        "resident.html",
+        "lookup/resident.html",
         initial=_initial_grid(),
         config=_map_config(lang),
         messages={key: translate(key, lang) for key in SCRIPT_MESSAGES},

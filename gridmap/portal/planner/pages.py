@@ -67,7 +67,7 @@ def index() -> str:
                    for _, r in areas.sort_values("code").iterrows()]  # fmt: skip
     config = {"api": url_for("planner_api.state", code="CODE").replace("/communities/CODE/state", ""),
               "texts": texts_for(current_language(), ("done.", "editor.error", "btn."))}  # fmt: skip
-    return render_template("planner_index.html", communities=communities, config=config)
+    return render_template("planner/index.html", communities=communities, config=config)
 
 
 @bp.get("/planner/<code>")
@@ -91,5 +91,5 @@ def editor(code: str) -> str:
         "band": {"min": band.min, "max": band.max},
         "texts": texts_for(current_language(), ("editor.", "legend.", "check.", "gen.")),
     }
-    return render_template("planner_editor.html", community={"code": code, "name": str(rows.iloc[0]["name"])},
+    return render_template("planner/editor.html", community={"code": code, "name": str(rows.iloc[0]["name"])},
                            config=config)  # fmt: skip

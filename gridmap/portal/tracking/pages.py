@@ -87,7 +87,7 @@ def live_page() -> str:
         "stale_after_s": float(state.settings.stale_position_minutes) * 60.0,
         "messages": command_texts(lang, JS_TEXT_PREFIXES),
     }
-    return render_template("command.html", map=fragments, config=config, areas=area_choices(principal), area=area,
+    return render_template("tracking/command.html", map=fragments, config=config, areas=area_choices(principal), area=area,
                            alerts=todays_alerts(principal, area))
 
 
@@ -119,7 +119,7 @@ def workers_page() -> str:
     area = check_area_filter(request.args.get("area"))
     frame = workers_in_scope(portal_state().store, principal, area=area)
     rows = [worker_json({str(k): v for k, v in r.items()}) for r in frame.to_dict("records")]
-    return render_template("command_workers.html", workers=rows, areas=area_choices(principal), area=area)
+    return render_template("tracking/workers.html", workers=rows, areas=area_choices(principal), area=area)
 
 
 @bp.get("/workers/<worker_id>")
@@ -138,7 +138,7 @@ def worker_page(worker_id: str) -> str:
             latest = {"fix_time": row["fix_time"].to_pydatetime(), "grid_code": row["grid_code"],
                       "lon": float(row.geometry.x), "lat": float(row.geometry.y)}
     photo = public_photo_url(record.get("photo"), photo_dir=photo_dir())
-    return render_template("command_worker.html", worker=record, latest=latest, photo=photo)
+    return render_template("tracking/worker.html", worker=record, latest=latest, photo=photo)
 
 
 def _floats(values: Any) -> list[float | None]:
@@ -188,7 +188,7 @@ def patrol_page() -> str:
     csv = {which: url_for("tracking.patrol", **{**args, "format": "csv", "table": which})
            for which in ("worker", "grid")}
     return render_template(
-        "patrol.html", report=report, field=field_tables(principal, report),
+        "tracking/patrol.html", report=report, field=field_tables(principal, report),
         charts=patrol_charts(report, lang) if len(report.by_worker) else [],
         workers=report.by_worker.astype(object).where(report.by_worker.notna(), None).to_dict("records"),
         grids=report.by_grid.astype(object).where(report.by_grid.notna(), None).to_dict("records"),
