@@ -1,10 +1,18 @@
 """Evidence photos of check-ins and visits: checked, cleaned of metadata, named by content.
 
-Why re-encode every photo: a phone's JPEG carries EXIF, often with the GPS position of the worker's
-home when the picture was taken earlier, the device serial and the owner's name. Re-encoding the
-pixels with Pillow (after applying the EXIF orientation, so the picture still stands upright) and
-saving without ``exif``/``icc`` drops all of it. The stored name is the SHA-256 of the cleaned
-bytes, so the same picture uploaded twice (an offline replay) is one file.
+Why clean every photo: a phone's JPEG carries EXIF, often with the GPS position of the worker's
+home when the picture was taken earlier, the device serial and the owner's name. Two ways, both
+ending in a JPEG with no EXIF, XMP, IPTC or comment:
+
+* an upright JPEG (no EXIF orientation, or orientation 1; what the /field page's canvas resize
+  sends) keeps its pixels: its metadata segments are dropped (``jpeg_markers``), after a decode at
+  1/8 scale proves the image data is whole. About 3 ms instead of 40 ms for a 1600 px photo, which
+  is what lets a two-core server take a city's morning of check-ins.
+* anything else (PNG, WebP, a rotated JPEG, CMYK) is decoded, turned upright by its EXIF
+  orientation and re-encoded by Pillow without ``exif``/``icc``.
+
+The stored name is the SHA-256 of the cleaned bytes, so the same picture uploaded twice (an
+offline replay) is one file.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gridmap.errors import ValidationError
+from gridmap.field.jpeg_markers import strip_jpeg_metadata
 
 #: Formats accepted from phones (Pillow format names); everything is stored as JPEG.
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})
@@ -23,6 +32,10 @@ ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})
 MAX_PIXELS = 40_000_000
 #: JPEG quality of the stored copy (the phone already resized it to field_photo_max_px).
 JPEG_QUALITY = 85
+#: EXIF tag of the orientation; 1 means the pixels are already upright.
+ORIENTATION_TAG = 0x0112
+#: JPEG modes kept as they are (a CMYK or YCCK JPEG is converted to RGB by re-encoding).
+PLAIN_JPEG_MODES = frozenset({"RGB", "L"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,8 @@ def clean_photo(raw: bytes, *, filename: str, max_bytes: int) -> CleanPhoto:
             if probe.width * probe.height > MAX_PIXELS:
                 raise ValidationError(f"photo {filename!r} has {probe.width}x{probe.height} pixels; resize it",
                                       code="photo_too_large")
+            if fmt in ("JPEG", "MPO") and _upright(probe) and probe.mode in PLAIN_JPEG_MODES:
+                return _kept_pixels(probe, raw, filename)
             probe.load()
             upright = ImageOps.exif_transpose(probe)
             rgb = upright.convert("RGB")
@@ -72,6 +87,25 @@ def clean_photo(raw: bytes, *, filename: str, max_bytes: int) -> CleanPhoto:
                               code="photo_invalid") from None
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=JPEG_QUALITY)  # no exif=, no icc_profile=: nothing kept (optimize=True
-    # would save ~5 % of bytes for twice the encoding time, the largest cost of a check-in)
-    data = out.getvalue()
-    return CleanPhoto(data=data, sha256=hashlib.sha256(data).hexdigest(), width=rgb.width, height=rgb.height)
+    # would save ~5 % of bytes for twice the encoding time)
+    return _clean(out.getvalue(), rgb.width, rgb.height)
+
+
+def _upright(probe: Image.Image) -> bool:
+    return int(probe.getexif().get(ORIENTATION_TAG, 1) or 1) == 1
+
+
+def _kept_pixels(probe: Image.Image, raw: bytes, filename: str) -> CleanPhoto:
+    """An upright JPEG with its metadata segments dropped, once its image data decodes whole.
+
+    ``draft`` asks libjpeg for a 1/8-scale decode: every Huffman-coded block is still read (a
+    truncated or corrupt file raises OSError), only the inverse DCT is cut short.
+    """
+    width, height = probe.size
+    probe.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    probe.load()
+    return _clean(strip_jpeg_metadata(raw, filename=filename), width, height)
+
+
+def _clean(data: bytes, width: int, height: int) -> CleanPhoto:
+    return CleanPhoto(data=data, sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)
