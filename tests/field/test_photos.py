@@ -28,7 +28,7 @@ def phone_jpeg(*, orientation: int = 1, progressive: bool = False, icc: bytes | 
     """A textured JPEG with EXIF (make, serial, GPS, orientation), XMP and a comment, as phones write."""
     rng = np.random.default_rng(7)
     pixels = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
-    image = Image.fromarray(pixels).resize(size, Image.BICUBIC)
+    image = Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC)
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
     exif[0xA431] = "SERIAL-0042"  # BodySerialNumber
@@ -104,7 +104,7 @@ def test_truncated_jpeg_is_refused(cut: float) -> None:
 
 
 def test_malformed_segments_are_named() -> None:
-    with pytest.raises(ValidationError, match="'x.jpg' is not a well-formed JPEG"):
+    with pytest.raises(ValidationError, match=r"'x\.jpg' is not a well-formed JPEG"):
         strip_jpeg_metadata(b"\xff\xd8\xff\xe1\xff\xff", filename="x.jpg")
     with pytest.raises(ValidationError, match="not a well-formed JPEG"):
         strip_jpeg_metadata(b"GIF89a", filename="x.jpg")
