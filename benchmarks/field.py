@@ -99,8 +99,14 @@ def populate(url: str, folder: Path) -> None:
 
 
 def photos(n: int) -> list[bytes]:
-    """``n`` distinct 1600 x 1200 JPEGs of about PHOTO_BYTES (noise, upscaled: compresses like a photo)."""
+    """``n`` distinct 1600 x 1200 JPEGs of about PHOTO_BYTES (noise, upscaled: compresses like a photo).
+
+    Each carries the EXIF a phone writes (make, model, GPS position), which the server must strip.
+    """
     rng = np.random.default_rng(15)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "PhoneMaker", "Model 7"
+    exif[0x8825] = {1: "N", 2: (35.0, 44.0, 1.5), 3: "E", 4: (114.0, 18.0, 2.5)}
     out = []
     for _ in range(n):
         image = Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8)).resize((1600, 1200),
@@ -108,7 +114,7 @@ def photos(n: int) -> list[bytes]:
         best = b""
         for quality in range(80, 10, -5):
             buf = io.BytesIO()
-            image.save(buf, format="JPEG", quality=quality)
+            image.save(buf, format="JPEG", quality=quality, exif=exif)
             best = buf.getvalue()
             if len(best) <= PHOTO_BYTES:
                 break
@@ -281,11 +287,14 @@ def run() -> dict[str, Any]:
             proc.wait(30)
         cluster.stop()
     timings = {"first_load_3g_s": first["tasks_painted_s"], "checkins_elapsed_s": burst["elapsed_s"]}
-    targets = {"first_load_3g_s": 10.0, "checkins_elapsed_s": CHECKINS / OFFERED_PER_S * 1.5}
+    # Issue 15: interactive in < 2 s on 3G and < 1 MB; 200 check-ins/s kept up with (the last one is answered
+    # within a second of the burst's end, so the server never falls behind the offered rate), none lost.
+    targets = {"first_load_3g_s": 2.0, "checkins_elapsed_s": CHECKINS / OFFERED_PER_S + 1.0}
     result = write_result("field", timings_s=timings, targets_s=targets,
                           extra={"first_load": first, "checkins": burst,
                                  "none_lost": burst["lost"] == 0 and burst["duplicates"] == 0})
-    result["passed"] = bool(result["passed"] and result["none_lost"])
+    result["first_load_under_1mb"] = first["bytes"] < 1_000_000
+    result["passed"] = bool(result["passed"] and result["none_lost"] and result["first_load_under_1mb"])
     return result
 
 

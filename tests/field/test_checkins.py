@@ -72,6 +72,23 @@ def test_checkin_near_the_point_is_stored_with_distance_accuracy_and_clean_photo
     assert audit["target"].tolist() == [cid] and audit["actor"].tolist() == ["w-a"]
 
 
+def test_the_answer_to_a_checkin_is_what_a_read_returns(service: FieldService, new_id: Callable[[], str]) -> None:
+    """The check-in is answered from the row written (no read back); it must equal the committed row."""
+    lon, lat = north_of(*world.inside(A), 5.0)
+    row, _ = service.checkin(W_A, {"id": new_id(), "point_id": "p-a1", "lon": lon, "lat": lat, "note": "正常",
+                                   "at": "2026-05-12T09:30:00+08:00"}, [("a.jpg", jpeg())])
+    read = service.store.read(schema.CHECKINS, where={"checkin_id": row["checkin_id"]}).to_dict("records")[0]
+    assert list(row) == list(read)
+    for name, value in read.items():
+        if name == "geometry":
+            assert value.equals_exact(row[name], 0.0)
+        elif isinstance(value, float) and value != value:  # NaN read for a missing float
+            assert row[name] is None
+        else:
+            assert row[name] == value, name
+    assert str(row["at"]) == "2026-05-12 01:30:00+00:00"
+
+
 def test_checkin_500_m_away_is_refused_naming_the_distance(service: FieldService, new_id: Callable[[], str]) -> None:
     lon, lat = north_of(*world.inside(A), -500.0)  # still inside the world, 500 m south
     with pytest.raises(ValidationError) as caught:
