@@ -87,8 +87,8 @@ def live_page() -> str:
         "stale_after_s": float(state.settings.stale_position_minutes) * 60.0,
         "messages": command_texts(lang, JS_TEXT_PREFIXES),
     }
-    return render_template("tracking/command.html", map=fragments, config=config, areas=area_choices(principal), area=area,
-                           alerts=todays_alerts(principal, area))
+    return render_template("tracking/command.html", map=fragments, config=config, areas=area_choices(principal),
+                           area=area, alerts=todays_alerts(principal, area))
 
 
 def todays_alerts(principal: Any, area: str | None) -> list[dict[str, Any]]:
