@@ -1,10 +1,10 @@
 """Drop the metadata segments of a baseline or progressive JPEG without touching its pixels.
 
-Why not re-encode: decoding and re-encoding a 1600 x 1200 photo costs about 40 ms of CPU, which
-caps a two-core server near 50 check-ins per second. The metadata that matters for privacy (EXIF
-with the GPS position, the device serial and owner; XMP; IPTC; comments) lives in marker segments
-before the image data, so copying every segment except those keeps the picture bit for bit and
-costs a fraction of a millisecond.
+Why not re-encode: decoding and re-encoding a 1600 x 1200, 290 KB photo costs about 25 ms of CPU
+on this machine (3 ms for the 1/8-scale check plus this copy), the largest single cost of a check-in.
+The metadata that matters for privacy (EXIF with the GPS position, the device serial and owner; XMP;
+IPTC; comments) lives in marker segments before the image data, so copying every segment except
+those keeps the picture bit for bit and costs a fraction of a millisecond.
 
 Kept: SOI, APP0 (JFIF), APP2 ``ICC_PROFILE`` (colours; it carries no person or place), APP14
 (Adobe: needed to decode the colour transform), the tables and frame/scan headers, the
