@@ -24,6 +24,12 @@ def month_days(month: str) -> tuple[str, str]:
     return first.isoformat(), date.fromordinal(nxt.toordinal() - 1).isoformat()
 
 
+def days_of_month(month: str) -> list[str]:
+    """Every local day (YYYY-MM-DD) of ``month`` (YYYY-MM), for a store filter on a ``day`` column."""
+    first, last = (date.fromisoformat(d) for d in month_days(month))
+    return [date.fromordinal(n).isoformat() for n in range(first.toordinal(), last.toordinal() + 1)]
+
+
 def in_month(frame: pd.DataFrame, month: str, *, column: str = "day") -> pd.DataFrame:
     """Rows whose local-day ``column`` falls in ``month``."""
     first, last = month_days(month)

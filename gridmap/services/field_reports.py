@@ -20,12 +20,18 @@ from gridmap import schema
 from gridmap.auth.principal import Principal
 from gridmap.config import Settings
 from gridmap.field.assessment import FieldScoreRules, field_scores
-from gridmap.field.coverage import in_month, inspection_coverage, visit_coverage
+from gridmap.field.coverage import days_of_month, inspection_coverage, visit_coverage
 from gridmap.field.points import due_points
 from gridmap.incidents.workflow import CLOSED_STATUSES
 from gridmap.services.field import REPORT_ROLES, FieldService, require_leader, worker_of
 from gridmap.services.field_diary import diary_id
 from gridmap.services.generations import active_grids
+from gridmap.store.base import Store
+
+
+def read_month(store: Store, layer: str, month: str, columns: list[str]) -> pd.DataFrame:
+    """Rows of ``layer`` whose local ``day`` is in ``month``, filtered in the store (not the whole layer)."""
+    return store.read(layer, where={"day": days_of_month(month)}, columns=columns)
 
 
 def _iso(value: Any) -> str | None:
@@ -115,7 +121,7 @@ def visit_coverage_report(service: FieldService, principal: Principal, *, month:
     """Per grid of the caller's area: buildings, visited, visits and visit_share in ``month``."""
     require_leader(principal, area or principal.area_code, what="area", roles=REPORT_ROLES)
     grids = _grids_in(service.store, principal, area)
-    visits = in_month(service.store.read(schema.HOME_VISITS, columns=["building_id", "grid_code", "day"]), month)
+    visits = read_month(service.store, schema.HOME_VISITS, month, columns=["building_id", "grid_code", "day"])
     out = visit_coverage(buildings_by_grid(service.store, grids), visits)
     names = dict(zip(grids["code"].astype(str), grids["name"], strict=True))
     out.insert(1, "grid_name", [names.get(c) for c in out["grid_code"]])
@@ -137,15 +143,15 @@ def field_assessment(service: FieldService, principal: Principal, *, month: str,
     store = service.store
     workers = store.read(schema.WORKERS, where={"active": True}, columns=["worker_id", "name", "grid_code"])
     workers = workers.loc[workers["grid_code"].astype(str).str.startswith(prefix).to_numpy(dtype=bool)]
-    diaries = in_month(store.read(schema.DIARIES, columns=["worker_id", "day", "reviewed_by"]), month)
-    visits = in_month(store.read(schema.HOME_VISITS, columns=["worker_id", "building_id", "day"]), month)
+    diaries = read_month(store, schema.DIARIES, month, columns=["worker_id", "day", "reviewed_by"])
+    visits = read_month(store, schema.HOME_VISITS, month, columns=["worker_id", "building_id", "day"])
     points = store.read(schema.INSPECTION_POINTS, where={"active": True}, columns=["point_id", "worker_id"])
-    checkins = in_month(store.read(schema.CHECKINS, columns=["point_id", "day"]), month)
+    checkins = read_month(store, schema.CHECKINS, month, columns=["point_id", "day"])
     return field_scores(workers, diaries, visits, points, checkins, rules=rules_from_settings(service.settings))
 
 
 def inspection_coverage_report(service: FieldService, principal: Principal, *, month: str) -> pd.DataFrame:
     """Points checked vs points per grid of the caller's area in ``month`` (G-31)."""
     points = service.points_for(principal)
-    checkins = in_month(service.store.read(schema.CHECKINS, columns=["point_id", "day"]), month)
+    checkins = read_month(service.store, schema.CHECKINS, month, columns=["point_id", "day"])
     return inspection_coverage(points, checkins, by="grid_code")

@@ -10,7 +10,7 @@ import shapely
 
 from gridmap.errors import ValidationError
 from gridmap.field.assessment import FieldScoreRules
-from gridmap.field.coverage import month_days, visit_coverage
+from gridmap.field.coverage import days_of_month, month_days, visit_coverage
 from gridmap.field.inputs import checkin_input, client_id, diary_input
 from gridmap.field.points import due_points, point_rows
 
@@ -66,6 +66,11 @@ def test_month_and_visit_coverage() -> None:
     assert month_days("2024-02") == ("2024-02-01", "2024-02-29")
     with pytest.raises(ValidationError):
         month_days("2024-13")
+    february = days_of_month("2024-02")  # the store filter of the month reports
+    assert (len(february), february[0], february[28]) == (29, "2024-02-01", "2024-02-29")
+    assert days_of_month("2026-12")[-1] == "2026-12-31" and len(set(days_of_month("2026-12"))) == 31
+    with pytest.raises(ValidationError):
+        days_of_month("2024-13")
     buildings = pd.DataFrame({"building_id": ["1", "2", "3", "4"], "grid_code": ["g1", "g1", "g1", "g2"]})
     out = visit_coverage(buildings, pd.DataFrame({"building_id": ["1", "1", "4"]})).set_index("grid_code")
     assert out.loc["g1", "visit_share"] == pytest.approx(1 / 3, abs=1e-4) and out.loc["g2", "visit_share"] == 1.0
