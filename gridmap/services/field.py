@@ -309,17 +309,18 @@ class FieldService:
         return self._visible_rows(schema.CHECKINS, principal, month=month)
 
     def _visible_rows(self, layer: str, principal: Principal, *, month: str | None) -> pd.DataFrame:
-        from gridmap.field.coverage import in_month
+        from gridmap.field.coverage import days_of_month
 
+        where: dict[str, Any] = {}
         if principal.role is Role.WORKER:
-            me = worker_of(self.store, principal)
-            rows = self.store.read(layer, where={"worker_id": me.worker_id})
+            where["worker_id"] = worker_of(self.store, principal).worker_id
         else:
             require_role(principal, *LEADER_ROLES)
-            rows = self.store.read(layer)
-            rows = rows.loc[rows["grid_code"].astype(str).str.startswith(principal.area_code).to_numpy(dtype=bool)]
         if month:
-            rows = in_month(rows, month)
+            where["day"] = days_of_month(month)  # filtered in the store, not over every row of the layer
+        rows = self.store.read(layer, where=where or None)
+        if principal.role is not Role.WORKER:
+            rows = rows.loc[rows["grid_code"].astype(str).str.startswith(principal.area_code).to_numpy(dtype=bool)]
         return rows.sort_values("at", ascending=False).reset_index(drop=True)
 
     # -- home visits -----------------------------------------------------------------------------
