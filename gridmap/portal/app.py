@@ -29,6 +29,7 @@ from gridmap.portal.account import pages as account_pages
 from gridmap.portal.admin import pages as admin_pages
 from gridmap.portal.analysis import api as analysis_api
 from gridmap.portal.analysis import pages as analysis_pages
+from gridmap.portal.compression import init_compression
 from gridmap.portal.errors import register_error_handlers
 from gridmap.portal.field import api as field_api
 from gridmap.portal.field import pages as field_pages
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.before_request(_make_nonce)
     app.after_request(_security_headers)
+    init_compression(app)
     init_i18n(app)
     register_error_handlers(app)
     _init_access(app, opened, settings)
