@@ -211,7 +211,7 @@ def test_incident_maps_take_a_citys_grids_from_tiles(incident_store: Store, sett
     try:
         client = app.test_client()
         worker_b = create_token(incident_store, role="worker", area_code=sample.COMM_B).api_key
-        tiled = {"url": "/tiles/grids/{z}/{x}/{y}.mvt", "minZoom": 10, "maxNativeZoom": 18, "className": "gm-tiled"}
+        tiled = {"url": "/tiles/grids/{z}/{x}/{y}.mvt", "maxNativeZoom": 18, "className": "gm-tiled"}
         for url in (f"/incidents?api_key={command_key}", "/incidents/new"):
             page = client.get(url).get_data(as_text=True)
             config = _map_config(page)

@@ -53,7 +53,6 @@ from gridmap.services.incidents import (
     open311,
     status_from_text,
 )
-from gridmap.services.tiles import tile_min_zoom
 
 bp = Blueprint("incidents", __name__)
 WINDOW_DAYS = (7, 30, 90, 365)
@@ -80,6 +79,8 @@ def _map_config(principal: Principal) -> dict[str, Any]:
 
     The grids: ``gridTiles`` (vector tiles) when the caller sees a city's worth of them, else
     ``gridsUrl`` (one GeoJSON); both give what ``principal`` may see of the public grids layer.
+    No ``minZoom`` for the tiles: Leaflet would make it the map's minimum, and the list must be
+    able to fit a city's incidents (below zoom 10 the grids tiles are empty, and nothing is drawn).
     """
     state = portal_state()
     basemap = basemap_from_settings(state.settings, lang=current_language())
@@ -90,8 +91,7 @@ def _map_config(principal: Principal) -> dict[str, Any]:
     visible = base_grid_count(state.store, "" if principal.is_public else principal.area_code)
     root = city_tiles_root(visible, state.settings, basemap, script_root=request.script_root)
     grids: dict[str, Any] = {"gridsUrl": "/api/v1/areas?level=grid"} if root is None else {"gridTiles": {
-        "url": root + "/grids/{z}/{x}/{y}.mvt", "minZoom": tile_min_zoom("grids"), "maxNativeZoom": MAX_NATIVE_ZOOM,
-        "className": TILED_CLASS}}  # fmt: skip
+        "url": root + "/grids/{z}/{x}/{y}.mvt", "maxNativeZoom": MAX_NATIVE_ZOOM, "className": TILED_CLASS}}
     return {"bounds": None if bounds is None else [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
             "tiles": tiles, "background": basemap.background, **grids}
 

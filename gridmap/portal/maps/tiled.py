@@ -75,12 +75,17 @@ def script_json(value: Any) -> str:
 def _options(layer: str, draw: str, *, interactive: bool) -> str:
     """VectorGrid.protobuf options (a JS object literal): ``draw`` styles ``layer``'s features (object or function).
 
-    Interactive layers identify features by their ``code`` (VectorGrid's ``getFeatureId``).
+    Interactive layers identify features by their ``code`` (VectorGrid's ``getFeatureId``). Only the
+    grids layer gets a ``minZoom`` (its tiles' first zoom, 10): Leaflet makes a layer's ``minZoom``
+    the whole map's minimum, which keeps a city's grids always drawn, as the home map wants. The
+    area layers get none: their first zooms (6, 8) are within Leaflet's animation threshold (4
+    levels) of the maps' start zoom (4), and the animated zoom-in to them overrode the
+    ``fitBounds`` that follows (seen in Chromium: the home map ended at zoom 6 over western China).
     """
     feature_id = ', "getFeatureId": function (f) { return f.properties.code; }' if interactive else ""
+    min_zoom = f'"minZoom": {tile_min_zoom(layer)}, ' if layer == "grids" else ""
     return (f'{{"vectorTileLayerStyles": {{"{layer}": {draw}}}, "interactive": {json.dumps(interactive)}, '
-            f'"maxNativeZoom": {MAX_NATIVE_ZOOM}, "minZoom": {tile_min_zoom(layer)}, '
-            f'"className": "{TILED_CLASS}"{feature_id}}}')  # fmt: skip
+            f'"maxNativeZoom": {MAX_NATIVE_ZOOM}, {min_zoom}"className": "{TILED_CLASS}"{feature_id}}}')  # fmt: skip
 
 
 def _grid_style_js(scale: HouseholdScale) -> str:

@@ -39,7 +39,7 @@
     if (tiles) {
       L.vectorGrid.protobuf(tiles.url, {
         vectorTileLayerStyles: { grids: GRID_OUTLINE }, interactive: false, maxNativeZoom: tiles.maxNativeZoom,
-        minZoom: tiles.minZoom, className: tiles.className }).addTo(map);
+        className: tiles.className }).addTo(map);
       return;
     }
     if (!config.gridsUrl) { return; }
