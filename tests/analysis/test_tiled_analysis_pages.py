@@ -37,6 +37,7 @@ PAGES = [
     ("/analysis/coverage?distance=700", "grids"),
     ("/analysis/stats?level=grid&measure=households", "grids"),
     ("/analysis/stats?level=community&measure=incidents", "communities"),
+    ("/analysis/hotspots?cells=communities&permutations=99", "communities"),  # 3 communities: the big store only
 ]
 _CLASSES = re.compile(r"_classes = \(function \(d\) \{.*?\}\)\((\{.*?\})\);\s*var ", re.S)
 _TABLE = re.compile(r"<table.*?</table>", re.S)
