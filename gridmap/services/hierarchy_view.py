@@ -74,6 +74,22 @@ def hierarchy_attributes(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     return areas, grids.reset_index(drop=True)
 
 
+def base_grid_count(store: Store, area_code: str = "") -> int:
+    """Active base grids (professional overlays excluded, as in :class:`HierarchyCounts`) under ``area_code``.
+
+    An attribute-only read of two columns, so a page can ask "is this a city?" (see
+    ``portal.maps.tiled.city_tiles_root``) before it reads any geometry. ``""``: every grid.
+    """
+    ids = active_generation_ids(store)
+    grids = store.read(schema.GRIDS, where={"generation_id": ids or [-1]}, columns=["code", _KIND])
+    if grids.empty:
+        return 0
+    keep = grids[_KIND].astype("string").fillna("") != GridKind.PROFESSIONAL.value
+    if area_code:
+        keep = keep & grids["code"].astype("string").fillna("").str.startswith(area_code)
+    return int(keep.sum())
+
+
 def _sum_known(values: pd.Series) -> int | None:
     known = pd.to_numeric(values, errors="coerce").dropna()
     return int(known.sum()) if len(known) else None

@@ -78,10 +78,18 @@ def vector_tile(store: Store, principal: Principal, layer_name: str, z: int, x: 
     return VectorTile(data, hashlib.sha256(data).hexdigest()[:32], public=principal.is_public)
 
 
+def tile_min_zoom(layer_name: str) -> int:
+    """The first zoom at which ``layer_name``'s tiles hold features (below it they are empty).
+
+    For map clients (``minZoom``), so that a browser does not ask for tiles that are empty by rule.
+    """
+    return tile_layer(layer_name).min_zoom
+
+
 def _is_postgis(store: Store) -> bool:
     from gridmap.store.postgis import PostGISStore
 
     return isinstance(store, PostGISStore)
 
 
-__all__ = ["MEDIA_TYPE", "VectorTile", "vector_tile"]
+__all__ = ["MEDIA_TYPE", "VectorTile", "tile_min_zoom", "vector_tile"]

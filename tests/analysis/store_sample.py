@@ -117,3 +117,35 @@ def populate(store: Store) -> None:
         ids = [stage_generation(tx, c, grids(c), created_by="test") for c in (C1, C2)]
     for gen in ids:
         activate_generation(store, gen, actor="test")
+
+
+#: A third community east of the district's street (x 1200-1800 m), for the city-size page tests.
+C3 = STREET + "003"
+
+
+def add_lattice_community(store: Store, n: int, *, size_m: float = 30.0) -> list[str]:
+    """Add community C3 (600 x 600 m east of C2) cut into ``n`` x ``n`` active grids; returns their codes.
+
+    Why: the pages' size must not grow with the number of grids when they are tiled; this makes a
+    store with many more grids than the seven above, same incidents, same everything else.
+    """
+    if n * n > 999 or n * size_m > 600.0:
+        raise ValueError(f"{n} x {n} grids of {size_m} m do not fit community C3 (600 m, 999 codes)")
+    offset = 1200.0 / size_m  # lattice columns east of the district's west edge
+    cells = [(col, row) for row in range(n) for col in range(n)]
+    codes = [f"{C3}{i + 1:03d}" for i in range(len(cells))]
+    community = gpd.GeoDataFrame(
+        {"code": [C3], "name": ["网格测试社区"], "level": ["community"], "parent_code": [STREET],
+         "households": pd.array([100 * len(cells)], dtype="Int64")},
+        geometry=_multi([sample.square_m(2, 0, 600.0)]), crs=4326,
+    )
+    grids = gpd.GeoDataFrame(
+        {"code": codes, "name": [f"格{c[-3:]}" for c in codes], "kind": "base", "community_code": C3,
+         "households": pd.array([100] * len(codes), dtype="Int64")},
+        geometry=_multi([sample.square_m(col + offset, row, size_m) for col, row in cells]), crs=4326,
+    )
+    with store.transaction() as tx:
+        tx.insert(schema.AREAS, community)
+        gen = stage_generation(tx, C3, grids, created_by="test")
+    activate_generation(store, gen, actor="test")
+    return codes

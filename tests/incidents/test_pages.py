@@ -185,3 +185,64 @@ def test_texts_exist_in_both_languages_with_the_same_placeholders() -> None:
 
     assert {k for k in zh if fields(zh[k]) != fields(en[k])} == set()
     assert {f"status.{s.value}" for s in Status} | {f"action.{a.value}" for a in Action} <= set(zh)
+
+
+VECTOR_GRID_JS = "/static/vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
+
+
+def _map_config(page: str) -> dict[str, object]:
+    import json
+    import re
+
+    found = re.search(r'<script type="application/json" id="ic-config">(.*?)</script>', page, re.S)
+    assert found is not None
+    return json.loads(found.group(1))
+
+
+def test_incident_maps_take_a_citys_grids_from_tiles(incident_store: Store, settings: Settings,
+                                                     command_key: str) -> None:  # fmt: skip
+    """Above tiled_map_min_grids visible grids the context grids come from /tiles, counted in the caller's area.
+
+    The sample has 4 grids, 2 in community B: with the threshold at 2 the district's command centre
+    and the public (all 4) get tiles, a worker of community B (2) keeps the one GeoJSON request.
+    """
+    app = create_app(settings.replace(allow_anonymous_reports=True, secret_key="t", tiled_map_min_grids=2),
+                     store=incident_store)  # fmt: skip
+    try:
+        client = app.test_client()
+        worker_b = create_token(incident_store, role="worker", area_code=sample.COMM_B).api_key
+        tiled = {"url": "/tiles/grids/{z}/{x}/{y}.mvt", "maxNativeZoom": 18, "className": "gm-tiled"}
+        for url in (f"/incidents?api_key={command_key}", "/incidents/new"):
+            page = client.get(url).get_data(as_text=True)
+            config = _map_config(page)
+            assert config["gridTiles"] == tiled and "gridsUrl" not in config, url
+            assert VECTOR_GRID_JS in page
+            assert not any(code in page for code in (sample.GRID_A2, sample.GRID_B2))  # no grid is embedded
+        own = client.get(f"/incidents?api_key={worker_b}").get_data(as_text=True)
+        assert _map_config(own)["gridsUrl"] == "/api/v1/areas?level=grid" and "gridTiles" not in _map_config(own)
+        assert VECTOR_GRID_JS not in own
+        # the tiles hold what the GeoJSON they replace holds, for each caller: all 4 for the public, B's 2 for B
+        for key, expected in ((None, set(sample.INSIDE)), (command_key, set(sample.INSIDE)),
+                              (worker_b, {sample.GRID_B1, sample.GRID_B2})):  # fmt: skip
+            query = f"?api_key={key}" if key else ""
+            geojson = client.get(f"/api/v1/areas?level=grid{query.replace('?', '&')}").get_json()
+            assert {f["properties"]["code"] for f in geojson["features"]} == expected
+            assert _tile_codes(client, query) == expected
+    finally:
+        close_app(app)
+
+
+def _tile_codes(client: FlaskClient, query: str) -> set[str]:
+    """Grid codes in the z 10 grids tiles over the sample (114.25-114.28 E straddles two tile columns)."""
+    import math
+
+    import mapbox_vector_tile
+
+    n, codes = 2**10, set()
+    y = int((1.0 - math.asinh(math.tan(math.radians(35.75))) / math.pi) / 2.0 * n)
+    for x in sorted({int((lon + 180.0) / 360.0 * n) for lon in (114.25, 114.28)}):
+        response = client.get(f"/tiles/grids/10/{x}/{y}.mvt{query}")
+        assert response.status_code == 200 and response.mimetype == "application/vnd.mapbox-vector-tile"
+        layer = mapbox_vector_tile.decode(response.data).get("grids", {"features": []})
+        codes |= {f["properties"]["code"] for f in layer["features"]}
+    return codes

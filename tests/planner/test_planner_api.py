@@ -176,3 +176,48 @@ def test_openapi_describes_every_planner_route(app):
     assert len(routes) == 10
     for path, methods in routes.items():
         assert path in doc["paths"] and methods <= set(doc["paths"][path]), path
+
+
+def test_the_editor_map_is_bounded_by_its_community(app, store):
+    """Why the planner never switches to tiles: its state holds one community, whatever else the store holds.
+
+    A neighbour (the same lattice shifted east, with its own buildings and staged grids) is in the
+    store: the state of the sample community holds none of it, and asking for the neighbour's
+    generation through the sample community is a 404.
+    """
+    from shapely import affinity
+
+    from gridmap.services.generations import stage_generation
+
+    neighbour = sm.STREET + "002"
+    shift = sm.COLS * sm.DX + 0.001
+    grids = sm.grids_from_layout(sm.LAYOUT_2X2)
+    grids["code"] = [neighbour + c[-3:] for c in grids["code"]]
+    grids["community_code"] = neighbour
+    grids = grids.set_geometry(grids.geometry.translate(xoff=shift))
+    areas = sm.areas_frame()
+    areas = areas[areas["code"] == sm.COMMUNITY].assign(code=neighbour, name="邻居社区")
+    areas = areas.set_geometry(areas.geometry.translate(xoff=shift))
+    buildings = sm.buildings_frame().assign(community_code=neighbour)
+    buildings = buildings.set_geometry(buildings.geometry.map(lambda g: affinity.translate(g, xoff=shift)))
+    buildings["building_id"] = ["N" + str(b) for b in buildings["building_id"]]
+    with store.transaction() as tx:
+        tx.insert(schema.AREAS, areas)
+        tx.insert(schema.BUILDINGS, buildings)
+        other_gen = stage_generation(tx, neighbour, grids, created_by="setup")
+    alice = Client(app, "plan_a")
+    state = alice.get(f"{API}/communities/{sm.COMMUNITY}/state").get_json()
+    assert [f["properties"]["code"] for f in state["community"]["features"]] == [sm.COMMUNITY]
+    assert {f["properties"]["code"] for f in state["grids"]["features"]} == {_code(s) for s in range(1, 7)}
+    assert len(state["blocks"]["features"]) == sm.COLS * sm.ROWS
+    east = max(x for f in state["blocks"]["features"] for x in _xs(f["geometry"]))
+    assert east <= sm.W + sm.COLS * sm.DX + 1e-9  # no block of the neighbour
+    foreign = alice.get(f"{API}/communities/{sm.COMMUNITY}/state?generation={other_gen}")
+    assert foreign.status_code == 404
+    assert alice.get(f"{API}/communities/{neighbour}/state?generation={other_gen}").status_code == 200
+
+
+def _xs(geometry: dict) -> list[float]:
+    import shapely.geometry
+
+    return [x for x, _ in shapely.get_coordinates(shapely.geometry.shape(geometry))]

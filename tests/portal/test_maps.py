@@ -193,3 +193,39 @@ def test_each_grid_is_judged_by_its_own_community_band() -> None:
     assert "Below" in feats["410611001001001"]["properties"]["band"]
     legend = json.loads(re.search(r"div\.innerHTML = (\".*?\");", html_from_map(m)).group(1))
     assert "Villages (村): band 100–300 households" in legend
+
+
+def test_one_switch_decides_tiles_for_every_page() -> None:
+    """city_tiles_root: strictly more grids than tiled_map_min_grids, on a WGS84 basemap only."""
+    from gridmap.portal.maps.tiled import city_tiles_root
+
+    settings = Settings(tiled_map_min_grids=100)
+    assert city_tiles_root(100, settings, NONE) is None
+    assert city_tiles_root(101, settings, NONE) == "/tiles"
+    assert city_tiles_root(101, settings, NONE, script_root="/gridmap") == "/gridmap/tiles"
+    amap = basemap_from_settings(settings.replace(basemap="amap"))
+    assert city_tiles_root(10_000, settings, amap) is None  # AMap overlays need GCJ-02; tiles are WGS84
+
+
+def test_tile_classes_group_codes_by_fill_and_label_and_embed_safely() -> None:
+    from gridmap.portal.i18n.translator import Translator
+    from gridmap.portal.maps.tiled import TileClasses, TiledClassLayer, TiledPopup, script_json
+
+    classes = TileClasses.from_rows(["G1", "G2", "G3", "G4"], ["#a", "#b", "#a", "#a"], ["hot", "cold", "hot", "x"])
+    assert classes.fills == ("#a", "#b", "#a") and classes.labels == ("hot", "cold", "x")
+    assert classes.codes == (("G1", "G3"), ("G2",), ("G4",)) and len(classes) == 4
+    assert script_json({"label": "</script><b>&"}) == '{"label":"\\u003c/script\\u003e\\u003cb\\u003e\\u0026"}'
+    m = folium.Map()
+    layer = TiledClassLayer("grids", classes, style={"weight": 1}, name="bins", root="/tiles")
+    layer.add_to(m)
+    TiledPopup(layer, m.get_name(), Translator("en"), fields=("name",), class_title="Bin").add_to(m)
+    page = html_from_map(m)
+    assert '"codes":[["G1","G3"],["G2"],["G4"]]' in page and "/tiles/grids/{z}/{x}/{y}.mvt" in page
+    assert f"{layer.get_name()}_classes.labels[i]" in page and '"minZoom": 10' in page
+    with pytest.raises(ValueError, match="no code property"):
+        TiledClassLayer("incidents", classes, style={}, name="x")
+    with pytest.raises(TypeError, match="TiledClassLayer"):
+        from gridmap.portal.maps.tiled import tiled_area_layer
+
+        TiledPopup(tiled_area_layer(AreaLevel.COMMUNITY, Translator("en")), m.get_name(), Translator("en"),
+                   class_title="Bin")  # fmt: skip

@@ -5,6 +5,10 @@ store). Every data string that reaches a popup, a tooltip or the layer control (
 category names) is ``html.escape``-d first, because Leaflet inserts those as HTML. Overlays are
 drawn in the basemap's datum (shifted to GCJ-02 for AMap) exactly like the hierarchy map.
 
+For a city (see ``portal.maps.tiled.city_tiles_root``) a choropleth is drawn from the vector tiles
+instead (``tiled=TiledCells(...)``): the page embeds each cell's class, not its geometry, and the
+heat pages draw the community outlines from tiles (``outline_layer``).
+
 Colours: the hotspot bins use the diverging red-blue scheme of ArcGIS's Hot Spot Analysis
 (99/95/90 % hot in reds, cold in blues, not significant pale); emerging categories use reds for
 hot, blues for cold; statistics use five quantile classes of a sequential yellow-red scheme.
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -22,10 +28,13 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from folium import plugins
+from folium.map import Layer
 
+from gridmap.portal.i18n.translator import Translator
 from gridmap.portal.maps.basemaps import Basemap, add_basemap
 from gridmap.portal.maps.hierarchy import EMPTY_CENTRE_LATLON, EMPTY_ZOOM, display_geometries, escape_text
 from gridmap.portal.maps.style import CompactOnSmallScreens, Legend
+from gridmap.portal.maps.tiled import TileClasses, TiledClassLayer, TiledPopup
 from gridmap.services.analysis import HeatFrames, HeatLayers, HeatPoints
 
 Text = Callable[..., str]
@@ -44,6 +53,12 @@ QUANTILE_COLOURS: tuple[str, ...] = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20",
 NO_PATTERN_COLOUR = "#f4f4f4"
 #: CSS class of the analysis choropleth paths (pages and browser tests find them by it).
 RESULT_CLASS = "gm-analysis-cell"
+#: Look of a result cell (embedded or tiled; the fill comes from its class).
+CELL_STYLE: Mapping[str, Any] = MappingProxyType({"color": "#566573", "weight": 0.8, "fillOpacity": 0.75,
+                                                  "opacity": 1.0, "fill": True})  # fmt: skip
+#: Community outlines under the heat: thin grey dashes, not filled.
+OUTLINE_STYLE: Mapping[str, Any] = MappingProxyType({"color": "#566573", "weight": 1, "fill": False,
+                                                     "dashArray": "4 4"})  # fmt: skip
 #: Heat layer look: radius and blur in pixels.
 HEAT_RADIUS_PX, HEAT_BLUR_PX = 14, 16
 
@@ -83,16 +98,27 @@ def add_outline(m: folium.Map, outline: gpd.GeoDataFrame | None, basemap: Basema
     geoms = [g for g in display_geometries(outline.geometry.to_numpy(), basemap) if g is not None and not g.is_empty]
     collection = {"type": "FeatureCollection",
                   "features": [{"type": "Feature", "properties": {}, "geometry": g.__geo_interface__} for g in geoms]}
-    folium.GeoJson(collection, style_function=lambda _f: {"color": "#566573", "weight": 1, "fill": False,
-                                                          "dashArray": "4 4"},
-                   interactive=False, control=False).add_to(m)
+    folium.GeoJson(collection, style_function=lambda _f: dict(OUTLINE_STYLE), interactive=False,
+                   control=False).add_to(m)
+
+
+def _add_outlines(m: folium.Map, outline: gpd.GeoDataFrame | None, layer: Layer | None,
+                  basemap: Basemap) -> None:  # fmt: skip
+    """The tiled outline ``layer`` if given (a city), else ``outline`` embedded."""
+    if layer is not None:
+        layer.add_to(m)
+    else:
+        add_outline(m, outline, basemap)
 
 
 def heat_map(layers: HeatLayers, *, basemap: Basemap, text: Text, bounds: Sequence[float] | None,
-             outline: gpd.GeoDataFrame | None = None) -> folium.Map:
-    """The "all incidents" heat layer (shown) and one layer per category (hidden; pick in the layer control)."""
+             outline: gpd.GeoDataFrame | None = None, outline_layer: Layer | None = None) -> folium.Map:
+    """The "all incidents" heat layer (shown) and one layer per category (hidden; pick in the layer control).
+
+    ``outline_layer`` (community outlines from tiles, for a city) replaces the embedded ``outline``.
+    """
     m = base_map(basemap, bounds)
-    add_outline(m, outline, basemap)
+    _add_outlines(m, outline, outline_layer, basemap)
     if len(layers.all.data):
         _heat_layer(layers.all, text("heat.all"), basemap, show=True).add_to(m)
     for category, points in layers.categories.items():
@@ -112,10 +138,10 @@ def _scaled(data: npt.NDArray[np.float64], top: float) -> npt.NDArray[np.float64
 
 
 def weekly_heat_map(frames: HeatFrames, *, basemap: Basemap, bounds: Sequence[float] | None,
-                    outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+                    outline: gpd.GeoDataFrame | None = None, outline_layer: Layer | None = None) -> folium.Map:
     """An animated heat layer, one frame per week (labels are the weeks' Mondays); vendored TimeDimension."""
     m = base_map(basemap, bounds)
-    add_outline(m, outline, basemap)
+    _add_outlines(m, outline, outline_layer, basemap)
     if frames.frames:
         # HeatMapWithTime wants weights in (0, 1]: divide by the largest weight of any week, so that
         # weeks stay comparable (a quiet week looks quiet) instead of every frame saturating.
@@ -159,6 +185,24 @@ def quantile_colours(values: npt.ArrayLike) -> tuple[list[str], list[tuple[str, 
     return colours, [(palette[i], f"{edges[i]:,.0f} – {edges[i + 1]:,.0f}") for i in range(k)]
 
 
+@dataclass(frozen=True)
+class TiledCells:
+    """Draw a choropleth's cells from the ``layer`` tiles under ``root``, matched to its rows by code.
+
+    ``codes[i]`` is row i's grid or area code (the tiles' ``code`` property), ``labels[i]`` the name
+    of its class (bin, pattern, value range), shown under ``class_title`` in the click popup with the
+    feature's name and code from the tile. The other ``fields`` are not embedded: the page's table
+    has them.
+    """
+
+    root: str
+    layer: str
+    codes: Sequence[str]
+    labels: Sequence[str]
+    class_title: str
+    tr: Translator
+
+
 def choropleth_map(
     frame: gpd.GeoDataFrame,
     *,
@@ -168,13 +212,23 @@ def choropleth_map(
     legend_title: str,
     legend_rows: Sequence[tuple[str, str]],
     layer_name: str,
+    tiled: TiledCells | None = None,
 ) -> folium.Map:
     """Cells filled with ``fills`` (one colour per row); popups and tooltips show ``fields`` (label -> texts).
 
-    ``fields`` values are shown as text: they are escaped here, whatever they hold.
+    ``fields`` values are shown as text: they are escaped here, whatever they hold. With ``tiled``
+    no geometry is embedded: the cells come from vector tiles, each filled by its row's class.
     """
     bounds = tuple(float(b) for b in frame.total_bounds) if len(frame) else None
     m = base_map(basemap, bounds)
+    if tiled is not None:
+        classes = TileClasses.from_rows(tiled.codes, fills, tiled.labels)
+        layer = TiledClassLayer(tiled.layer, classes, style={**CELL_STYLE, "className": RESULT_CLASS},
+                                name=html.escape(layer_name), root=tiled.root)  # fmt: skip
+        layer.add_to(m)
+        TiledPopup(layer, m.get_name(), tiled.tr, fields=("name", "code"), class_title=tiled.class_title).add_to(m)
+        _legend(legend_title, legend_rows).add_to(m)
+        return m
     geoms = display_geometries(frame.geometry.to_numpy(), basemap)
     labels = list(fields)
     keys = [f"f{i}" for i in range(len(labels))]
@@ -189,8 +243,7 @@ def choropleth_map(
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         name=html.escape(layer_name),
-        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#566573", "weight": 0.8,
-                                  "fillOpacity": 0.75},
+        style_function=lambda f: {**CELL_STYLE, "fillColor": f["properties"]["_fill"]},
         highlight_function=lambda _f: {"weight": 2.5, "fillOpacity": 0.9},
         tooltip=folium.GeoJsonTooltip(fields=keys[:2], aliases=aliases[:2], sticky=True),
         popup=folium.GeoJsonPopup(fields=keys, aliases=aliases),

@@ -5,7 +5,12 @@ table. The same request parsing, roles and area scope as the API (``analysis_api
 command-centre staff and planners see their own area only; ``?area=`` narrows it.
 
 Page size: the heat page never embeds more than ``heat.DEFAULT_BUDGET_POINTS`` points (incidents
-summed into H3 cells above that), so 200,000 incidents still make a page of about 1-2 MB.
+summed into H3 cells above that), so 200,000 incidents still make a page of about 1-2 MB. For a
+city (more than ``Settings.tiled_map_min_grids`` base grids in the analysed area, the switch of
+every portal map) no grid or community geometry is embedded: choropleths of grids, communities
+or streets come from ``/tiles`` with only each cell's class in the page, and the heat pages draw
+the community outlines from tiles. Not switched, because no tile layer holds them: H3 and square
+cells (computed per request) and estates on the statistics page; they stay embedded.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from folium.map import Layer
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from gridmap import schema
+from gridmap.model import AreaLevel
 from gridmap.portal.analysis.api import (
     ANALYSIS_ROLES,
     analysis_area,
@@ -35,6 +42,9 @@ from gridmap.portal.analysis.api import (
 from gridmap.portal.analysis.cache import TtlCache
 from gridmap.portal.analysis.maps import (
     BIN_COLOURS,
+    NO_PATTERN_COLOUR,
+    OUTLINE_STYLE,
+    TiledCells,
     choropleth_map,
     emerging_colour,
     heat_map,
@@ -47,6 +57,7 @@ from gridmap.portal.i18n.incidents import incident_text
 from gridmap.portal.i18n.translator import Translator, current_language
 from gridmap.portal.maps.assets import MapFragments, fragments_from_map
 from gridmap.portal.maps.basemaps import Basemap, basemap_from_settings
+from gridmap.portal.maps.tiled import city_tiles_root, tiled_area_layer
 from gridmap.portal.state import csp_nonce, portal_state
 from gridmap.services.analysis import (
     COUNT_COLUMNS,
@@ -66,6 +77,7 @@ from gridmap.services.analysis import (
     stats_from_store,
     weekly_heat_frames,
 )
+from gridmap.services.hierarchy_view import base_grid_count
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")
 HEAT_CACHE_KEY = "gridmap.analysis_heat_cache"
@@ -77,6 +89,9 @@ _SUBNAV_KEYS = {"heat_page": "nav.heat", "hotspots_page": "nav.hotspots", "cover
 CELL_CHOICES = ("grids", "communities", "h3:8", "h3:9", "square:250", "square:500")
 #: Incident columns the heat page reads (plus reported_at for a window or the weekly view).
 HEAT_COLUMNS: tuple[str, ...] = ("category",)
+#: The tile layer holding the cells of a hotspot cell kind / a statistics level (others have none: embedded).
+CELL_TILE_LAYERS = {"grids": "grids", "communities": "communities"}
+LEVEL_TILE_LAYERS = {"grid": "grids", "community": "communities", "street": "streets"}
 
 
 @bp.app_context_processor
@@ -101,6 +116,21 @@ def _page(template: str, *, m: Any | None, **context: Any) -> str:
 
 def _basemap() -> Basemap:
     return basemap_from_settings(portal_state().settings, lang=current_language())
+
+
+def _tiles_root(store: Any, area: str) -> str | None:
+    """``/tiles`` when the analysed area is a city (``city_tiles_root``: the home map's switch), else None."""
+    return city_tiles_root(base_grid_count(store, area), portal_state().settings, _basemap(),
+                           script_root=request.script_root)  # fmt: skip
+
+
+def _tiled(store: Any, area: str, layer: str | None, codes: Any, labels: list[str], class_title: str
+           ) -> TiledCells | None:  # fmt: skip
+    """How to draw a choropleth from tiles (None: embed it), for cells of tile ``layer`` (None: no tiles)."""
+    root = _tiles_root(store, area) if layer is not None else None
+    if root is None or layer is None:
+        return None
+    return TiledCells(root, layer, [str(c) for c in codes], labels, class_title, Translator(current_language()))
 
 
 def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, ...] | None:
@@ -156,15 +186,28 @@ def heat_page() -> str:
     key = (area, tuple(window["categories"] or ()), window["start"], window["end"], view)
     data = _heat_cache().get_or_compute(key, store.count(schema.INCIDENTS),
                                         lambda: _prepare_heat(store, area, window, view))
+    outline = _tiled_outline(store, area)
     if data.frames is not None:
-        m = weekly_heat_map(data.frames, basemap=_basemap(), bounds=data.bounds, outline=data.outline)
+        m = weekly_heat_map(data.frames, basemap=_basemap(), bounds=data.bounds, outline=data.outline,
+                            outline_layer=outline)  # fmt: skip
         resolution = max((f.resolution or 0 for f in data.frames.frames), default=0) or None
     else:
         assert data.layers is not None
-        m = heat_map(data.layers, basemap=_basemap(), text=_text, bounds=data.bounds, outline=data.outline)
+        m = heat_map(data.layers, basemap=_basemap(), text=_text, bounds=data.bounds, outline=data.outline,
+                     outline_layer=outline)  # fmt: skip
         resolution = data.layers.all.resolution
     return _page("analysis/heat.html", m=m, view=view, categories=data.categories, incidents=data.incidents,
                  resolution=resolution)
+
+
+def _tiled_outline(store: Any, area: str) -> Layer | None:
+    """For a city, the area's community outlines from tiles (the same communities as ``communities_in_scope``)."""
+    root = _tiles_root(store, area)
+    if root is None:
+        return None
+    prefix = area[: AreaLevel.COMMUNITY.code_length] if len(area) == AreaLevel.GRID.code_length else area
+    return tiled_area_layer(AreaLevel.COMMUNITY, Translator(current_language()), root=root, style=OUTLINE_STYLE,
+                            code_prefix=prefix, control=False)  # fmt: skip
 
 
 def _bin_label(b: int) -> str:
@@ -185,17 +228,19 @@ def _emerging_view(store: Any, area: str) -> tuple[Any, Any, dict[str, Any]]:
     fields = {_text("hot.name"): list(frame["name"]), _text("hot.category"): pattern,
               _text("hot.trend"): [_number(v, 2) for v in frame["trend_tau"]]}
     legend = [(emerging_colour(c), _text(f"emerging.{c}")) for c in dict.fromkeys(frame["category"])]
+    tiled = _tiled(store, area, CELL_TILE_LAYERS.get(web_cell_spec().kind), frame["cell_id"], pattern,
+                   _text("hot.category"))  # fmt: skip
     m = choropleth_map(frame, fills=[emerging_colour(c) for c in frame["category"]], fields=fields,
                        basemap=_basemap(), legend_title=_text("legend.emerging"), legend_rows=legend,
-                       layer_name=_text("legend.emerging"))
+                       layer_name=_text("legend.emerging"), tiled=tiled)  # fmt: skip
     rows = frame.assign(pattern=pattern).sort_values("trend_tau", ascending=False)
     return m, rows, result.summary
 
 
 def _hotspot_view(store: Any, area: str) -> tuple[Any, Any, dict[str, Any]]:
     """(map, table rows frame, summary) of Gi* or local Moran's I bins."""
-    result = hotspots_from_store(store, cells=web_cell_spec(), options=hotspot_options(), area_code=area,
-                                 **window_args())
+    spec = web_cell_spec()
+    result = hotspots_from_store(store, cells=spec, options=hotspot_options(), area_code=area, **window_args())
     frame = result.frame
     labels = [_bin_label(b) for b in frame["bin"]]
     fields = {_text("hot.name"): list(frame["name"]), _text("hot.bin"): labels,
@@ -203,8 +248,10 @@ def _hotspot_view(store: Any, area: str) -> tuple[Any, Any, dict[str, Any]]:
               _text("hot.z"): [_number(v, 2) for v in frame["z"]],
               _text("hot.p"): [_number(v, 4) for v in frame["p"]]}
     legend = [(BIN_COLOURS[b], _bin_label(b)) for b in range(3, -4, -1)]
+    tiled = _tiled(store, area, CELL_TILE_LAYERS.get(spec.kind), frame["cell_id"], labels, _text("hot.bin"))
     m = choropleth_map(frame, fills=[BIN_COLOURS[int(b)] for b in frame["bin"]], fields=fields, basemap=_basemap(),
-                       legend_title=_text("legend.bins"), legend_rows=legend, layer_name=_text("legend.bins"))
+                       legend_title=_text("legend.bins"), legend_rows=legend, layer_name=_text("legend.bins"),
+                       tiled=tiled)  # fmt: skip
     rows = frame.assign(bin_label=labels).sort_values("z", ascending=False, na_position="last")
     return m, rows, result.summary
 
@@ -255,9 +302,10 @@ def _worker_map(store: Any, area: str) -> Any:
     labels = {True: _text("cov.map_with_worker"), False: _text("cov.map_no_worker")}
     fields = {_text("cov.name"): list(grids["name"]), _text("cov.code"): list(grids["code"]),
               _text("cov.grid_workers"): [labels[s] for s in served]}
+    tiled = _tiled(store, area, "grids", grids["code"], [labels[s] for s in served], _text("cov.grid_workers"))
     return choropleth_map(grids, fills=[_WORKER_COLOURS[s] for s in served], fields=fields, basemap=_basemap(),
                           legend_title=_text("cov.no_worker"), layer_name=_text("cov.no_worker"),
-                          legend_rows=[(_WORKER_COLOURS[s], labels[s]) for s in (False, True)])
+                          legend_rows=[(_WORKER_COLOURS[s], labels[s]) for s in (False, True)], tiled=tiled)
 
 
 @bp.get("/coverage")
@@ -307,9 +355,12 @@ def stats_page() -> str:
         fills, legend = quantile_colours(frame[measure].to_numpy(dtype=float))
         fields = {_text("col.name"): list(frame["name"]), _text("col.code"): list(frame["code"]),
                   **{_text(f"measure.{c}"): [_number(v, 0) for v in frame[c]] for c in COUNT_COLUMNS}}
+        ranges = {**dict(legend), NO_PATTERN_COLOUR: "—"}  # a class is a value range of the legend
+        tiled = _tiled(state.store, area, LEVEL_TILE_LAYERS.get(level), frame["code"], [ranges[f] for f in fills],
+                       _text(f"measure.{measure}"))  # fmt: skip
         m = choropleth_map(frame, fills=fills, fields=fields, basemap=_basemap(),
                            legend_title=_text(f"measure.{measure}"), legend_rows=legend,
-                           layer_name=_text(f"measure.{measure}"))
+                           layer_name=_text(f"measure.{measure}"), tiled=tiled)  # fmt: skip
     table = result.table()
     breakdown = [c for c in table.columns if ":" in str(c)]
     lang = current_language()

@@ -19,6 +19,7 @@ from gridmap.config import Settings
 from gridmap.model import AreaLevel
 from gridmap.portal.maps.basemaps import basemap_from_settings
 from gridmap.portal.maps.hierarchy import hierarchy_map
+from gridmap.portal.maps.tiled import city_tiles_root
 from gridmap.services.hierarchy_view import (
     HierarchyCounts,
     current_areas,
@@ -37,8 +38,8 @@ def area_map(store: Store, settings: Settings, lang: str, scope: Scope) -> tuple
     basemap = basemap_from_settings(settings, lang=lang)
     area_rows, grid_rows = (scope(frame) for frame in hierarchy_attributes(store))
     counts = hierarchy_counts(area_rows, grid_rows)
-    tiled = counts.grids > settings.tiled_map_min_grids and basemap.overlay_crs == "EPSG:4326"
-    if tiled:  # a city: the districts embedded, everything below them from /tiles
+    tiles_root = city_tiles_root(counts.grids, settings, basemap, script_root=request.script_root)  # SCRIPT_NAME
+    if tiles_root is not None:  # a city: the districts embedded, everything below them from /tiles
         areas, grids = scope(current_areas(store, level=AreaLevel.DISTRICT)), None
     else:
         areas, grids = (scope(frame) for frame in hierarchy_frames(store))
@@ -49,6 +50,6 @@ def area_map(store: Store, settings: Settings, lang: str, scope: Scope) -> tuple
         lang=lang,
         band=settings.household_band,
         band_of=settings.band_for_community,
-        tiles_root=request.script_root + "/tiles" if tiled else None,  # honours a SCRIPT_NAME mount point
+        tiles_root=tiles_root,
     )
     return m, counts

@@ -6,6 +6,13 @@ escaped by Jinja, the scripts insert data with ``textContent`` only (also in map
 are not public: the list, the detail and the assessment need a staff principal covering the area;
 the reporter sees their own incident with the tracking token (``?token=``). The report form is open
 to everyone when ``Settings.allow_anonymous_reports`` is on.
+
+Map size: the list embeds at most ``LIST_LIMIT`` incident points and the detail page one point
+and one grid, whatever the size of the city. The grids drawn for context are the caller's
+(``/api/v1/areas?level=grid``: all for the public, the account's area when signed in); above
+``Settings.tiled_map_min_grids`` of them (the switch of every portal map) they come from the
+``/tiles/grids`` vector tiles instead, scoped by the same rule, so the browser never downloads a
+city's grids as one GeoJSON.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from gridmap.portal.incidents.api import check_can_view, events_json
 from gridmap.portal.incidents.charts import bar_chart, line_chart, pie_chart
 from gridmap.portal.incidents.open311 import incident_service, request_principal, require_staff
 from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.maps.tiled import MAX_NATIVE_ZOOM, TILED_CLASS, city_tiles_root
 from gridmap.portal.state import portal_state
+from gridmap.services.hierarchy_view import base_grid_count
 from gridmap.services.incident_import import import_incidents
 from gridmap.services.incidents import (
     LADDER,
@@ -65,16 +74,26 @@ def _to_login() -> WerkzeugResponse:
     return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
 
 
-def _map_config() -> dict[str, Any]:
-    """Bounds and tiles for Leaflet (AMap's GCJ-02 tiles would need shifted overlays: not used here)."""
+def _map_config(principal: Principal) -> dict[str, Any]:
+    """Bounds, basemap tiles and the caller's grids for Leaflet (AMap's GCJ-02 tiles would need shifted overlays).
+
+    The grids: ``gridTiles`` (vector tiles) when the caller sees a city's worth of them, else
+    ``gridsUrl`` (one GeoJSON); both give what ``principal`` may see of the public grids layer.
+    No ``minZoom`` for the tiles: Leaflet would make it the map's minimum, and the list must be
+    able to fit a city's incidents (below zoom 10 the grids tiles are empty, and nothing is drawn).
+    """
     state = portal_state()
     basemap = basemap_from_settings(state.settings, lang=current_language())
     bounds = incident_service().lookup.index().bounds
     tiles = [] if basemap.overlay_crs != "EPSG:4326" else [
         {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains or "abc", "maxZoom": t.max_zoom}
         for t in basemap.tiles]
+    visible = base_grid_count(state.store, "" if principal.is_public else principal.area_code)
+    root = city_tiles_root(visible, state.settings, basemap, script_root=request.script_root)
+    grids: dict[str, Any] = {"gridsUrl": "/api/v1/areas?level=grid"} if root is None else {"gridTiles": {
+        "url": root + "/grids/{z}/{x}/{y}.mvt", "maxNativeZoom": MAX_NATIVE_ZOOM, "className": TILED_CLASS}}
     return {"bounds": None if bounds is None else [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
-            "tiles": tiles, "background": basemap.background, "gridsUrl": "/api/v1/areas?level=grid"}
+            "tiles": tiles, "background": basemap.background, **grids}
 
 
 def _choice(name: str, allowed: list[str]) -> str | None:
@@ -142,7 +161,7 @@ def list_page() -> str:
         rows = [r for r in rows if r["overdue"]]
     return render_template(
         "incidents/list.html", rows=rows, chosen=chosen, limit=LIST_LIMIT, windows=WINDOW_DAYS, statuses=list(Status),
-        levels=LADDER, categories=list(service.policy.catalogue), config=_map_config(),
+        levels=LADDER, categories=list(service.policy.catalogue), config=_map_config(principal),
         points=[{k: r[k] for k in ("id", "lat", "lon", "status", "category", "overdue")} for r in rows],
         messages=texts_for(("status.", "col."), lang))
 
@@ -170,7 +189,7 @@ def detail_page(incident_id: str) -> str | WerkzeugResponse:
         if not staff:
             e["actor"] = incident_text("detail.actor_hidden", lang)
     view = _row_view(row, lang, service.now())
-    config = {**_map_config(), "incidentId": incident_id, "token": token, "point": [view["lat"], view["lon"]],
+    config = {**_map_config(principal), "incidentId": incident_id, "token": token, "point": [view["lat"], view["lon"]],
               "grid": grid_shape, "apiUrl": f"/api/v1/incidents/{incident_id}", "levels": [lv.value for lv in LADDER]}
     return render_template(
         "incidents/detail.html", row=row, view=view, events=events, staff=staff, config=config,
@@ -186,8 +205,9 @@ def new_page(*, imported: dict[str, Any] | None = None) -> str:
     categories = [{"code": c.service_code, "name": c.name(lang), "group": c.group(lang), "urgent": c.urgent}
                   for c in service.policy.catalogue]
     return render_template(
-        "incidents/new.html", categories=categories, config={**_map_config(), "postUrl": "/open311/v2/requests.json",
-                                                             "duplicatesUrl": "/api/v1/incidents/duplicates"},
+        "incidents/new.html", categories=categories,
+        config={**_map_config(principal), "postUrl": "/open311/v2/requests.json",
+                "duplicatesUrl": "/api/v1/incidents/duplicates"},
         anonymous=portal_state().settings.allow_anonymous_reports, signed_in=not principal.is_public,
         imported=imported, messages=texts_for(("form.",), lang))
 

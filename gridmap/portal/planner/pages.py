@@ -5,6 +5,14 @@ and texts as JSON (``tojson`` escapes them for a ``<script type="application/jso
 script (``web/static/js/planner.js``) inserts every value from data with ``textContent`` only.
 Role ``planner`` (admins pass) whose area covers the community; others are sent to the login page
 (browsers) or get 401/403.
+
+Map size: bounded by one community, whatever the size of the city, so the planner never switches
+to vector tiles (``Settings.tiled_map_min_grids``). The index page has no map and reads no geometry.
+The editor page embeds no geometry; its script loads ``planner_api.state``, which holds the one
+community's boundary (read ``where code=``), its road blocks (cut from the roads clipped to that
+boundary) and the grids of one generation, which ``editor_base`` checks belongs to that community
+(an id of another community's generation is a 404). Previews and saves answer with the same one
+generation's grids after the edits.
 """
 
 from __future__ import annotations

@@ -29,6 +29,29 @@
     return headers;
   }
 
+  /* How the context grids look, whether they come as one GeoJSON or as vector tiles. */
+  var GRID_OUTLINE = { color: "#78909c", weight: 1, fill: false, className: "ic-grid-outline" };
+
+  /* The caller's grids as context: from vector tiles for a city (config.gridTiles, the page loads
+   * Leaflet.VectorGrid then), else from one GeoJSON request (config.gridsUrl). Both are scoped by the server. */
+  function addGrids(map, config) {
+    var tiles = config.gridTiles;
+    if (tiles) {
+      L.vectorGrid.protobuf(tiles.url, {
+        vectorTileLayerStyles: { grids: GRID_OUTLINE }, interactive: false, maxNativeZoom: tiles.maxNativeZoom,
+        className: tiles.className }).addTo(map);
+      return;
+    }
+    if (!config.gridsUrl) { return; }
+    fetch(config.gridsUrl, { headers: { Accept: "application/geo+json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        L.geoJSON(data, { interactive: false, style: GRID_OUTLINE }).addTo(map);
+      })
+      .catch(function () { /* context only */ });
+  }
+
   /* A Leaflet map in #ic-map from the page config: tiles (if any), the active grids as context. */
   function makeMap(config, options) {
     var map = L.map("ic-map", { zoomControl: true, attributionControl: true });
@@ -38,16 +61,7 @@
         .addTo(map);
     });
     if (config.bounds) { map.fitBounds(config.bounds); } else { map.setView([35.75, 114.3], 12); }
-    if (config.gridsUrl && !(options && options.noGrids)) {
-      fetch(config.gridsUrl, { headers: { Accept: "application/geo+json" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) {
-          if (!data) { return; }
-          L.geoJSON(data, { interactive: false, style: { color: "#78909c", weight: 1, fill: false,
-                                                         className: "ic-grid-outline" } }).addTo(map);
-        })
-        .catch(function () { /* context only */ });
-    }
+    if (!(options && options.noGrids)) { addGrids(map, config); }
     return map;
   }
 
