@@ -156,6 +156,15 @@ class SqlDialect(ABC, Generic[C]):
     def write_rows(self, conn: C, layer: str, names: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
         """Bulk-write encoded rows (values in ``names`` order) the fastest way the driver has."""
 
+    def insert_rows(self, conn: C, spec: LayerSpec, names: list[str], columns: list[list[Any]], n: int) -> list[int]:
+        """Write ``n`` encoded rows (``columns``: one list per name of ``names``, no fid); their fids in row order.
+
+        The default reserves the fids, then bulk-writes; a dialect may write one row a cheaper way.
+        """
+        fids = self.reserve_fids(conn, spec.name, n)
+        self.write_rows(conn, spec.name, [FID, *names], zip(fids, *columns, strict=True))
+        return fids
+
 
 def where_sql(
     dialect: SqlDialect[Any], spec: LayerSpec, conditions: Sequence[Condition], bbox: BBox | None
@@ -266,14 +275,13 @@ class SqlTransaction(Generic[C]):
         if rows.length == 0:
             return []
         dialect = self.dialect
-        names = [FID, *spec.column_names] + ([GEOMETRY] if spec.geometry_type else [])
+        names = [*spec.column_names] + ([GEOMETRY] if spec.geometry_type else [])
         try:
             with self._savepoint(spec):
-                fids = dialect.reserve_fids(self.conn, layer, rows.length)
                 columns = [dialect.encode_column(spec.column(c), rows.data[c]) for c in spec.column_names]
                 if rows.geometry is not None:
                     columns.append(dialect.encode_geometries(rows.geometry))
-                dialect.write_rows(self.conn, layer, names, zip(fids, *columns, strict=True))
+                fids = dialect.insert_rows(self.conn, spec, names, columns, rows.length)
         except dialect.integrity_errors as exc:
             raise self._insert_error(rows, exc) from None
         self.touched.add(layer)

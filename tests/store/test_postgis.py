@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,12 +11,14 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from gridmap import schema
 from gridmap.config import Settings
 from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import AREAS, BUILDINGS, LAYERS
 from gridmap.store.factory import open_store
-from gridmap.store.postgis import INTERNAL_TABLES, PostGISStore, redact_url
+from gridmap.store.postgis import CHECK_IDLE_AFTER_S, INTERNAL_TABLES, PostGISStore, _IdleConnectionCheck, redact_url
 from tests.store.samples import sample_frame, sample_geoframe
 
 if TYPE_CHECKING:
@@ -128,3 +131,38 @@ def test_internal_tables_come_from_the_migrations(store_pg: PostGISStore) -> Non
             "SELECT 1 FROM pg_indexes WHERE tablename = 'lookup_grid_parts' AND indexdef ILIKE '%%gist (geom)%%'"
         ).fetchone()
     assert found == set(INTERNAL_TABLES) and gist is not None
+
+
+def test_a_connection_idle_past_the_window_is_tested_and_a_dead_one_replaced(store_pg: PostGISStore) -> None:
+    """The pool lends a just-returned connection untested; after the window a killed backend is noticed."""
+    (pid,) = store_pg.query(sql.SQL("SELECT pg_backend_pid()"))[0]
+    other = psycopg.connect(store_pg._conninfo, autocommit=True)
+    try:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    time.sleep(CHECK_IDLE_AFTER_S + 0.2)
+    assert store_pg.count(schema.AUDIT_LOG) == 0  # the dead connection was tested, discarded and replaced
+    (new_pid,) = store_pg.query(sql.SQL("SELECT pg_backend_pid()"))[0]
+    assert new_pid != pid
+
+
+def test_the_idle_check_skips_only_recently_returned_connections() -> None:
+    now = [100.0]
+    check = _IdleConnectionCheck(window_s=0.5, clock=lambda: now[0])
+    tested: list[object] = []
+
+    class FakeConnection:
+        autocommit = True
+
+        def execute(self, query: str) -> None:
+            tested.append(self)
+
+    conn = FakeConnection()
+    check.check(conn)  # type: ignore[arg-type]  # never returned yet: tested
+    check.reset(conn)  # type: ignore[arg-type]
+    now[0] += 0.4
+    check.check(conn)  # type: ignore[arg-type]  # within the window: not tested
+    now[0] += 0.2
+    check.check(conn)  # type: ignore[arg-type]  # idle 0.6 s: tested
+    assert tested == [conn, conn]
