@@ -10,8 +10,10 @@
   be stored exactly once. Reported: accepted rate, latency p50/p99, retries, lost (must be 0).
 
 Run: ``python -m benchmarks.field`` (writes ``benchmarks/results/field.json``). The machine is shared
-(2 cores), so the server's Pillow work per photo (decode + EXIF-free re-encode) bounds the rate;
-the JSON says what was achieved, not what was hoped.
+(2 cores: load generator, waitress and PostgreSQL on the same two), and one waitress process runs
+Python for every request (multipart parsing, the store's frames, the photo check, ~15 ms per
+check-in), so the rate is bounded by that one process; the JSON says what was achieved, not what
+was hoped.
 """
 
 from __future__ import annotations
