@@ -188,6 +188,7 @@ def test_texts_exist_in_both_languages_with_the_same_placeholders() -> None:
 
 
 VECTOR_GRID_JS = "/static/vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
+TILED_JS = "/static/js/tiled.js"  # the shared gridmapTiled.outlines (also the resident page's)
 
 
 def _map_config(page: str) -> dict[str, object]:
@@ -216,11 +217,12 @@ def test_incident_maps_take_a_citys_grids_from_tiles(incident_store: Store, sett
             page = client.get(url).get_data(as_text=True)
             config = _map_config(page)
             assert config["gridTiles"] == tiled and "gridsUrl" not in config, url
-            assert VECTOR_GRID_JS in page
+            assert VECTOR_GRID_JS in page and TILED_JS in page
+            assert page.index(VECTOR_GRID_JS) < page.index(TILED_JS) < page.index("/static/js/incidents_common.js")
             assert not any(code in page for code in (sample.GRID_A2, sample.GRID_B2))  # no grid is embedded
         own = client.get(f"/incidents?api_key={worker_b}").get_data(as_text=True)
         assert _map_config(own)["gridsUrl"] == "/api/v1/areas?level=grid" and "gridTiles" not in _map_config(own)
-        assert VECTOR_GRID_JS not in own
+        assert VECTOR_GRID_JS not in own and TILED_JS not in own
         # the tiles hold what the GeoJSON they replace holds, for each caller: all 4 for the public, B's 2 for B
         for key, expected in ((None, set(sample.INSIDE)), (command_key, set(sample.INSIDE)),
                               (worker_b, {sample.GRID_B1, sample.GRID_B2})):  # fmt: skip

@@ -38,7 +38,7 @@ from gridmap.portal.incidents.api import check_can_view, events_json
 from gridmap.portal.incidents.charts import bar_chart, line_chart, pie_chart
 from gridmap.portal.incidents.open311 import incident_service, request_principal, require_staff
 from gridmap.portal.maps.basemaps import basemap_from_settings
-from gridmap.portal.maps.tiled import MAX_NATIVE_ZOOM, TILED_CLASS, city_tiles_root
+from gridmap.portal.maps.tiled import city_tiles_root, tile_source
 from gridmap.portal.state import portal_state
 from gridmap.services.hierarchy_view import base_grid_count
 from gridmap.services.incident_import import import_incidents
@@ -90,8 +90,8 @@ def _map_config(principal: Principal) -> dict[str, Any]:
         for t in basemap.tiles]
     visible = base_grid_count(state.store, "" if principal.is_public else principal.area_code)
     root = city_tiles_root(visible, state.settings, basemap, script_root=request.script_root)
-    grids: dict[str, Any] = {"gridsUrl": "/api/v1/areas?level=grid"} if root is None else {"gridTiles": {
-        "url": root + "/grids/{z}/{x}/{y}.mvt", "maxNativeZoom": MAX_NATIVE_ZOOM, "className": TILED_CLASS}}
+    grids: dict[str, Any] = ({"gridsUrl": "/api/v1/areas?level=grid"} if root is None
+                             else {"gridTiles": tile_source("grids", root)})
     return {"bounds": None if bounds is None else [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
             "tiles": tiles, "background": basemap.background, **grids}
 

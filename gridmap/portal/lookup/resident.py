@@ -5,6 +5,12 @@ Public, mobile-first (R-28, R-30, G-17: kiosks and phones). The page is a templa
 lookup answer (worker name, role, phone, photo, duties; nothing about residents). ``?grid=CODE`` (the
 QR code on the printed grid card) opens the page on that grid, rendered into the page as JSON so the
 first paint needs no extra request. Strings come from the portal catalogues (zh default, en).
+
+The community outlines drawn for orientation are the caller's (all for the public, the account's
+area when signed in): one ``/api/v1/areas?level=community`` GeoJSON for a district, but above
+``Settings.tiled_map_min_grids`` visible grids (the switch of every portal map,
+``portal.maps.tiled.city_tiles_root``) the ``/tiles/communities`` vector tiles, scoped by the same
+rule: a city's 1,500-3,000 communities as one GeoJSON are megabytes on a resident's phone.
 """
 
 from __future__ import annotations
@@ -15,13 +21,18 @@ from flask import Blueprint, render_template, request
 
 from gridmap import schema
 from gridmap.codes import level_of_code
+from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.model import AreaLevel
+from gridmap.portal.auth import current_principal
 from gridmap.portal.i18n.translator import current_language, translate
 from gridmap.portal.lookup.api import lookup_service
 from gridmap.portal.lookup.photos import with_public_photos
-from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.maps.basemaps import Basemap, basemap_from_settings
+from gridmap.portal.maps.tiled import city_tiles_root, tile_source
 from gridmap.portal.state import portal_state
+from gridmap.services.hierarchy_view import base_grid_count
+from gridmap.store import Store
 
 bp = Blueprint("resident", __name__)
 _SYNTHETIC = schema.AREAS_SPEC.column("synthetic").name
@@ -39,10 +50,11 @@ SCRIPT_MESSAGES: tuple[str, ...] = (
 
 
 def _map_config(lang: str) -> dict[str, Any]:
-    """Centre and tiles for Leaflet. AMap tiles need GCJ-02 overlays; this page then uses no tiles."""
+    """Centre, basemap tiles and the context outlines for Leaflet. AMap tiles need GCJ-02 overlays; none then."""
+    state = portal_state()
     index = lookup_service().index()
     bounds = index.bounds
-    basemap = basemap_from_settings(portal_state().settings, lang=lang)
+    basemap = basemap_from_settings(state.settings, lang=lang)
     tiles = [] if basemap.overlay_crs != "EPSG:4326" else [
         {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains or "abc", "maxZoom": t.max_zoom}
         for t in basemap.tiles
@@ -52,8 +64,22 @@ def _map_config(lang: str) -> dict[str, Any]:
         "tiles": tiles,
         "background": basemap.background,
         "lookupUrl": "/api/v1/lookup",
-        "contextUrl": "/api/v1/areas?level=community",
+        **_context(state.store, state.settings, basemap),
     }
+
+
+def _context(store: Store, settings: Settings, basemap: Basemap) -> dict[str, Any]:
+    """The community outlines: ``contextTiles`` (a ``tile_source``) for a city, else ``contextUrl`` (one GeoJSON).
+
+    Counted in the caller's area, as both requests are scoped (the browser sends the same session
+    cookie with either).
+    """
+    principal = current_principal()
+    visible = base_grid_count(store, "" if principal.is_public else principal.area_code)
+    root = city_tiles_root(visible, settings, basemap, script_root=request.script_root)
+    if root is None:
+        return {"contextUrl": "/api/v1/areas?level=community"}
+    return {"contextTiles": tile_source("communities", root)}
 
 
 def _initial_grid() -> dict[str, Any] | None:

@@ -66,6 +66,17 @@ def city_tiles_root(grids: int, settings: Settings, basemap: Basemap, *, script_
     return script_root.rstrip("/") + "/tiles" if tiles_wanted(grids, settings, basemap) else None
 
 
+def tile_source(layer: str, root: str) -> dict[str, Any]:
+    """What a hand-written Leaflet page (not Folium) needs to draw ``{root}/{layer}`` with ``js/tiled.js``.
+
+    The URL template, Leaflet's ``maxNativeZoom`` and the layer's class, as JSON for the page's
+    config; the script ``gridmapTiled.outlines(source, layer, style)`` makes the VectorGrid layer.
+    No ``minZoom``: Leaflet would make it the whole map's minimum, and these pages fit the caller's
+    whole area (below a layer's first zoom its tiles are empty, so nothing is drawn there).
+    """
+    return {"url": f"{root}/{layer}/{{z}}/{{x}}/{{y}}.mvt", "maxNativeZoom": MAX_NATIVE_ZOOM, "className": TILED_CLASS}
+
+
 def script_json(value: Any) -> str:
     """JSON safe inside an inline ``<script>`` (no ``<``, ``>`` or ``&`` that could close or confuse it)."""
     text = json.dumps(value, separators=(",", ":"))
@@ -232,5 +243,5 @@ class TiledPopup(folium.MacroElement):
 
 __all__ = [
     "CODED_TILE_LAYERS", "MAX_NATIVE_ZOOM", "TILED_CLASS", "TileClasses", "TiledClassLayer", "TiledPopup",
-    "city_tiles_root", "script_json", "tiled_area_layer", "tiled_grid_layer", "tiles_wanted",
+    "city_tiles_root", "script_json", "tile_source", "tiled_area_layer", "tiled_grid_layer", "tiles_wanted",
 ]  # fmt: skip

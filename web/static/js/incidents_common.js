@@ -33,13 +33,12 @@
   var GRID_OUTLINE = { color: "#78909c", weight: 1, fill: false, className: "ic-grid-outline" };
 
   /* The caller's grids as context: from vector tiles for a city (config.gridTiles, the page loads
-   * Leaflet.VectorGrid then), else from one GeoJSON request (config.gridsUrl). Both are scoped by the server. */
+   * Leaflet.VectorGrid and js/tiled.js then), else from one GeoJSON request (config.gridsUrl).
+   * Both are scoped by the server. */
   function addGrids(map, config) {
     var tiles = config.gridTiles;
     if (tiles) {
-      L.vectorGrid.protobuf(tiles.url, {
-        vectorTileLayerStyles: { grids: GRID_OUTLINE }, interactive: false, maxNativeZoom: tiles.maxNativeZoom,
-        className: tiles.className }).addTo(map);
+      window.gridmapTiled.outlines(tiles, "grids", GRID_OUTLINE).addTo(map);
       return;
     }
     if (!config.gridsUrl) { return; }

@@ -50,17 +50,23 @@
     color: "#b71c1c", weight: 3, fillColor: "#b71c1c", fillOpacity: 0.08, className: "rs-grid" } })
     .addTo(map);
   var marker = null;
-  // Community outlines for orientation (no tiles by default); not interactive, so taps reach the map.
-  fetch(config.contextUrl, { headers: { Accept: "application/geo+json" } })
-    .then(function (response) { return response.ok ? response.json() : null; })
-    .then(function (data) {
-      if (data) {
-        L.geoJSON(data, { interactive: false, style: { color: "#78909c", weight: 1, dashArray: "4 3", fill: false,
-                                                       className: "rs-context" } }).addTo(map);
-        gridLayer.bringToFront();
-      }
-    })
-    .catch(function () { /* orientation only: the page works without it */ });
+  // Community outlines for orientation; not interactive, so taps reach the map. For a city they come from
+  // the vector tiles (config.contextTiles, the page loads js/tiled.js then: drawn in the tile pane, under the
+  // grid), else from one GeoJSON request (config.contextUrl). The server scopes both alike.
+  var CONTEXT_STYLE = { color: "#78909c", weight: 1, dashArray: "4 3", fill: false, className: "rs-context" };
+  if (config.contextTiles) {
+    window.gridmapTiled.outlines(config.contextTiles, "communities", CONTEXT_STYLE).addTo(map);
+  } else if (config.contextUrl) {
+    fetch(config.contextUrl, { headers: { Accept: "application/geo+json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (data) {
+          L.geoJSON(data, { interactive: false, style: CONTEXT_STYLE }).addTo(map);
+          gridLayer.bringToFront();
+        }
+      })
+      .catch(function () { /* orientation only: the page works without it */ });
+  }
 
   function placeMarker(lat, lon) {
     if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.circleMarker([lat, lon], {
