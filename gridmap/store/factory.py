@@ -79,5 +79,9 @@ def open_store(url: str | None, settings: Settings, *, migrate: bool = True) -> 
         )
     store = store_loader(scheme, url)()(url, settings)
     if migrate:
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()  # a refused store (newer schema, other SRID) must not leave its pool's threads behind
+            raise
     return store

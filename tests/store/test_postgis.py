@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -111,8 +112,13 @@ def test_cgcs2000_storage_and_mismatch(fresh_db: str) -> None:
         assert srids == {4490}
     finally:
         store.close()
+    def pool_threads() -> int:
+        return sum(t.name.startswith("gridmap-") for t in threading.enumerate())
+
+    before = pool_threads()
     with pytest.raises(ValidationError, match=r"EPSG:4490 but settings\.storage_epsg is 4326"):
         open_store(fresh_db, Settings())
+    assert pool_threads() == before  # the refused store closed its pool (no worker threads left behind)
 
 
 def test_a_newer_schema_is_refused(store_pg: PostGISStore) -> None:
