@@ -15,6 +15,7 @@ CRS, in metres.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -134,6 +135,9 @@ class LookupIndex:
     ) -> None:
         self.generation_key = generation_key
         grids = grids.to_crs(4326) if grids.crs is not None and grids.crs.to_epsg() != 4326 else grids
+        # every grid but the professional overlays, as services.hierarchy_view.base_grid_count counts them
+        is_base = grids["kind"].astype("string").fillna("") != GridKind.PROFESSIONAL.value
+        self._base_codes: tuple[str, ...] = tuple(sorted(grids.loc[is_base.to_numpy(dtype=bool), "code"].astype(str)))
         grids = grids.loc[grids.geometry.notna() & ~grids.geometry.is_empty]
         grids = grids.sort_values("code", kind="stable").reset_index(drop=True)
         is_tiling = grids["kind"].isin(list(TILING_KINDS)).to_numpy()
@@ -195,6 +199,18 @@ class LookupIndex:
     @property
     def grid_count(self) -> int:
         return len(self._codes)
+
+    def base_grid_count(self, area_code: str = "") -> int:
+        """Active grids under ``area_code`` (``""``: all), professional overlays excluded; no store read.
+
+        The same number as ``services.hierarchy_view.base_grid_count`` (the portal's "is this a
+        city?" switch), from the codes this index already holds: the public resident page asks it on
+        every view, where counting in the store costs 0.1-0.3 s at 60,000 grids (GeoPackage).
+        """
+        if not area_code:
+            return len(self._base_codes)
+        codes = self._base_codes  # sorted: the codes under a prefix are one run
+        return bisect.bisect_left(codes, area_code + "\U0010ffff") - bisect.bisect_left(codes, area_code)
 
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:

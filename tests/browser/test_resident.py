@@ -241,8 +241,10 @@ def test_a_city_draws_the_communities_from_tiles_and_the_lookup_works(
         assert [n.replace(" ", "") for n in names] == ["赵敏网格长", "王芳专职网格员", "李娜兼职网格员"]
         click_map_at(page, *fx.xy(15, 5))  # grid B2
         grid_name.filter(has_text="乙社区第二网格").wait_for()
-        page.wait_for_load_state("networkidle")  # the zoom to z15 asked more tiles: still no GeoJSON
-        assert page.locator("path.rs-context").count() >= 1
+        # the zoom to the grid asked that zoom's tiles, drawn (community B's edges are B2's): still no GeoJSON
+        zoom = page.evaluate("() => window.gridmapResidentMap.getZoom()")
+        page.wait_for_function("() => document.querySelectorAll('path.rs-context').length >= 1")
+        assert zoom >= 15 and any(f"/tiles/communities/{zoom}/" in r.url for r in answers)
         assert not any("/api/v1/areas" in u for u in urls)
         browser_page.snapshot("map-click")
         browser_page.assert_clean()

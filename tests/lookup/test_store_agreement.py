@@ -49,6 +49,19 @@ def test_index_from_either_store_matches_the_frames(store) -> None:  # type: ign
     assert a1.service_centre is not None and a1.service_centre.phone == "0392-1234561"
 
 
+def test_index_counts_base_grids_as_the_store_does(store) -> None:  # type: ignore[no-untyped-def]
+    """The resident page's "is this a city?" count (in memory) is the other pages' (read from the store)."""
+    from gridmap.services.hierarchy_view import base_grid_count
+
+    fx.fill_store(store, with_addresses=False)
+    index = LookupIndex.from_store(store)
+    # A: 3 base, 1 dedicated, 1 micro (the police grid is professional: not counted); B: 2 base; C: none
+    expected = {"": 7, fx.DISTRICT: 7, fx.STREET: 7, fx.COMM_A: 5, fx.COMM_B: 2, fx.COMM_C: 0,
+                fx.COMM_A + "001": 1, "999": 0}  # fmt: skip
+    assert {code: index.base_grid_count(code) for code in expected} == expected
+    assert {code: base_grid_count(store, code) for code in expected} == expected
+
+
 @pytest.mark.postgis
 def test_sql_agrees_with_the_index_on_every_point(postgis_store) -> None:  # type: ignore[no-untyped-def]
     fx.fill_store(postgis_store, with_addresses=False)
