@@ -73,9 +73,10 @@ class Settings:
     secret_key: str = ""
     basemap: str = "none"  # none | osm | tianditu | amap
     #: Above this many grids visible to the caller (or in the analysed area), the portal's maps (home,
-    #: dashboard, command centre, incidents, analysis) draw streets, communities and grids from /tiles
-    #: (vector tiles fetched per view) instead of embedding them: a city's 10,000 grids embedded are
-    #: megabytes of HTML. Not with the AMap basemap (its overlays need the GCJ-02 shift).
+    #: dashboard, command centre, incidents, analysis, the resident page) draw streets, communities and
+    #: grids from /tiles (vector tiles fetched per view) instead of embedding or downloading them whole:
+    #: a city's 10,000 grids embedded are megabytes of HTML. Not with the AMap basemap (its overlays
+    #: need the GCJ-02 shift).
     tiled_map_min_grids: int = 2000
     tianditu_key: str = ""
     tile_url_osm: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
