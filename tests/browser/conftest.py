@@ -50,6 +50,18 @@ VIEWPORT = {"width": 1280, "height": 800}
 #: Longest wait for one page or one element, milliseconds (Playwright waits on events, not sleeps).
 TIMEOUT_MS = 20_000
 
+#: The media type of a vector tile answer (/tiles/...mvt).
+MVT = "application/vnd.mapbox-vector-tile"
+#: Screen position of a lon/lat on the Folium map (the map is a global named after its div's id).
+SCREEN_POINT_JS = """
+([lon, lat]) => {
+  const map = window[document.querySelector('.folium-map').id];
+  const point = map.latLngToContainerPoint([lat, lon]);
+  const box = map.getContainer().getBoundingClientRect();
+  return {x: box.left + point.x, y: box.top + point.y};
+}
+"""
+
 
 def load_portal_sample() -> ModuleType:
     """tests/portal/portal_sample.py, by path: the test folders are not packages."""

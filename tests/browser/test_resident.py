@@ -26,12 +26,12 @@ from gridmap.auth.passwords import hash_password
 from gridmap.config import Settings
 from gridmap.portal.app import close_app, create_app
 from gridmap.store.gpkg import GeoPackageStore
+from tests.browser.conftest import MVT
 from tests.lookup import fixtures as fx
 
 pytestmark = pytest.mark.browser
 LOOPBACK = "127.0.0.1"
 HOSTILE = "<img src=x onerror=alert(1)>"
-MVT = "application/vnd.mapbox-vector-tile"
 #: The bytes of each URL, as the page's own fetch gets them (its cookies, its HTTP cache).
 READ_BYTES_JS = ("(urls) => Promise.all(urls.map(u => fetch(u).then(r => r.arrayBuffer())"
                  ".then(b => [...new Uint8Array(b)])))")

@@ -25,19 +25,10 @@ from gridmap.portal.analysis.maps import BIN_COLOURS
 from gridmap.store.base import Store
 from tests.analysis import sample
 from tests.analysis import store_sample as ss
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import MVT, SCREEN_POINT_JS, LiveServer
 
 pytestmark = pytest.mark.browser
 PASSWORD = "tiled-browser-password"
-MVT = "application/vnd.mapbox-vector-tile"
-SCREEN_POINT_JS = """
-([lon, lat]) => {
-  const map = window[document.querySelector('.folium-map').id];
-  const point = map.latLngToContainerPoint([lat, lon]);
-  const box = map.getContainer().getBoundingClientRect();
-  return {x: box.left + point.x, y: box.top + point.y};
-}
-"""
 
 
 def populate(store: Store) -> None:

@@ -11,18 +11,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import MVT, SCREEN_POINT_JS
+
 pytestmark = pytest.mark.browser
 
-MVT = "application/vnd.mapbox-vector-tile"
-#: Screen position of a lon/lat on the Folium map (the map is a global named after its div's id).
-SCREEN_POINT_JS = """
-([lon, lat]) => {
-  const map = window[document.querySelector('.folium-map').id];
-  const point = map.latLngToContainerPoint([lat, lon]);
-  const box = map.getContainer().getBoundingClientRect();
-  return {x: box.left + point.x, y: box.top + point.y};
-}
-"""
 
 
 def test_city_home_map_draws_grids_from_vector_tiles(portal_server, page_opener, live_server, tmp_path,
