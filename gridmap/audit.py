@@ -23,13 +23,13 @@ def record(
 ) -> None:
     """Append one audit row inside the caller's transaction (so it commits or rolls back with the change)."""
     row = {
-        "at": pd.Timestamp(datetime.now(UTC)),
+        "at": datetime.now(UTC),
         "actor": actor,
         "action": action,
         "target": target,
         "detail": dict(detail) if detail is not None else None,
     }
-    tx.insert(schema.AUDIT_LOG, pd.DataFrame([row]))
+    tx.insert(schema.AUDIT_LOG, [row])  # a mapping, not a one-row frame: called on every write
 
 
 @dataclass(frozen=True)

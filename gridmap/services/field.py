@@ -82,11 +82,11 @@ def worker_of(store: Store, principal: Principal) -> FieldWorker:
         if principal.is_public:
             require_role(principal, Role.WORKER)  # 401
         raise PermissionDeniedError(f"role {principal.role.value} does not do field work; sign in as a grid worker")
-    rows = store.read(schema.WORKERS, where={"worker_id": principal.name}, columns=WORKER_COLUMNS)
-    if rows.empty or rows["active"].iloc[0] is False:
+    rows = store.read_records(schema.WORKERS, where={"worker_id": principal.name}, columns=WORKER_COLUMNS)
+    if not rows or rows[0]["active"] is False:
         raise PermissionDeniedError(f"account {principal.name} is not an active grid worker in the registry "
                                     "(the worker_id must equal the username)")
-    row = rows.iloc[0]
+    row = rows[0]
     main = row["grid_code"]
     extra = row["extra_grid_codes"] if isinstance(row["extra_grid_codes"], list) else []
     grids = tuple(dict.fromkeys(str(g) for g in [main, *extra] if isinstance(g, str) and g))
@@ -158,10 +158,6 @@ def as_stored(layer: str, fid: int, row: Mapping[str, Any], geometry: shapely.Ge
     return out
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
-
-
 class FieldService:
     """Points, check-ins and visits in one store (stateless apart from the clock)."""
 
@@ -177,9 +173,6 @@ class FieldService:
 
     def today(self) -> str:
         return local_day(self._clock(), tracking_zone(self.settings))
-
-    def _geoframe(self, rows: Sequence[Mapping[str, Any]], points: Sequence[shapely.Point]) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame(pd.DataFrame(list(rows)), geometry=list(points), crs=self.settings.storage_epsg)
 
     def _photos(self, uploads: Sequence[Upload]) -> list[dict[str, Any]]:
         """Clean every upload (400 naming the bad one), then write them to the photo folder."""
@@ -240,8 +233,8 @@ class FieldService:
     # -- check-ins -------------------------------------------------------------------------------
 
     def _stored(self, layer: str, key: str, value: str) -> dict[str, Any] | None:
-        rows = self.store.read(layer, where={key: value})
-        return _records(rows)[0] if len(rows) else None
+        rows = self.store.read_records(layer, where={key: value})
+        return rows[0] if rows else None
 
     @staticmethod
     def _replay(row: dict[str, Any], me: FieldWorker, what: str) -> tuple[dict[str, Any], bool]:
@@ -261,7 +254,8 @@ class FieldService:
                 return self._replay(stored, me, "check-in")
         data = checkin_input(fields, now=self.now())
         point = self._point_of(me, data.point_id)
-        distance = distance_m(data.lon, data.lat, float(point.geometry.x), float(point.geometry.y))
+        spot = point[schema.GEOMETRY]
+        distance = distance_m(data.lon, data.lat, float(spot.x), float(spot.y))
         limit = float(self.settings.checkin_max_distance_m)
         if distance > limit:
             raise ValidationError(
@@ -274,14 +268,14 @@ class FieldService:
         return self._insert_once(schema.CHECKINS, "checkin_id", row, shapely.Point(data.lon, data.lat), me,
                                  action="field.checkin")
 
-    def _point_of(self, me: FieldWorker, point_id: str) -> pd.Series:
-        rows = self.store.read(schema.INSPECTION_POINTS, where={"point_id": point_id, "active": True},
-                               columns=POINT_COLUMNS)
-        if rows.empty or not me.serves(rows["grid_code"].iloc[0]):
+    def _point_of(self, me: FieldWorker, point_id: str) -> dict[str, Any]:
+        rows = self.store.read_records(schema.INSPECTION_POINTS, where={"point_id": point_id, "active": True},
+                                       columns=POINT_COLUMNS)
+        if not rows or not me.serves(rows[0]["grid_code"]):
             raise NotFoundError(f"inspection point {point_id} not found")
-        return rows.iloc[0]
+        return rows[0]
 
-    def _checkin_row(self, me: FieldWorker, data: CheckinInput, point: pd.Series, distance: float,
+    def _checkin_row(self, me: FieldWorker, data: CheckinInput, point: Mapping[str, Any], distance: float,
                      photos: list[dict[str, Any]], *, actor: str) -> dict[str, Any]:
         zone = tracking_zone(self.settings)
         return {"checkin_id": data.checkin_id, "point_id": data.point_id, "worker_id": me.worker_id,
@@ -294,7 +288,7 @@ class FieldService:
         """Insert ``row`` with its audit entry; a racing copy with the same id returns the winner's row."""
         try:
             with self.store.transaction() as tx:
-                (fid,) = tx.insert(layer, self._geoframe([row], [geometry]))
+                (fid,) = tx.insert(layer, [{**row, schema.GEOMETRY: geometry}])  # no frame for one row
                 audit.record(tx, action, actor=row.get("actor"), target=str(row[key]),
                              detail={k: row[k] for k in ("worker_id", "grid_code") if k in row})
         except ConflictError:

@@ -34,8 +34,12 @@ BBox = tuple[float, float, float, float]
 class StoreTransaction(Protocol):
     """Writes (and reads that see them) inside one atomic transaction."""
 
-    def insert(self, layer: str, frame: pd.DataFrame) -> list[int]:
-        """Append rows; missing nullable columns become NULL; returns the new fids in order."""
+    def insert(self, layer: str, frame: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append rows; missing nullable columns become NULL; returns the new fids in order.
+
+        ``frame`` may also be a list of plain mappings (column -> value, ``geometry`` a shapely
+        geometry in the storage CRS): the same checks, without building a frame for one row.
+        """
         ...
 
     def update(self, layer: str, where: Filters, values: Mapping[str, Any]) -> int:
@@ -65,6 +69,12 @@ class StoreTransaction(Protocol):
         """Same as :meth:`Store.read`, seeing this transaction's uncommitted writes."""
         ...
 
+    def read_records(
+        self, layer: str, *, where: Filters | None = None, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Same as :meth:`Store.read_records`, seeing this transaction's uncommitted writes."""
+        ...
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -88,6 +98,15 @@ class Store(Protocol):
         columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Rows of a layer (GeoDataFrame when it has geometry), ordered by fid."""
+        ...
+
+    def read_records(
+        self, layer: str, *, where: Filters | None = None, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of a layer as plain dicts, ordered by fid: what ``read(...).to_dict("records")`` holds,
+        with ``None`` for every missing value (datetimes as UTC ``pd.Timestamp``, json parsed,
+        geometry shapely). For reads of a row or two by key on busy routes, where a frame costs more
+        than the query."""
         ...
 
     def count(self, layer: str, *, where: Filters | None = None) -> int: ...

@@ -34,7 +34,7 @@ from gridmap.store.base import BBox, Filters
 from gridmap.store.gpkg_binary import geometries_from_gpkg_blobs, gpkg_blobs_from_geometries, register_sql_functions
 from gridmap.store.gpkg_metadata import declare_geometry_types, ensure_data_columns, ensure_layer_styles
 from gridmap.store.gpkg_schema import ensure_rtree_indexes, migrate_connection, rtree_name
-from gridmap.store.sql_core import SqlDialect, SqlTransaction, count_rows, read_frame
+from gridmap.store.sql_core import SqlDialect, SqlTransaction, count_rows, read_frame, read_records
 
 #: Seconds a writer waits for another writer's lock before giving up (StoreUnavailableError).
 BUSY_TIMEOUT_S = 30.0
@@ -217,6 +217,13 @@ class GeoPackageStore:
         """Rows of a layer ordered by fid; bbox keeps rows whose envelope intersects it (via the R-tree)."""
         with self._connection() as conn:
             return read_frame(self.dialect, conn, layer, where=where, bbox=bbox, columns=columns)
+
+    def read_records(
+        self, layer: str, *, where: Filters | None = None, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows as plain dicts (gridmap.store.base.Store.read_records)."""
+        with self._connection() as conn:
+            return read_records(self.dialect, conn, layer, where=where, columns=columns)
 
     def count(self, layer: str, *, where: Filters | None = None) -> int:
         return count_rows(self.dialect, self._connection, layer, where)

@@ -40,7 +40,7 @@ from gridmap.errors import StoreUnavailableError, ValidationError
 from gridmap.schema import FID, GEOMETRY, LAYERS, Column, LayerSpec
 from gridmap.store.base import BBox, Filters
 from gridmap.store.migrations import migrations_for
-from gridmap.store.sql_core import SqlDialect, SqlTransaction, count_rows, read_frame
+from gridmap.store.sql_core import SqlDialect, SqlTransaction, count_rows, read_frame, read_records
 
 #: Most connections one store opens (the portal serves with a few threads).
 POOL_MAX_SIZE = 4
@@ -336,6 +336,13 @@ class PostGISStore:
         """Rows of a layer ordered by fid; bbox keeps rows whose envelope intersects it (via the GiST index)."""
         with self._connection() as conn:
             return read_frame(self.dialect, conn, layer, where=where, bbox=bbox, columns=columns)
+
+    def read_records(
+        self, layer: str, *, where: Filters | None = None, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows as plain dicts (gridmap.store.base.Store.read_records)."""
+        with self._connection() as conn:
+            return read_records(self.dialect, conn, layer, where=where, columns=columns)
 
     def count(self, layer: str, *, where: Filters | None = None) -> int:
         return count_rows(self.dialect, self._connection, layer, where)

@@ -40,6 +40,7 @@ from gridmap.store.sql import (
     mask_bbox,
     read_columns,
     rows_from_frame,
+    rows_from_records,
     values_for_update,
 )
 
@@ -232,6 +233,52 @@ def read_frame(
     return frame_from_columns(spec, _kept(cols[0], keep), data, out_geometry, epsg=dialect.srid)
 
 
+def read_records(
+    dialect: SqlDialect[C],
+    conn: C,
+    layer: str,
+    *,
+    where: Filters | None,
+    columns: Sequence[str] | None,
+) -> list[dict[str, Any]]:
+    """Rows of a layer ordered by fid as plain dicts: what ``read_frame(...).to_dict("records")`` holds.
+
+    Same columns, filters and checks as :func:`read_frame`, with ``None`` for every missing value
+    (where a frame has NaN, NaT or pd.NA): text ``str``, int ``int``, float ``float``, bool ``bool``,
+    datetime a UTC ``pd.Timestamp``, json the parsed value, geometry a shapely geometry. For
+    requests that read a row or two by key, where building the frame cost more than the query.
+    """
+    spec = layer_spec(layer)
+    names, with_geometry = read_columns(spec, columns)
+    where_part, params = where_sql(dialect, spec, conditions_from_filters(spec, where), None)
+    fields = [dialect.quote(FID), *map(dialect.quote, names)] + ([dialect.geometry_select()] if with_geometry else [])
+    query = f"SELECT {', '.join(fields)} FROM {dialect.quote(layer)}{where_part} ORDER BY {dialect.quote(FID)}"
+    with dialect.errors(spec):
+        rows = conn.execute(query, params).fetchall()
+    cols = [spec.column(n) for n in names]
+    geometries = dialect.decode_geometries([r[-1] for r in rows]) if with_geometry and rows else None
+    out = []
+    for i, row in enumerate(rows):
+        record: dict[str, Any] = {FID: int(row[0])}
+        for j, col in enumerate(cols):
+            record[col.name] = _record_value(dialect, col, row[j + 1])
+        if geometries is not None:
+            record[GEOMETRY] = geometries[i]
+        out.append(record)
+    return out
+
+
+def _record_value(dialect: SqlDialect[Any], col: Column, raw: Any) -> Any:
+    value = dialect.decode_value(col, raw)
+    if value is None:
+        return None
+    if col.type == "datetime":
+        return pd.Timestamp(value).tz_convert("UTC")
+    if col.type == "float":
+        return float(value)
+    return value
+
+
 def count_rows(
     dialect: SqlDialect[C], connect: Callable[[], AbstractContextManager[C]], layer: str, where: Filters | None
 ) -> int:
@@ -268,10 +315,14 @@ class SqlTransaction(Generic[C]):
         with self.dialect.savepoint(self.conn, spec):
             yield
 
-    def insert(self, layer: str, frame: pd.DataFrame) -> list[int]:
-        """Append rows; returns their fids (reserved up front: neither executemany nor COPY returns them)."""
+    def insert(self, layer: str, rows_in: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append rows (a frame, or plain mappings as :func:`gridmap.store.sql.rows_from_records` takes them);
+        returns their fids."""
         spec = layer_spec(layer)
-        rows = rows_from_frame(spec, frame, epsg=self.dialect.srid)
+        if isinstance(rows_in, pd.DataFrame):
+            rows = rows_from_frame(spec, rows_in, epsg=self.dialect.srid)
+        else:
+            rows = rows_from_records(spec, rows_in)
         if rows.length == 0:
             return []
         dialect = self.dialect
@@ -366,3 +417,11 @@ class SqlTransaction(Generic[C]):
         if self.closed:
             raise StoreUnavailableError(_ENDED)
         return read_frame(self.dialect, self.conn, layer, where=where, bbox=bbox, columns=columns)
+
+    def read_records(
+        self, layer: str, *, where: Filters | None = None, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Same as the store's read_records, seeing this transaction's uncommitted writes."""
+        if self.closed:
+            raise StoreUnavailableError(_ENDED)
+        return read_records(self.dialect, self.conn, layer, where=where, columns=columns)

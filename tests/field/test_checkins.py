@@ -87,6 +87,8 @@ def test_the_answer_to_a_checkin_is_what_a_read_returns(service: FieldService, n
         else:
             assert row[name] == value, name
     assert str(row["at"]) == "2026-05-12 01:30:00+00:00"
+    (record,) = service.store.read_records(schema.CHECKINS, where={"checkin_id": row["checkin_id"]})
+    assert record == row  # the plain-row read (replays answer from it) holds the same values, None for missing
 
 
 def test_checkin_500_m_away_is_refused_naming_the_distance(service: FieldService, new_id: Callable[[], str]) -> None:
