@@ -7,7 +7,9 @@
   ``gridmap serve`` (waitress, a separate process) receive check-ins offered at 200/s, each with a
   ~300 KB 1600 x 1200 JPEG, from 64 client threads over loopback. A client re-sends (same UUID) after
   a connection error or a 5xx until it gets a 2xx, as the page's queue does; at the end every id must
-  be stored exactly once. Reported: accepted rate, latency p50/p99, retries, lost (must be 0).
+  be stored exactly once. Reported: accepted rate, latency p50/p99, retries, lost (must be 0), and
+  the CPU milliseconds per check-in spent by the server, PostgreSQL and the load generator (what
+  the two cores are shared between).
 
 Run: ``python -m benchmarks.field`` (writes ``benchmarks/results/field.json``). The machine is shared
 (2 cores: load generator, waitress and PostgreSQL on the same two), and one waitress process runs
@@ -37,10 +39,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psutil
 import shapely
 from PIL import Image
 
 from benchmarks.common import write_result
+from benchmarks.memory import cpu_by_part, processes_named
 from benchmarks.pgcluster import start_cluster
 
 CHROMIUM = "/usr/bin/chromium"
@@ -208,7 +212,7 @@ def bench_first_load(base: str) -> dict[str, Any]:
             "tasks_painted_s": round(tasks, 3)}
 
 
-def bench_checkins(base: str, url: str) -> dict[str, Any]:
+def bench_checkins(base: str, url: str, parts: dict[str, list[psutil.Process]] | None = None) -> dict[str, Any]:
     from gridmap import schema
     from gridmap.config import Settings
     from gridmap.store.factory import open_store
@@ -221,6 +225,7 @@ def bench_checkins(base: str, url: str) -> dict[str, Any]:
     failed: list[str] = []
     lock = threading.Lock()
     cursor = [0]
+    cpu_before = cpu_by_part(parts or {})
     start = time.perf_counter()
 
     def client() -> None:
@@ -259,6 +264,8 @@ def bench_checkins(base: str, url: str) -> dict[str, Any]:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    cpu_after = cpu_by_part(parts or {})
+    cpu_ms = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / CHECKINS, 2) for name in cpu_after}
     store = open_store(url, Settings(store_url=url))
     stored = store.read(schema.CHECKINS, columns=["checkin_id"])
     store.close()
@@ -270,7 +277,8 @@ def bench_checkins(base: str, url: str) -> dict[str, Any]:
             "accepted_per_s": round(len(ids) / elapsed, 1), "latency_p50_s": round(float(np.percentile(latencies, 50)),
                                                                                   3),
             "latency_p99_s": round(float(np.percentile(latencies, 99)), 3), "retries": retries[0],
-            "refused": failed[:10], "stored": len(stored), "duplicates": len(stored) - len(ids), "lost": len(lost)}
+            "refused": failed[:10], "stored": len(stored), "duplicates": len(stored) - len(ids), "lost": len(lost),
+            "cpu_ms_per_checkin": cpu_ms}
 
 
 def run() -> dict[str, Any]:
@@ -282,7 +290,9 @@ def run() -> dict[str, Any]:
         populate(url, folder)
         proc, base = start_server(url, folder)
         first = bench_first_load(base)
-        burst = bench_checkins(base, url)
+        parts = {"server": [psutil.Process(proc.pid)], "postgres": processes_named(str(cluster.data_dir)),
+                 "load_generator": [psutil.Process()]}
+        burst = bench_checkins(base, url, parts)
     finally:
         if proc is not None:
             proc.terminate()

@@ -70,3 +70,28 @@ def step_peak(*, also: tuple[str, ...] = (), interval_s: float = 0.2) -> Iterato
         tree, own = _tree_rss(me, also)
         peak.tree_mb = round(max(peak.tree_mb, tree / 1e6), 1)
         peak.self_mb = round(max(peak.self_mb, own / 1e6), 1)
+
+
+def tree_cpu_s(root: psutil.Process) -> float:
+    """User + system CPU seconds of ``root`` and its live children (ended ones are not counted)."""
+    total = 0.0
+    with suppress(psutil.Error):
+        for p in [root, *root.children(recursive=True)]:
+            with suppress(psutil.Error):
+                times = p.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def cpu_by_part(parts: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    """CPU seconds so far of each named group of process trees (subtract two calls for a step's share)."""
+    return {name: sum(tree_cpu_s(p) for p in procs) for name, procs in parts.items()}
+
+
+def processes_named(text: str) -> list[psutil.Process]:
+    """Processes whose command line contains ``text`` (e.g. a PostgreSQL data directory)."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        if text in " ".join(p.info.get("cmdline") or []):
+            found.append(p)
+    return found

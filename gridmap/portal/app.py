@@ -44,6 +44,7 @@ from gridmap.portal.lookup import api as lookup_api
 from gridmap.portal.lookup import photos, resident
 from gridmap.portal.maps.assets import web_root
 from gridmap.portal.maps.basemaps import basemap_from_settings
+from gridmap.portal.peers import PEERS_KEY, Peers
 from gridmap.portal.planner import api as planner_api
 from gridmap.portal.planner import pages as planner_pages
 from gridmap.portal.state import EXTENSION_KEY, ON_CLOSE_KEY, PortalState, csp_nonce, portal_state
@@ -111,8 +112,12 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
-    """Build a portal app for ``settings``; opens ``settings.store_url`` unless ``store`` is given."""
+def create_app(settings: Settings, *, store: Store | None = None, peers: Peers | None = None) -> Flask:
+    """Build a portal app for ``settings``; opens ``settings.store_url`` unless ``store`` is given.
+
+    ``peers`` connects the app to the other processes of ``gridmap serve --processes N``
+    (gridmap.portal.peers); without it the app serves alone.
+    """
     basemap = basemap_from_settings(settings)  # a bad basemap setting fails at start-up, not on first request
     root = web_root()
     app = Flask(
@@ -142,23 +147,27 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Flask:
     init_compression(app)
     init_i18n(app)
     register_error_handlers(app)
-    _init_access(app, opened, settings)
+    links = peers or Peers(None)
+    app.extensions[PEERS_KEY] = links
+    _init_access(app, opened, settings, links)
+    links.start()
+    app.extensions.setdefault(ON_CLOSE_KEY, []).append(links.close)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
 
 
-def _init_access(app: Flask, store: Store, settings: Settings) -> None:
+def _init_access(app: Flask, store: Store, settings: Settings, peers: Peers) -> None:
     """Principals (session/API key), rate limits, CSRF checks and the live event hub, in this order."""
     from gridmap.portal.auth import init_auth
     from gridmap.portal.csrf import init_csrf
     from gridmap.portal.live import init_live
     from gridmap.portal.ratelimit import init_ratelimit
 
-    init_auth(app, store, settings)
-    init_ratelimit(app, settings)
+    init_auth(app, store, settings, peers)
+    init_ratelimit(app, settings, peers=peers)
     init_csrf(app)
-    hub = init_live(app, max_subscribers=settings.live_max_subscribers)
+    hub = init_live(app, max_subscribers=settings.live_max_subscribers, peers=peers)
     app.extensions.setdefault(ON_CLOSE_KEY, []).append(hub.close)
 
 

@@ -51,6 +51,7 @@ from gridmap.auth.principal import PUBLIC, Principal, require_area, require_role
 from gridmap.config import Settings
 from gridmap.errors import AuthenticationError, NotFoundError
 from gridmap.model import Role
+from gridmap.portal.peers import Peers
 from gridmap.services.accounts import AccountInfo, get_account, principal_from_api_key
 from gridmap.store import Store
 
@@ -117,7 +118,8 @@ class _RevokedSessions:
     """Session ids signed out in this process, kept until they would have expired anyway.
 
     Flask sessions live in the signed cookie, so a copy of a cookie would stay valid after logout;
-    remembering the signed-out ids closes that for this process (all waitress threads share it).
+    remembering the signed-out ids closes that for this process (all waitress threads share it) and,
+    through :class:`~gridmap.portal.peers.Peers`, for the other processes of the same server.
     """
 
     def __init__(self) -> None:
@@ -144,10 +146,27 @@ class AuthState:
     accounts: _TtlCache = field(default_factory=lambda: _TtlCache(ACCOUNT_CACHE_S))
     tokens: _TtlCache = field(default_factory=lambda: _TtlCache(ACCOUNT_CACHE_S))
     revoked: _RevokedSessions = field(default_factory=_RevokedSessions)
+    #: The other processes of the server (nothing to tell when serving alone).
+    peers: Peers = field(default_factory=lambda: Peers(None))
 
     @property
     def session_lifetime_s(self) -> float:
         return float(self.settings.session_lifetime_min) * 60.0
+
+    def revoke_session(self, sid: str, until: float) -> None:
+        """Refuse session ``sid`` from now until ``until`` (unix seconds) in every process of the server."""
+        self.revoked.revoke(sid, until)
+        self.peers.send("revoke", {"sid": sid, "until": until})
+
+    def forget_account(self, username: str) -> None:
+        """Drop the cached account in every process, so a change to it applies to the next request."""
+        self.accounts.forget(username)
+        self.peers.send("forget_account", {"username": username})
+
+    def listen_to_peers(self) -> None:
+        """Apply what the other processes say (the same two changes, without telling them back)."""
+        self.peers.on("revoke", lambda body: self.revoked.revoke(str(body["sid"]), float(body["until"])))
+        self.peers.on("forget_account", lambda body: self.accounts.forget(str(body["username"])))
 
     def account(self, username: str) -> AccountInfo | None:
         return cast(AccountInfo | None, self.accounts.get(username, lambda: get_account(self.store, username)))
@@ -230,14 +249,14 @@ def login_user(account: AccountInfo) -> None:
 
 
 def logout_user() -> None:
-    """End the session here and refuse its cookie from now on (in this process)."""
+    """End the session here and refuse its cookie from now on (in every process of the server)."""
     state = auth_state()
     sid = session.get(SESSION_ID)
     if sid:
-        state.revoked.revoke(str(sid), float(session.get(SESSION_AUTH_AT, 0.0)) + state.session_lifetime_s)
+        state.revoke_session(str(sid), float(session.get(SESSION_AUTH_AT, 0.0)) + state.session_lifetime_s)
     username = session.get(SESSION_USER)
     if username:
-        state.accounts.forget(str(username))
+        state.forget_account(str(username))
     session.clear()
     g.gridmap_principal = PUBLIC
 
@@ -313,9 +332,11 @@ def _template_globals() -> dict[str, Any]:
     return {"principal": principal_or_public()}
 
 
-def init_auth(app: Flask, store: Store, settings: Settings) -> None:
+def init_auth(app: Flask, store: Store, settings: Settings, peers: Peers | None = None) -> None:
     """Keep the auth state in ``app.extensions`` and trust ``trusted_proxy_hops`` X-Forwarded-For hops."""
-    app.extensions[AUTH_KEY] = AuthState(store=store, settings=settings)
+    state = AuthState(store=store, settings=settings, peers=peers or Peers(None))
+    state.listen_to_peers()
+    app.extensions[AUTH_KEY] = state
     app.config["PERMANENT_SESSION_LIFETIME"] = max(60, int(settings.session_lifetime_min * 60))
     if settings.trusted_proxy_hops > 0:
         hops = settings.trusted_proxy_hops

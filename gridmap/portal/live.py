@@ -26,11 +26,13 @@ a subscriber too slow to keep up loses its oldest events and is told so by a ``g
 A heartbeat comment every ``settings.live_heartbeat_s`` keeps proxies from closing an idle stream; under
 waitress a stream also asks every second whether its client went away (``waitress.client_disconnected``,
 with ``channel_request_lookahead`` set by ``gridmap.portal.server``), so a closed page frees its slot at
-once. Events reach the streams of this process only.
+once. With ``gridmap serve --processes N`` events reach the streams of every process
+(numbered once by the supervisor, see :mod:`gridmap.portal.peers`).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -50,6 +52,7 @@ from gridmap.codes import level_of_code
 from gridmap.errors import RateLimitedError, ValidationError
 from gridmap.model import Role
 from gridmap.portal.auth import current_principal, login_required
+from gridmap.portal.peers import Peers
 
 if TYPE_CHECKING:  # openapi imports this module for live_part
     from gridmap.portal.apidoc import ApiPart
@@ -149,8 +152,13 @@ def _checked(event: Mapping[str, Any]) -> tuple[str, str | None, Mapping[str, An
 class EventHub:
     """Fan-out of published events to scoped subscribers; thread-safe, bounded everywhere."""
 
-    def __init__(self, *, max_subscribers: int, backlog_size: int = BACKLOG_SIZE) -> None:
+    def __init__(self, *, max_subscribers: int, backlog_size: int = BACKLOG_SIZE,
+                 relay: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.max_subscribers = max_subscribers
+        #: Set when the server runs several processes: events go to the supervisor, which numbers
+        #: them and hands them back to every process's :meth:`deliver` (gridmap.portal.peers).
+        self.relay = relay
+        self._observers: list[Callable[[LiveEvent], object]] = []
         self._subscribers: list[Subscription] = []
         self._backlog: deque[LiveEvent] = deque(maxlen=backlog_size)
         self._ids = itertools.count(1)
@@ -163,14 +171,41 @@ class EventHub:
             return len(self._subscribers)
 
     def publish(self, event: Mapping[str, Any]) -> LiveEvent:
-        """Validate ``{"type", "area_code", "data"}`` and deliver it to every covering subscriber."""
+        """Validate ``{"type", "area_code", "data"}`` and deliver it to every covering subscriber.
+
+        With a ``relay`` the event is handed on instead and delivered when it comes back numbered;
+        the returned event then has id 0 (not numbered yet).
+        """
+        kind, area, data, payload = _checked(event)
+        if self.relay is not None:
+            self.relay({"type": kind, "area_code": area, "data": data})
+            return LiveEvent(id=0, type=kind, area_code=area, data=data, payload=payload)
+        with self._lock:
+            return self._deliver(next(self._ids), kind, area, data, payload)
+
+    def deliver(self, event_id: int, event: Mapping[str, Any]) -> LiveEvent:
+        """Deliver an event the supervisor numbered (the same id in every process of the server)."""
         kind, area, data, payload = _checked(event)
         with self._lock:
-            live = LiveEvent(id=next(self._ids), type=kind, area_code=area, data=data, payload=payload)
-            self._backlog.append(live)
-            targets = [s for s in self._subscribers if covers_event(s.principal, live)]
-        for sub in targets:
-            sub.offer(live)
+            live = self._deliver(event_id, kind, area, data, payload)
+            observers = list(self._observers)
+        for observe in observers:
+            observe(live)
+        return live
+
+    def observe(self, callback: Callable[[LiveEvent], object]) -> None:
+        """Call ``callback(event)`` for every event the supervisor delivers (several processes only)."""
+        with self._lock:
+            self._observers.append(callback)
+
+    def _deliver(self, event_id: int, kind: str, area: str | None, data: Mapping[str, Any], payload: str
+                 ) -> LiveEvent:
+        """Backlog and queue one event; called holding the lock (subscribers offer without blocking)."""
+        live = LiveEvent(id=event_id, type=kind, area_code=area, data=data, payload=payload)
+        self._backlog.append(live)
+        for sub in self._subscribers:
+            if covers_event(sub.principal, live):
+                sub.offer(live)
         return live
 
     def subscribe(self, principal: Principal, *, last_event_id: int | None = None) -> Subscription:
@@ -324,9 +359,18 @@ def streams_for_threads(threads: int | None, *, configured: int = 0) -> int:
     return max(1, threads - RESERVED_THREADS)
 
 
-def init_live(app: Flask, *, max_subscribers: int) -> EventHub:
-    """The app's hub; ``max_subscribers`` 0 means automatic (see :func:`streams_for_threads`)."""
-    found = EventHub(max_subscribers=streams_for_threads(None, configured=max_subscribers))
+def init_live(app: Flask, *, max_subscribers: int, peers: Peers | None = None) -> EventHub:
+    """The app's hub; ``max_subscribers`` 0 means automatic (see :func:`streams_for_threads`).
+
+    With connected ``peers`` (several server processes) events travel through the supervisor.
+    """
+    relay = None
+    if peers is not None and peers.connected:
+        relay = functools.partial(peers.send, "event")
+    found = EventHub(max_subscribers=streams_for_threads(None, configured=max_subscribers), relay=relay)
+    if relay is not None:
+        assert peers is not None
+        peers.on("event", lambda body: found.deliver(int(body["id"]), body["event"]))
     app.extensions[LIVE_KEY] = found
     return found
 

@@ -2,8 +2,9 @@
 
 Why in-app and not a proxy module: the portal often runs alone (waitress on a district office
 server) and one process serves every thread, so one dict under one lock is enough and needs no
-Redis. Several processes would each limit separately (a client gets N times the rate): put a proxy
-limit in front for that.
+Redis. With ``gridmap serve --processes N`` each process tells the others every token it hands out
+(gridmap.portal.peers), so the buckets agree within a message's delay (well under a millisecond on
+one machine); separate servers behind a load balancer still limit separately.
 
 Rules (``Settings``, 0 switches a rule off):
 
@@ -34,6 +35,7 @@ from flask import Flask, Response, current_app, g, request
 from gridmap.config import Settings
 from gridmap.errors import AuthenticationError, RateLimitedError
 from gridmap.portal.auth import client_ip, current_principal
+from gridmap.portal.peers import Peers
 
 LIMITER_KEY = "gridmap.ratelimit"
 RULE_ATTR = "_gridmap_rate_rule"
@@ -83,6 +85,8 @@ class RateLimiter:
         self._max = max_buckets
         self._buckets: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()  # tokens, updated
         self._lock = threading.Lock()
+        #: The other processes of the server: each token taken here is taken there too.
+        self.peers = Peers(None)
 
     def hit(self, rule_name: str, key: str) -> float | None:
         """Take one token; None when allowed, else the seconds until one is available (> 0)."""
@@ -102,10 +106,25 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         return None if allowed else (1.0 - tokens) / rule.rate_per_s
 
+    def charge(self, rule_name: str, key: str) -> None:
+        """Take a token another process of the server gave out (never below 0: that is only a delay)."""
+        rule = self.rules.get(rule_name)
+        if rule is None:
+            return
+        now = self._clock()
+        bucket_key = (rule_name, key)
+        with self._lock:
+            tokens, updated = self._buckets.pop(bucket_key, (rule.burst, now))
+            tokens = min(rule.burst, tokens + (now - updated) * rule.rate_per_s)
+            self._buckets[bucket_key] = (max(0.0, tokens - 1.0), now)
+            while len(self._buckets) > self._max:
+                self._buckets.popitem(last=False)
+
     def check(self, rule_name: str, key: str) -> None:
         """Raise ``RateLimitedError`` (429) when ``key`` is over ``rule_name``'s limit."""
         wait_s = self.hit(rule_name, key)
         if wait_s is None:
+            self.peers.send("rate", {"rule": rule_name, "key": key})
             return
         retry_after = max(1, math.ceil(wait_s))
         g.gridmap_retry_after = retry_after
@@ -163,9 +182,17 @@ def _retry_after(response: Response) -> Response:
     return response
 
 
-def init_ratelimit(app: Flask, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> RateLimiter:
-    """Install the limiter (one per app) and the hooks that apply it to every request."""
+def init_ratelimit(app: Flask, settings: Settings, *, clock: Callable[[], float] = time.monotonic,
+                   peers: Peers | None = None) -> RateLimiter:
+    """Install the limiter (one per app) and the hooks that apply it to every request.
+
+    With connected ``peers`` every token taken in one process is taken in all (a client gets the
+    configured rate from the whole server, not from each process).
+    """
     found = RateLimiter(rules_from_settings(settings), clock=clock)
+    if peers is not None and peers.connected:
+        found.peers = peers
+        peers.on("rate", lambda body: found.charge(str(body["rule"]), str(body["key"])))
     app.extensions[LIMITER_KEY] = found
     app.before_request(_check_request)
     app.after_request(_retry_after)

@@ -1,8 +1,9 @@
 """Run the portal: waitress in production (threads = workers), Flask's debug server with ``dev``.
 
 Why waitress: a pure-Python production WSGI server that runs the same on Linux and on the Windows
-desktops many district offices use, with no C build. Threads (not processes) share one app and
-one store; the GeoPackage store opens a connection per call, so that is safe.
+desktops many district offices use, with no C build. Threads share one app and one store; the
+GeoPackage store opens a connection per call, so that is safe. ``--processes N`` runs N such
+servers on one socket (gridmap.portal.prefork) to use more than one core.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import socket
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from flask import Flask
 from waitress import wasyncore
@@ -22,6 +24,7 @@ from gridmap.config import Settings
 from gridmap.errors import ValidationError
 from gridmap.portal.app import close_app, create_app
 from gridmap.portal.live import streams_for_threads
+from gridmap.portal.peers import Peers
 from gridmap.store import Store
 
 log = logging.getLogger("gridmap.portal")
@@ -57,8 +60,13 @@ def make_server(
     port: int = 8000,
     workers: int = DEFAULT_WORKERS,
     store: Store | None = None,
+    sockets: list[socket.socket] | None = None,
+    peers: Peers | None = None,
 ) -> tuple[BaseWSGIServer | MultiSocketServer, Flask]:
     """A bound (not yet running) waitress server for a new portal app; port 0 picks a free port.
+
+    ``sockets`` (already listening; host and port are then ignored) and ``peers`` are how a process
+    of ``gridmap serve --processes N`` serves (gridmap.portal.prefork).
 
     Live event streams are limited to ``workers - 2`` unless ``settings.live_max_subscribers`` says
     otherwise (each open stream holds a thread); a limit that leaves no thread for pages is logged.
@@ -69,11 +77,11 @@ def make_server(
     if streams >= workers:
         log.warning("live_max_subscribers=%d with %d waitress threads: open event streams can take every thread"
                     " and pages will wait; raise --workers", streams, workers)
-    app = create_app(settings.replace(live_max_subscribers=streams), store=store)
+    app = create_app(settings.replace(live_max_subscribers=streams), store=store, peers=peers)
+    where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     try:
         # lookahead 1: waitress keeps reading each connection, so an event stream sees its client leave
-        server = create_server(app, host=host, port=port, threads=workers, ident="gridmap",
-                               channel_request_lookahead=1)
+        server = create_server(app, threads=workers, ident="gridmap", channel_request_lookahead=1, **where)
     except OSError as exc:
         close_app(app)
         raise ValidationError(
@@ -116,14 +124,21 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     dev: bool = False,
     out: TextIO | None = None,
+    processes: int = 1,
 ) -> None:
     """Serve the portal until interrupted (Ctrl+C); prints the URL to open first.
+
+    ``processes`` > 1 runs that many waitress processes of ``workers`` threads each on one socket
+    (gridmap.portal.prefork): Python runs on one core per process, so this is how a server uses
+    more than one core.
 
     ``dev=True`` runs Flask's debug server (templates reload, debug logging). Its interactive
     debugger would run code for anyone who reaches it, so it binds loopback addresses only.
     """
     stream = out or sys.stdout
     if dev:
+        if processes > 1:
+            raise ValidationError("--dev serves from one process; drop --processes")
         if not is_loopback(host):
             raise ValidationError(
                 f"--dev with host {host!r}: the debug server must only listen on 127.0.0.1/localhost"
@@ -135,6 +150,11 @@ def serve(
             app.run(host=host, port=port, debug=True, use_reloader=False, threaded=True)
         finally:
             close_app(app)
+        return
+    if processes > 1:
+        from gridmap.portal.prefork import serve_processes
+
+        serve_processes(settings, host=host, port=port, workers=workers, processes=processes, out=stream)
         return
     server, app = make_server(settings, host=host, port=port, workers=workers)
     streams = streams_for_threads(workers, configured=settings.live_max_subscribers)

@@ -66,12 +66,19 @@ class LatestWatcher:
 
     def publish_local(self, event: Mapping[str, Any]) -> Any:
         """Publish an event of this process's ingest, remembering a position so polling skips it."""
-        if event.get("type") == POSITION_EVENT:
-            data = event["data"]
-            with self._lock:
-                if self._seen is not None:
-                    self._seen[str(data["device_id"])] = datetime.fromisoformat(str(data["fix_time"]))
+        self.note_published(event)
         return self._publish(event)
+
+    def note_published(self, event: Mapping[str, Any]) -> None:
+        """Remember a position event published elsewhere (another process of the server), so polling skips it."""
+        if event.get("type") != POSITION_EVENT:
+            return
+        data = event["data"]
+        stamp = datetime.fromisoformat(str(data["fix_time"]))
+        device = str(data["device_id"])
+        with self._lock:
+            if self._seen is not None and (device not in self._seen or self._seen[device] < stamp):
+                self._seen[device] = stamp
 
     def poll_once(self) -> int:
         """Read the newest positions once and publish what changed; returns how many were published.

@@ -109,13 +109,20 @@ def test_cli_passes_options_to_serve(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(server_module, "serve", lambda settings, **kw: calls.append((settings, kw)))
     url = f"gpkg://{tmp_path / 'cli.gpkg'}"
     result = CliRunner().invoke(cli, ["serve", "--store", url, "--host", "127.0.0.2", "--port", "8123",
-                                      "--workers", "3", "--dev"])
+                                      "--workers", "3", "--processes", "2", "--dev"])
     assert result.exit_code == 0, result.output
     (settings, kwargs), = calls
     assert settings.store_url == url
-    assert kwargs == {"host": "127.0.0.2", "port": 8123, "workers": 3, "dev": True}
+    assert kwargs == {"host": "127.0.0.2", "port": 8123, "workers": 3, "dev": True, "processes": 2}
     bad = CliRunner().invoke(cli, ["serve", "--workers", "0"])
     assert bad.exit_code != 0 and "--workers" in bad.output
+    bad = CliRunner().invoke(cli, ["serve", "--processes", "0"])
+    assert bad.exit_code != 0 and "--processes" in bad.output
+
+
+def test_dev_server_runs_one_process(portal_settings: Settings) -> None:
+    with pytest.raises(ValidationError, match="--dev serves from one process"):
+        serve(portal_settings, port=0, dev=True, processes=2)
 
 
 def test_gridmap_serve_end_to_end(tmp_path: Path) -> None:

@@ -45,3 +45,25 @@ def test_positions_from_another_process_are_published_once(world_store, settings
     finally:
         listener.close()
         portal.close()
+
+
+def test_positions_another_serving_process_published_are_not_polled_again(world_store, settings) -> None:
+    """Under ``serve --processes N`` the leader's watcher is told (note_published) what the others sent."""
+    published: list[dict] = []
+    registry = DeviceRegistry(world_store)
+    watcher = LatestWatcher(world_store, lookup=registry.lookup, publish=published.append)
+    other: list[dict] = []  # the other process's own hub
+    elsewhere = TrackingService(world_store, settings, clock=lambda: NOW, publish=other.append, registry=registry)
+    try:
+        assert watcher.poll_once() == 0
+        send(elsewhere, "dev-a", world.A, 3)
+        send(elsewhere, "dev-b", world.B, 2)
+        positions = [e for e in other if e["type"] == "position.updated"]
+        assert len(positions) == 2
+        watcher.note_published(positions[0])  # the supervisor delivered dev-a's event to the leader
+        assert watcher.poll_once() == 1  # only dev-b's fix is new to the server's streams
+        assert [e["data"]["device_id"] for e in published] == ["dev-b"]
+        watcher.note_published({"type": "incident.created", "data": {}})  # other kinds are ignored
+        assert watcher.poll_once() == 0
+    finally:
+        elsewhere.close()

@@ -118,7 +118,7 @@ def _set_active(username: str, *, active: bool) -> Response:
     if account.username == principal.name and not active:
         raise PermissionDeniedError("you cannot disable your own account (ask another admin)")
     set_account_active(store, account.username, active=active, actor=principal.name)
-    auth_state().accounts.forget(account.username)  # its sessions end now in this process
+    auth_state().forget_account(account.username)  # its sessions end now in every process
     return redirect(url_for("admin.users", notice="enabled" if active else "disabled"))  # type: ignore[return-value]
 
 

@@ -14,6 +14,9 @@
 The portal keeps one :class:`~gridmap.services.tracking.TrackingService` per app in
 ``app.extensions["gridmap.tracking"]``; its live events go to the app's event hub, and a
 :class:`~gridmap.tracking.watch.LatestWatcher` publishes the fixes a separate ``track-listen`` stored.
+Under ``gridmap serve --processes N`` each process publishes the fixes it took (the supervisor passes
+the events to every process) and only the leader polls for ``track-listen``'s, skipping what any
+process published already.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from gridmap.errors import ValidationError
 from gridmap.portal.auth import current_principal
 from gridmap.portal.csrf import csrf_exempt
 from gridmap.portal.errors import register_error_format
+from gridmap.portal.peers import PEERS_KEY, Peers
 from gridmap.portal.ratelimit import rate_limited
 from gridmap.portal.state import EXTENSION_KEY, ON_CLOSE_KEY, PortalState
 from gridmap.services.tracking import (
@@ -88,12 +92,20 @@ def _install(setup: Any) -> None:
 
     publish = hub(app).publish if LIVE_KEY in app.extensions else (lambda event: None)
     subscribers = (lambda: hub(app).subscriber_count > 0) if LIVE_KEY in app.extensions else (lambda: False)
+    peers = app.extensions.get(PEERS_KEY)
+    several = isinstance(peers, Peers) and peers.connected
+    leader = several and isinstance(peers, Peers) and peers.leader
+    if several:  # positions stored by track-listen are published once, by the leader, for every process
+        subscribers = (lambda: True) if leader else (lambda: False)
     registry = DeviceRegistry(state.store)
     watcher = LatestWatcher(state.store, lookup=registry.lookup, publish=publish, active=subscribers)
     service = TrackingService(state.store, state.settings, publish=watcher.publish_local, registry=registry)
     parts = PortalTracking(service, watcher)
     app.extensions[TRACKING_KEY] = parts
     app.extensions.setdefault(ON_CLOSE_KEY, []).append(parts.close)
+    if leader:  # what other processes published is not polled again
+        hub(app).observe(lambda event: watcher.note_published({"type": event.type, "data": event.data}))
+        watcher.start()
     register_error_format(app, "/osmand", _plain_error)
 
 
