@@ -5,9 +5,9 @@ home when the picture was taken earlier, the device serial and the owner's name.
 ending in a JPEG with no EXIF, XMP, IPTC or comment:
 
 * an upright JPEG (no EXIF orientation, or orientation 1; what the /field page's canvas resize
-  sends) keeps its pixels: its metadata segments are dropped (``jpeg_markers``), after a decode at
-  1/8 scale proves the image data is whole. About 3 ms instead of 25 ms for a 1600 x 1200 photo
-  (measured on this two-core machine).
+  sends) keeps its pixels: its metadata segments are dropped (``jpeg_markers``), whose walk over
+  every segment up to EOI proves the file whole. Well under 1 ms instead of 25 ms for a
+  1600 x 1200 photo (measured on this two-core machine).
 * anything else (PNG, WebP, a rotated JPEG, CMYK) is decoded, turned upright by its EXIF
   orientation and re-encoded by Pillow without ``exif``/``icc``.
 
@@ -96,14 +96,16 @@ def _upright(probe: Image.Image) -> bool:
 
 
 def _kept_pixels(probe: Image.Image, raw: bytes, filename: str) -> CleanPhoto:
-    """An upright JPEG with its metadata segments dropped, once its image data decodes whole.
+    """An upright JPEG with its metadata segments dropped; the walk over its segments proves it whole.
 
-    ``draft`` asks libjpeg for a 1/8-scale decode: every Huffman-coded block is still read (a
-    truncated or corrupt file raises OSError), only the inverse DCT is cut short.
+    Pillow has read the headers (frame size, components); ``strip_jpeg_metadata`` then walks every
+    segment: each length must fit in the file, each scan's entropy-coded data must end in a marker
+    and the file must reach EOI, so a truncated upload or a file of something else is refused.
+    What it does not do is decode the Huffman data itself: a 1/8-scale decode did that for 3.4 ms
+    of CPU per 290 KB photo (a quarter of a check-in's cost on this machine), and bit errors inside
+    a complete file do not happen to a picture the page's canvas encoded and HTTP delivered whole.
     """
     width, height = probe.size
-    probe.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-    probe.load()
     return _clean(strip_jpeg_metadata(raw, filename=filename), width, height)
 
 

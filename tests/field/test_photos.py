@@ -95,12 +95,20 @@ def test_trailing_second_picture_is_dropped() -> None:
     assert np.array_equal(decoded(clean.data), decoded(raw))
 
 
-@pytest.mark.parametrize("cut", [0.5, 0.9])
+@pytest.mark.parametrize("cut", [0.01, 0.5, 0.9, 0.999])
 def test_truncated_jpeg_is_refused(cut: float) -> None:
     raw = phone_jpeg()
     with pytest.raises(ValidationError) as info:
         clean_photo(raw[: int(len(raw) * cut)], filename="cut.jpg", max_bytes=MAX)
     assert info.value.code == "photo_invalid" and "cut.jpg" in str(info.value)
+
+
+def test_a_jpeg_without_its_end_marker_is_refused() -> None:
+    raw = phone_jpeg()
+    assert raw.endswith(b"\xff\xd9")
+    for broken in (raw[:-2], raw[:-1], raw[:-2] + b"\x00\x00"):
+        with pytest.raises(ValidationError, match="not a well-formed JPEG|not a readable image"):
+            clean_photo(broken, filename="end.jpg", max_bytes=MAX)
 
 
 def test_malformed_segments_are_named() -> None:
