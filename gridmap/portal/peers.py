@@ -43,9 +43,11 @@ class Peers:
     (escalation sweeps, publishing positions stored by other processes).
     """
 
-    def __init__(self, channel: socket.socket | None, *, leader: bool = True) -> None:
+    def __init__(self, channel: socket.socket | None, *, leader: bool = True,
+                 on_lost: Callable[[], object] | None = None) -> None:
         self._channel = channel
         self.leader = leader
+        self._on_lost = on_lost  # called when the supervisor closes the channel (it ended)
         self._handlers: dict[str, Handler] = {}
         self._send_lock = threading.Lock()
         self._reader: threading.Thread | None = None
@@ -86,6 +88,9 @@ class Peers:
                     log.error("message from the serve supervisor too long (%d bytes): dropped", len(raw))
                     continue
                 self.dispatch(raw)
+        if self._channel is not None and self._on_lost is not None:  # not closed by us: the supervisor is gone
+            log.error("the serve supervisor is gone; this process stops")
+            self._on_lost()
 
     def dispatch(self, raw: bytes) -> None:
         """Apply one message line (a handler's error is logged: one bad message must not stop the rest)."""

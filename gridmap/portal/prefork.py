@@ -18,7 +18,8 @@ The supervisor (the process that runs :func:`serve_processes`):
 * starts a child again when one dies (a crash, the OOM killer) and gives up when children die
   faster than they start (``RESTART_LIMIT`` within ``RESTART_WINDOW_S``), so a broken store URL is
   an error and not a loop;
-* on SIGTERM, SIGINT or Ctrl+C stops the children (SIGTERM, SIGKILL after ``STOP_TIMEOUT_S``).
+* on SIGTERM, SIGINT or Ctrl+C stops the children (SIGTERM, SIGKILL after ``STOP_TIMEOUT_S``);
+  a child whose supervisor died (its channel closed) stops by itself, so none is left serving alone.
 
 Child 0 is the leader: only it runs the background duties (the escalation sweep; publishing
 positions a separate ``track-listen`` stored), so they run once per server, not once per process.
@@ -274,7 +275,7 @@ def _run_child(settings: Settings, sock: socket.socket, channel: socket.socket, 
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
-    peers = Peers(channel, leader=index == 0)
+    peers = Peers(channel, leader=index == 0, on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
     seeded = threading.Event()
     peers.on("seeded", lambda body: seeded.set())
     own = settings if index == 0 else settings.replace(escalation_interval_s=0)  # background duties: leader only

@@ -256,3 +256,11 @@ def test_sigterm_stops_the_supervisor_and_every_process(served: Served) -> None:
     assert served.proc.wait(timeout=30) == 0
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert alive == [] and len(gone) == 2
+
+
+def test_processes_stop_when_their_supervisor_is_killed(served: Served) -> None:
+    children = served.children()
+    served.proc.kill()  # SIGKILL: no chance to stop them itself
+    served.proc.wait(timeout=10)
+    gone, alive = psutil.wait_procs(children, timeout=20)
+    assert alive == [] and len(gone) == 2
