@@ -132,6 +132,9 @@ def create_app(settings: Settings, *, store: Store | None = None, peers: Peers |
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        # A session ends session_lifetime_min after login whatever the cookie says (gridmap.portal.auth),
+        # so re-signing the cookie on every response would only cost time on every request.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH_BYTES,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )

@@ -114,9 +114,16 @@ def served(tmp_path: Path) -> Iterator[Served]:
         _wait_for_children(served, 2)
         yield served
     finally:
+        children = psutil.Process(proc.pid).children() if proc.poll() is None else []
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+            proc.terminate()  # the supervisor stops its processes
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        for left in psutil.wait_procs(children, timeout=20)[1]:
+            left.kill()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
