@@ -266,3 +266,9 @@ def test_looks_like_degrees():
     assert crs.looks_like_degrees([116.4, np.nan], [np.nan, 39.9])
     assert not crs.looks_like_degrees([np.inf], [0.0])
     assert crs.looks_like_degrees([], [])
+
+
+@pytest.mark.parametrize("lon,lat", [(114.29, 35.74), (116.4, 39.9), (87.6, 43.8), (121.5, 25.0), (114.17, 22.3),
+                                     (24.94, 60.17), (151.2, -33.9), (-74.0, 40.7), (0.0, 0.0)])
+def test_working_epsg_at_a_point_is_the_zone_of_working_crs_for(lon: float, lat: float) -> None:
+    assert crs.working_epsg_at(lon, lat) == crs.working_crs_for((lon, lat, lon, lat)).to_epsg()

@@ -32,7 +32,14 @@ from gridmap.crs.spec import (
     transformer_between,
 )
 from gridmap.crs.transform import from_wgs84, looks_like_degrees, to_wgs84, transform_geometries, transform_xy
-from gridmap.crs.working import gauss_kruger_epsg, to_storage, to_working, utm_epsg, working_crs_for
+from gridmap.crs.working import (
+    gauss_kruger_epsg,
+    to_storage,
+    to_working,
+    utm_epsg,
+    working_crs_for,
+    working_epsg_at,
+)
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -58,4 +65,5 @@ __all__ = [
     "transformer_between",
     "utm_epsg",
     "working_crs_for",
+    "working_epsg_at",
 ]

@@ -59,9 +59,18 @@ def working_crs_for(extent: Extent) -> pyproj.CRS:
     Mainland China -> CGCS2000 3-degree Gauss-Krüger CM zone; anywhere else -> UTM (see module doc).
     """
     lon, lat = _centre_lonlat(extent)
+    return pyproj.CRS.from_epsg(working_epsg_at(lon, lat))
+
+
+def working_epsg_at(lon: float, lat: float) -> int:
+    """The EPSG code :func:`working_crs_for` picks at one lon/lat point, without building a CRS.
+
+    For per-request work (a check-in's distance): ``CRS.from_epsg`` plus ``to_epsg`` cost more
+    than the rest of the distance calculation together.
+    """
     if bool(in_mainland_china(lon, lat)):
-        return pyproj.CRS.from_epsg(gauss_kruger_epsg(lon))
-    return pyproj.CRS.from_epsg(utm_epsg(lon, lat))
+        return gauss_kruger_epsg(lon)
+    return utm_epsg(lon, lat)
 
 
 def _centre_lonlat(extent: Extent) -> tuple[float, float]:

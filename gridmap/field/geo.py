@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import pyproj
 
-from gridmap.crs import working_crs_for
+from gridmap.crs import working_epsg_at
 from gridmap.errors import ValidationError
 
 
@@ -24,10 +24,7 @@ def _transformer(epsg: int) -> pyproj.Transformer:
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Ground distance between two WGS84 points, metres, in the working CRS of the first point."""
-    crs = working_crs_for((lon1, lat1, lon1, lat1))
-    epsg = crs.to_epsg()
-    assert epsg is not None  # working_crs_for returns EPSG-coded CRSs only
-    tr = _transformer(epsg)
+    tr = _transformer(working_epsg_at(lon1, lat1))  # the zone working_crs_for picks, without a CRS object
     x1, y1 = tr.transform(lon1, lat1)
     x2, y2 = tr.transform(lon2, lat2)
     return float(math.hypot(x2 - x1, y2 - y1))
