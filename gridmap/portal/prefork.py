@@ -265,16 +265,18 @@ class Supervisor:
         self.sock.close()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM (and in a child SIGINT) as KeyboardInterrupt, so the one Ctrl+C path stops cleanly."""
+    raise KeyboardInterrupt
+
+
 def _run_child(settings: Settings, sock: socket.socket, channel: socket.socket, *, index: int, workers: int) -> int:
     """The body of one serving process; returns its exit code (the caller exits with it)."""
     from gridmap.portal.app import close_app
     from gridmap.portal.server import make_server, stop_server
 
-    def interrupted(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     peers = Peers(channel, leader=index == 0, on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
     seeded = threading.Event()
     peers.on("seeded", lambda body: seeded.set())
@@ -315,10 +317,7 @@ def serve_processes(settings: Settings, *, host: str, port: int, workers: int, p
     print(f"gridmap portal: {url_for_host(host, sock.getsockname()[1])} (waitress, {processes} processes x"
           f" {workers} threads, up to {streams} live streams each)", file=out, flush=True)
 
-    def terminated(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, terminated)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         Supervisor(settings, sock, processes=processes, workers=workers).run()
     except KeyboardInterrupt:

@@ -194,6 +194,12 @@ def where_sql(
     return (" WHERE " + " AND ".join(parts) if parts else ""), params
 
 
+def _select_sql(dialect: SqlDialect[Any], layer: str, names: Sequence[str], geometry: bool, where_part: str) -> str:
+    """``SELECT fid, <names>[, geometry] FROM layer <where> ORDER BY fid``: the one read both read paths run."""
+    fields = [dialect.quote(FID), *map(dialect.quote, names)] + ([dialect.geometry_select()] if geometry else [])
+    return f"SELECT {', '.join(fields)} FROM {dialect.quote(layer)}{where_part} ORDER BY {dialect.quote(FID)}"
+
+
 def _kept(values: Sequence[Any], keep: np.ndarray | None) -> Sequence[Any]:
     if keep is None or keep.all():
         return values
@@ -219,11 +225,9 @@ def read_frame(
     box = check_bbox(spec, bbox)
     where_part, params = where_sql(dialect, spec, conditions_from_filters(spec, where), box)
     geometry_read = with_geometry or box is not None
-    fields = [dialect.quote(FID), *map(dialect.quote, names)] + ([dialect.geometry_select()] if geometry_read else [])
-    query = f"SELECT {', '.join(fields)} FROM {dialect.quote(layer)}{where_part} ORDER BY {dialect.quote(FID)}"
     with dialect.errors(spec):
-        rows = conn.execute(query, params).fetchall()
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+        rows = conn.execute(_select_sql(dialect, layer, names, geometry_read, where_part), params).fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1 + geometry_read)]
     geometry = dialect.decode_geometries(cols[-1]) if geometry_read else None
     keep = mask_bbox(geometry, box) if (box is not None and geometry is not None) else None
     data = {n: dialect.decode_column(spec.column(n), _kept(cols[i + 1], keep)) for i, n in enumerate(names)}
@@ -251,10 +255,8 @@ def read_records(
     spec = layer_spec(layer)
     names, with_geometry = read_columns(spec, columns)
     where_part, params = where_sql(dialect, spec, conditions_from_filters(spec, where), None)
-    fields = [dialect.quote(FID), *map(dialect.quote, names)] + ([dialect.geometry_select()] if with_geometry else [])
-    query = f"SELECT {', '.join(fields)} FROM {dialect.quote(layer)}{where_part} ORDER BY {dialect.quote(FID)}"
     with dialect.errors(spec):
-        rows = conn.execute(query, params).fetchall()
+        rows = conn.execute(_select_sql(dialect, layer, names, with_geometry, where_part), params).fetchall()
     cols = [spec.column(n) for n in names]
     geometries = dialect.decode_geometries([r[-1] for r in rows]) if with_geometry and rows else None
     out = []

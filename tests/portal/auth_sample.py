@@ -7,6 +7,7 @@ import and shared by every account (salt reuse is harmless in tests and saves ~8
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 import pandas as pd
@@ -125,3 +126,13 @@ def seed_workers_and_incidents(store: Store, grid_boxes: dict[str, tuple[float, 
     with store.transaction() as tx:
         tx.insert(schema.WORKERS, workers)
         tx.insert(schema.INCIDENTS, incidents)
+
+
+def read_until(sock: socket.socket, marker: bytes, buffer: bytearray) -> bytes:
+    """Read an event stream from ``sock`` until ``marker`` arrived (the socket timeout bounds the wait)."""
+    while marker not in buffer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"stream closed before {marker!r}; got {bytes(buffer)!r}")
+        buffer.extend(chunk)
+    return bytes(buffer)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from auth_sample import login, seed_accounts
+from auth_sample import login, read_until, seed_accounts
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -193,16 +193,6 @@ def test_last_event_id_header_resumes_the_stream(app: Flask, client: FlaskClient
 # -- under waitress -----------------------------------------------------------------------------
 
 
-def _read_until(sock: socket.socket, marker: bytes, buffer: bytearray) -> bytes:
-    """Read from ``sock`` until ``marker`` arrived (the socket timeout bounds the wait); returns what was read."""
-    while marker not in buffer:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise AssertionError(f"stream closed before {marker!r}; got {bytes(buffer)!r}")
-        buffer.extend(chunk)
-    return bytes(buffer)
-
-
 def test_events_stream_through_waitress(portal_settings: Settings, accounts_store: Store) -> None:
     settings = portal_settings.replace(live_heartbeat_s=0.2)
     server, app = make_server(settings, port=0, workers=2, store=accounts_store)
@@ -213,18 +203,18 @@ def test_events_stream_through_waitress(portal_settings: Settings, accounts_stor
         sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=10)
         sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
         buffer = bytearray()
-        head = _read_until(sock, b": connected", buffer)
+        head = read_until(sock, b": connected", buffer)
         assert head.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding: chunked" in head
         assert live.hub(app).wait_for_subscribers(1, timeout_s=5)
         publish = publisher(app)  # from this thread: no app context needed
         publish(event(GRID_XY, 1))
         publish(event(GRID_TY, 2))
-        text = _read_until(sock, b"event: incident.created", buffer).decode()
-        _read_until(sock, b"\n\n", buffer)
+        text = read_until(sock, b"event: incident.created", buffer).decode()
+        read_until(sock, b"\n\n", buffer)
         assert '"incident_id":"I-2"' in bytes(buffer).decode() and "I-1" not in bytes(buffer).decode()
         assert text.count("event: incident.created") == 1
         buffer.clear()
-        _read_until(sock, b": heartbeat", buffer)  # idle stream keeps talking
+        read_until(sock, b": heartbeat", buffer)  # idle stream keeps talking
         sock.close()
         # The server notices the closed client at its next heartbeat and frees the thread.
         assert live.hub(app).wait_for_subscribers(0, timeout_s=5)
@@ -247,7 +237,7 @@ def test_a_closed_page_frees_its_stream_long_before_the_next_heartbeat(
         for _ in range(2):  # the only slot is taken, freed, and taken again
             sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=10)
             sock.sendall(request)
-            assert _read_until(sock, b": connected", bytearray()).startswith(b"HTTP/1.1 200")
+            assert read_until(sock, b": connected", bytearray()).startswith(b"HTTP/1.1 200")
             assert live.hub(app).wait_for_subscribers(1, timeout_s=5)
             sock.close()
             # 60 s until the next heartbeat: only the disconnect check can free the slot this soon

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 import psutil
 import pytest
-from auth_sample import PASSWORD, seed_accounts
+from auth_sample import PASSWORD, read_until, seed_accounts
 from portal_sample import populate_store
 
 from gridmap.auth.accounts import create_token
@@ -129,21 +129,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 stream.close()
 
 
-def _read_until(sock: socket.socket, marker: bytes, buffer: bytearray) -> None:
-    while marker not in buffer:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise AssertionError(f"stream closed before {marker!r}; got {bytes(buffer)!r}")
-        buffer.extend(chunk)
-
-
 def _open_stream(served: Served, last_event_id: int | None = None) -> tuple[socket.socket, bytearray]:
     sock = socket.create_connection(("127.0.0.1", served.port), timeout=20)
     resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
     sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {served.key}\r\n{resume}\r\n"
                  .encode())
     buffer = bytearray()
-    _read_until(sock, b": connected", buffer)
+    read_until(sock, b": connected", buffer)
     assert buffer.startswith(b"HTTP/1.1 200"), bytes(buffer)
     return sock, buffer
 
@@ -173,20 +165,20 @@ def test_an_event_published_in_one_process_reaches_a_stream_in_the_other_numbere
     try:
         with only(served, second):
             reported = _report(served)  # taken by the second
-        _read_until(sock, reported.encode(), buffer)
-        _read_until(sock, b"\n\n", buffer)
+        read_until(sock, reported.encode(), buffer)
+        read_until(sock, b"\n\n", buffer)
         with only(served, first):
             again = _report(served)  # the stream's own process: the same path through the supervisor
-        _read_until(sock, again.encode(), buffer)
-        _read_until(sock, b"\n\n", buffer)
+        read_until(sock, again.encode(), buffer)
+        read_until(sock, b"\n\n", buffer)
         assert _events(buffer) == [(1, reported), (2, again)]
     finally:
         sock.close()
     with only(served, second):  # a reconnect to the other process resumes after event 1 exactly
         other, resumed = _open_stream(served, last_event_id=1)
     try:
-        _read_until(other, again.encode(), resumed)
-        _read_until(other, b"\n\n", resumed)
+        read_until(other, again.encode(), resumed)
+        read_until(other, b"\n\n", resumed)
         assert _events(resumed) == [(2, again)]
     finally:
         other.close()
