@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import shapely
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from gridmap import schema
@@ -54,6 +55,17 @@ def _centre_lonlat(col: int, row: int) -> tuple[float, float]:
     return float(point.x), float(point.y)
 
 
+def _wait_for_fill(page: Any, wanted: list[str]) -> None:
+    """Wait until some result cell is painted in one of ``wanted``; a timeout fails with the fills drawn."""
+    script = ("(wanted) => Array.from(document.querySelectorAll('path.gm-analysis-cell'))"
+              ".some(p => wanted.includes(p.getAttribute('fill')))")  # fmt: skip
+    try:
+        page.wait_for_function(script, arg=wanted, timeout=15_000)
+    except PlaywrightTimeoutError:
+        fills = page.eval_on_selector_all("path.gm-analysis-cell", "ps => ps.map(p => p.getAttribute('fill'))")
+        raise AssertionError(f"no cell painted {wanted} within 15 s; fills drawn: {sorted(set(fills))}") from None
+
+
 def test_tiled_hotspot_map_draws_grids_from_tiles_coloured_by_class(page_opener: Any,
                                                                      tiled_server: LiveServer) -> None:  # fmt: skip
     with page_opener(tiled_server.url, "tiled-analysis-hotspots") as browser_page:
@@ -68,8 +80,11 @@ def test_tiled_hotspot_map_draws_grids_from_tiles_coloured_by_class(page_opener:
         html = browser_page.goto("/analysis/hotspots?cells=grids&permutations=99").text()
         assert '"FeatureCollection"' not in html and "/tiles/grids/{z}/{x}/{y}.mvt" in html
         # every grid drawn from the tiles (a grid cut by a tile edge is one path per tile: at least 7)
+        # ...and painted: tiles arrive one by one, so seven paths may all come from the first tiles;
+        # wait (up to the default timeout) until a hot fill is drawn, then check everything drawn
         page.wait_for_function("(n) => document.querySelectorAll('path.gm-analysis-cell').length >= n",
                                arg=len(ss.GRID_CELLS))  # fmt: skip
+        _wait_for_fill(page, [BIN_COLOURS[b] for b in (3, 2, 1)])
         grid_tiles = [t for t in tiles if "/tiles/grids/" in t[0]]
         assert grid_tiles and all(status == 200 for _, status, _ in grid_tiles)
         assert any(h.get("content-type") == MVT and int(h.get("content-length", 0)) > 0 for _, _, h in grid_tiles)
@@ -89,6 +104,8 @@ def test_tiled_hotspot_map_draws_grids_from_tiles_coloured_by_class(page_opener:
         # the coverage map of the same city: the 5 grids without an active worker in red, 2 served
         browser_page.goto("/analysis/coverage?distance=700")
         page.wait_for_function("() => document.querySelectorAll('path.gm-analysis-cell').length >= 7")
+        _wait_for_fill(page, ["#d62f27"])
+        _wait_for_fill(page, ["#7fcdbb"])
         fills = page.eval_on_selector_all("path.gm-analysis-cell", "ps => ps.map(p => p.getAttribute('fill'))")
         assert set(fills) == {"#d62f27", "#7fcdbb"}
         browser_page.assert_clean()
