@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pyproj
 import pytest
 from PIL import Image
 
 from gridmap import schema
 from gridmap.auth.principal import Principal
 from gridmap.config import Settings
+from gridmap.crs import working_epsg_at
 from gridmap.errors import NotFoundError, PermissionDeniedError, ValidationError
-from gridmap.field.geo import distance_m
+from gridmap.field.geo import _transformer, distance_m
 from gridmap.model import Role
 from gridmap.services.field import FieldService
 from gridmap.store.base import Store
@@ -52,6 +55,19 @@ def test_import_refuses_a_point_outside_every_grid_and_writes_nothing(
 def test_distance_is_metres_in_the_working_crs() -> None:
     lon, lat = world.inside(A)
     assert distance_m(lon, lat, *north_of(lon, lat, 500.0)) == pytest.approx(500.0, rel=2e-3)
+
+
+@pytest.mark.parametrize("lon, lat", [(114.3, 35.7), (121.47, 31.23), (87.6, 43.8), (24.94, 60.17), (-73.99, 40.73)])
+def test_distance_transformer_is_the_operation_pyproj_picks_in_every_thread(lon: float, lat: float) -> None:
+    """The cached pipeline gives from_crs's coordinates, in this thread and in a new one."""
+    epsg = working_epsg_at(lon, lat)
+    expected = pyproj.Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+    assert _transformer(epsg).transform(lon, lat) == pytest.approx(expected, abs=1e-6)
+    in_thread: list[tuple[float, float]] = []
+    worker = threading.Thread(target=lambda: in_thread.append(_transformer(epsg).transform(lon, lat)))
+    worker.start()
+    worker.join()
+    assert in_thread[0] == pytest.approx(expected, abs=1e-6)
 
 
 def test_checkin_near_the_point_is_stored_with_distance_accuracy_and_clean_photo(
