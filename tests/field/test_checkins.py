@@ -16,7 +16,7 @@ from gridmap.auth.principal import Principal
 from gridmap.config import Settings
 from gridmap.crs import working_epsg_at
 from gridmap.errors import NotFoundError, PermissionDeniedError, ValidationError
-from gridmap.field.geo import _transformer, distance_m
+from gridmap.field.geo import _pipeline_transformer, _transformer, distance_m
 from gridmap.model import Role
 from gridmap.services.field import FieldService
 from gridmap.store.base import Store
@@ -68,6 +68,25 @@ def test_distance_transformer_is_the_operation_pyproj_picks_in_every_thread(lon:
     worker.start()
     worker.join()
     assert in_thread[0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_distance_transformer_is_built_once_when_many_threads_ask_at_once() -> None:
+    """The first burst of check-ins: sixteen threads, one proj.db search (the rest wait for it)."""
+    epsg = working_epsg_at(114.3, 35.7)
+    _pipeline_transformer.cache_clear()
+    start = threading.Barrier(16)
+
+    def first_use() -> None:
+        start.wait()
+        _transformer(epsg).transform(114.3, 35.7)
+
+    threads = [threading.Thread(target=first_use) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    info = _pipeline_transformer.cache_info()
+    assert (info.misses, info.hits) == (1, 15)
 
 
 def test_checkin_near_the_point_is_stored_with_distance_accuracy_and_clean_photo(
