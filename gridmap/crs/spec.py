@@ -8,6 +8,7 @@ belongs to so every caller converts the same way (see gridmap.crs.transform).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -91,12 +92,23 @@ def _pyproj_crs(epsg: int) -> pyproj.CRS:
     return pyproj.CRS.from_epsg(epsg)
 
 
-@lru_cache(maxsize=128)
+#: Held while the transformer cache is read or filled, so threads that miss the empty cache at once
+#: (a server's first burst) wait for one proj.db search instead of each running their own.
+_CACHE_LOCK = threading.Lock()
+
+
 def transformer_between(epsg_from: int, epsg_to: int) -> pyproj.Transformer:
     """A cached pyproj transformer in x,y (lon/lat, easting/northing) order.
 
-    Cached because building one costs ~ms; pyproj >= 3.1 transformers are safe to share between threads.
+    Cached because building one costs tens of ms of CPU (a proj.db search); pyproj >= 3.1
+    transformers are safe to share between threads.
     """
+    with _CACHE_LOCK:
+        return _cached_transformer(epsg_from, epsg_to)
+
+
+@lru_cache(maxsize=128)
+def _cached_transformer(epsg_from: int, epsg_to: int) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(_pyproj_crs(epsg_from), _pyproj_crs(epsg_to), always_xy=True)
 
 
