@@ -37,6 +37,10 @@ class AccountInfo:
     lang: str | None
 
 
+#: The stored columns AccountInfo is made of (never the password hash).
+ACCOUNT_INFO_COLUMNS = ("username", "display_name", "role", "area_code", "active", "lang")
+
+
 def _text(value: object) -> str | None:
     """A stored text value, None for NULL (which pandas may hand back as None, NaN or pd.NA)."""
     return None if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
@@ -48,11 +52,16 @@ def normalise_username(username: str) -> str:
 
 
 def get_account(store: Store, username: str) -> AccountInfo | None:
-    """The account named ``username``, or None when there is none."""
-    rows = store.read(schema.ACCOUNTS, where={"username": normalise_username(username)})
-    if rows.empty:
+    """The account named ``username``, or None when there is none.
+
+    Plain rows, not a frame: the portal asks on every request whose cached copy is older than a few
+    seconds, and a one-row DataFrame costs more than the query.
+    """
+    rows = store.read_records(schema.ACCOUNTS, where={"username": normalise_username(username)},
+                              columns=ACCOUNT_INFO_COLUMNS)
+    if not rows:
         return None
-    row = rows.iloc[0]
+    row = rows[0]
     return AccountInfo(
         username=str(row["username"]),
         display_name=_text(row["display_name"]) or str(row["username"]),
