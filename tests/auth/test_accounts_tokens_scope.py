@@ -96,3 +96,20 @@ def test_api_tokens(store):
     with pytest.raises(NotFoundError):
         revoke_token(store, issued.token_id)
     assert pd.Series(store.read(schema.AUDIT_LOG)["action"]).tolist() == ["token.create", "token.revoke"]
+
+
+def test_get_account_reads_what_the_portal_needs_on_both_stores(store):
+    """Every AccountInfo field as stored, the display name falling back to the username, None for no account."""
+    from gridmap.auth.manage import get_account
+
+    _seed_areas(store)
+    add_account(store, "Li.Wei", role="command", area_code="410611001001", password="pw-123456789",
+                display_name="李伟", actor="test")
+    add_account(store, "zhao", role="analyst", area_code="410611", password="pw-123456789", actor="test")
+    li = get_account(store, "  LI.WEI ")
+    assert li is not None
+    assert (li.username, li.display_name, li.role, li.area_code, li.active, li.lang) == (
+        "li.wei", "李伟", Role.COMMAND, "410611001001", True, None)
+    zhao = get_account(store, "zhao")
+    assert zhao is not None and zhao.display_name == "zhao" and zhao.role is Role.ANALYST
+    assert get_account(store, "nobody") is None
