@@ -33,6 +33,7 @@ from gridmap.portal.compression import init_compression
 from gridmap.portal.errors import register_error_handlers
 from gridmap.portal.field import api as field_api
 from gridmap.portal.field import pages as field_pages
+from gridmap.portal.forms import PortalRequest
 from gridmap.portal.gis import ogc, tiles
 from gridmap.portal.home import dashboard
 from gridmap.portal.home import pages as home_pages
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, store: Store | None = None, peers: Peers |
         static_folder=str(root / "static"),
         static_url_path="/static",
     )
+    app.request_class = PortalRequest  # multipart bodies through python-multipart (gridmap.portal.forms)
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_NAME="gridmap_session",
