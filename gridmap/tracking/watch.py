@@ -86,12 +86,12 @@ class LatestWatcher:
         The first poll only learns the current positions (the page that opens the stream has loaded
         them already), so a restart does not replay every device.
         """
-        latest = self.store.read(schema.LATEST_POSITIONS)
+        latest = self.store.read_records(schema.LATEST_POSITIONS)  # plain rows: polled twice a second
         fresh: list[tuple[str, datetime, dict[str, Any]]] = []
         with self._lock:
             first = self._seen is None
             seen = self._seen if self._seen is not None else {}
-            for row in ({str(k): v for k, v in r.items()} for r in latest.to_dict("records")):
+            for row in latest:
                 device, stamp = str(row["device_id"]), _stamp(row["fix_time"])
                 if stamp is None or (device in seen and seen[device] >= stamp):
                     continue
