@@ -119,7 +119,7 @@ def photos(n: int) -> list[bytes]:
     out = []
     for _ in range(n):
         image = Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8)).resize((1600, 1200),
-                                                                                              Image.BICUBIC)
+                                                                                              Image.Resampling.BICUBIC)
         best = b""
         for quality in range(80, 10, -5):
             buf = io.BytesIO()

@@ -59,7 +59,8 @@ def _time_store(store: Store, source: Path, prefix: str) -> tuple[dict[str, floa
         f"{prefix}_helsinki_roads_s": roads.seconds,
         f"{prefix}_helsinki_buildings_s": osm_buildings.seconds,
     }
-    stages = {f"{prefix}_100k_stages_s": {k: round(v, 3) for k, v in report.timings_s.items()}}
+    stages: dict[str, dict[str, Any]] = {
+        f"{prefix}_100k_stages_s": {k: round(v, 3) for k, v in report.timings_s.items()}}
     stages[f"{prefix}_households_total"] = {"synthetic": report.households_total, "helsinki": osm.households_total}
     return timings, stages
 

@@ -23,13 +23,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import LineString, MultiPolygon, box
+from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
 from benchmarks.common import timed, write_result
 from benchmarks.pgcluster import ClusterUnavailable, start_cluster
@@ -63,7 +63,8 @@ def _seed(store: Store, rng: np.random.Generator) -> None:
     areas = gpd.GeoDataFrame(
         {"code": [STREET, COMMUNITY], "name": ["金山街道", "黎阳社区"], "level": ["street", "community"],
          "parent_code": ["410611", STREET]},
-        geometry=[MultiPolygon([outline.buffer(0.001, join_style="mitre")]), MultiPolygon([outline])], crs=4326,
+        geometry=[MultiPolygon([outline.buffer(0.001, join_style="mitre")]), MultiPolygon([cast(Polygon, outline)])],
+        crs=4326,
     )
     roads = [LineString([(W + c * DX, S - 0.0003), (W + c * DX, S + ROWS * DY + 0.0003)]) for c in range(1, COLS)]
     roads += [LineString([(W - 0.0003, S + r * DY), (W + COLS * DX + 0.0003, S + r * DY)]) for r in range(1, ROWS)]
@@ -86,12 +87,13 @@ def _grids(shift: int) -> gpd.GeoDataFrame:
     """Grids of 2 x 2 blocks (columns grouped from ``shift``), numbered north->south, west->east."""
     starts = [0] if shift else []
     starts += list(range(shift, COLS, 2))
-    geoms, rows = [], []
+    geoms: list[MultiPolygon] = []
+    rows: list[dict[str, Any]] = []
     for r0 in range(ROWS - 1, -1, -2):
         for i, c0 in enumerate(starts):
             c1 = starts[i + 1] if i + 1 < len(starts) else COLS
             cells = [_cell(c, r) for c in range(c0, c1) for r in (r0, r0 - 1) if r >= 0]
-            geoms.append(MultiPolygon([shapely.union_all(cells)]))
+            geoms.append(MultiPolygon([cast(Polygon, shapely.union_all(cells))]))
             seq = len(rows) + 1 + (500 if shift else 0)
             rows.append({"code": grid_code(COMMUNITY, seq), "name": grid_name("黎阳社区", seq), "kind": "base",
                          "community_code": COMMUNITY, "generation_id": 0, "households": 0, "flags": []})

@@ -78,7 +78,8 @@ def populate(store: Any) -> list[tuple[str, str, tuple[float, float, float, floa
     communities = sorted({c for c, _ in boxes.values()})
     comm_geom = {c: shapely.union_all([shapely.box(*b) for cc, b in boxes.values() if cc == c]) for c in communities}
     streets = sorted({c[:9] for c in communities})
-    area_rows = [("410611", "淇滨区", "district", None, shapely.union_all(list(comm_geom.values())))]
+    area_rows: list[tuple[str, str, str, str | None, Any]] = [
+        ("410611", "淇滨区", "district", None, shapely.union_all(list(comm_geom.values())))]
     area_rows += [(s, f"街道{s[-3:]}", "street", "410611",
                    shapely.union_all([g for c, g in comm_geom.items() if c.startswith(s)])) for s in streets]
     area_rows += [(c, f"社区{c[-6:]}", "community", c[:9], g) for c, g in comm_geom.items()]
@@ -213,7 +214,8 @@ def _client(k: int, port: int, devices: list[Any], base: datetime, start: float,
     interval = CLIENT_THREADS / RATE
     client = RawClient(port)
     base_s = int(base.timestamp())
-    n, local_acked, local_lat, local_status = 0, [], [], {}
+    n, local_acked, local_lat = 0, [], []
+    local_status: dict[int, int] = {}
     while True:
         due = start + (k / RATE) + n * interval
         if due - start >= DURATION_S:
@@ -381,7 +383,7 @@ def bench_live(url: str, devices: list[Any]) -> dict[str, Any]:
     server, app = make_server(settings, host="127.0.0.1", port=0, workers=8, store=store)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
-    portal_port, listen_port = server.effective_port, free_port()  # type: ignore[union-attr]
+    portal_port, listen_port = server.effective_port, free_port()
     try:
         with listener_process(url, listen_port), sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
