@@ -6,6 +6,8 @@ One portal (GeoPackage) holds the tracked world of tests/tracking/world.py, its 
 
 * a check-in at point p-a1 is accepted, one 500 m away is refused with the distance in metres;
 * a home visit and a log entry are saved; the leader comments on the log and marks it reviewed;
+* the phone's clock is in a zone whose date differs from the server's patrol day (Asia/Shanghai):
+  the log is still written for the server's day (it once used the phone's date and was refused);
 * with the context offline, two check-ins with photos are queued (the page counts 2 waiting, the
   server has none of them); back online they upload by themselves and are stored exactly once,
   and a reload uploads nothing again.
@@ -16,8 +18,10 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -85,6 +89,17 @@ def sign_in(page: Any, base: str, username: str, next_path: str) -> None:
     page.wait_for_url(f"**{next_path}")
 
 
+def phone_zone_on_another_day(server_zone: str) -> tuple[str, str]:
+    """A time zone whose date differs from the server's right now, and the server's date (YYYY-MM-DD).
+
+    UTC-12 is a day behind until 20:00 in UTC+8, UTC+14 a day ahead from 18:00: one of them always is.
+    """
+    here = datetime.now(ZoneInfo(server_zone))
+    zone = "Etc/GMT+12" if here.hour < 20 else "Pacific/Kiritimati"
+    assert datetime.now(ZoneInfo(zone)).date() != here.date()
+    return zone, here.date().isoformat()
+
+
 def check_in(page: Any, *, name: str, colour: tuple[int, int, int]) -> None:
     page.get_by_test_id("checkin-point").select_option("p-a1")
     page.get_by_test_id("checkin-photo").set_input_files(photo(name, colour))
@@ -101,8 +116,15 @@ def test_worker_day_with_offline_checkins(chromium_context: Any, page_opener: An
     with page_opener(base, "test_field_worker_day", offline_origins=(f"{base}/api/v1/field/",)) as bp:
         page = bp.page
         page.set_viewport_size(PHONE)
+        phone_zone, server_day = phone_zone_on_another_day(field_server.settings.tracking_timezone)
+        context.new_cdp_session(page).send("Emulation.setTimezoneOverride", {"timezoneId": phone_zone})
+        assert page.evaluate("new Date().toString()")  # the override took (an unknown zone raises above)
         try:
             sign_in(page, base, "w-a", "/field")
+            phone_day = page.evaluate("(() => { const d = new Date(); return d.getFullYear() + '-' + "
+                                      "String(d.getMonth() + 1).padStart(2, '0') + '-' + "
+                                      "String(d.getDate()).padStart(2, '0'); })()")
+            assert phone_day != server_day
             queue = page.get_by_test_id("queue-count")
             expect(page.get_by_test_id("task-points")).to_contain_text("桃园东门消防栓")
             expect(page.get_by_test_id("position")).to_contain_text("35.74")
@@ -129,6 +151,7 @@ def test_worker_day_with_offline_checkins(chromium_context: Any, page_opener: An
             page.get_by_test_id("diary-tags").fill("巡查,走访")
             page.get_by_test_id("diary-submit").click()
             expect(page.get_by_test_id("task-diary")).to_have_text("今日已写")
+            assert server_count(field_server, schema.DIARIES) == 1
 
             context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 5})
             context.set_offline(True)
@@ -160,6 +183,7 @@ def test_worker_day_with_offline_checkins(chromium_context: Any, page_opener: An
         assert checkins["checkin_id"].is_unique and (checkins["distance_m"] < 50).all()
         widths = {p["width"] for photos in checkins["photos"] for p in photos}
         assert widths == {1600}  # resized in the browser: longest side field_photo_max_px
+        assert store.read(schema.DIARIES)["day"].tolist() == [server_day]  # the server's day, not the phone's
     finally:
         store.close()
 

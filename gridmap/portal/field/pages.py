@@ -26,6 +26,7 @@ from gridmap.portal.maps.assets import web_root
 from gridmap.portal.state import portal_state
 from gridmap.services.field import worker_of
 from gridmap.services.generations import active_grids
+from gridmap.tracking.batch import tracking_zone
 
 bp = Blueprint("field", __name__)
 
@@ -52,6 +53,7 @@ def field_page() -> str:
     config = {
         "worker_id": me.worker_id, "grid_code": me.grid_code, "grids": outline,
         "max_px": int(state.settings.field_photo_max_px),
+        "time_zone": tracking_zone(state.settings).key,  # the day of a log is the server's patrol day
         "urls": {"today": url_for("field_api.today"), "points": url_for("field_api.points"),
                  "checkins": url_for("field_api.create_checkin"), "visits": url_for("field_api.create_visit"),
                  "diary": url_for("field_api.put_diary", worker_id=me.worker_id, day="__DAY__"),

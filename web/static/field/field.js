@@ -37,10 +37,19 @@
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
+  // The day of a log is the patrol day in the server's zone (settings.tracking_timezone), not the
+  // phone's: a phone left on another zone (or UTC) would otherwise write "yesterday" for hours.
   function localDay() {
-    const d = new Date();
-    const z = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${z(d.getMonth() + 1)}-${z(d.getDate())}`;
+    const now = new Date();
+    try {
+      const parts = new Intl.DateTimeFormat("en-US", { timeZone: config.time_zone, year: "numeric",
+        month: "2-digit", day: "2-digit" }).formatToParts(now);
+      const part = (type) => parts.find((p) => p.type === type).value;
+      return `${part("year")}-${part("month")}-${part("day")}`;
+    } catch (e) {  // a browser without that zone's data: the phone's own day
+      const z = (n) => String(n).padStart(2, "0");
+      return `${now.getFullYear()}-${z(now.getMonth() + 1)}-${z(now.getDate())}`;
+    }
   }
 
   // -- IndexedDB queue ----------------------------------------------------------------------------

@@ -6,7 +6,9 @@
  * online), static files cache-first; API calls are never cached here.
  */
 "use strict";
-const CACHE = "gridmap-field-v1";
+// Bump with every change of a shell file: static files are served cache-first, so a phone keeps the
+// old script until the cache name changes (the activate step then drops the old cache).
+const CACHE = "gridmap-field-v2";
 const SHELL = [
   "/field",
   "/field/manifest.webmanifest",
