@@ -26,7 +26,7 @@ from gridmap.portal.maps.assets import web_root
 from gridmap.portal.state import portal_state
 from gridmap.services.field import worker_of
 from gridmap.services.generations import active_grids
-from gridmap.tracking.batch import tracking_zone
+from gridmap.services.tracking import tracking_zone
 
 bp = Blueprint("field", __name__)
 
