@@ -162,6 +162,17 @@ def test_a_community_account_sees_only_its_community(browser_page: BrowserPage, 
     dashboard = page.content()
     for row in AUTH.INCIDENTS:  # the map's incident layer
         assert (row[0] in dashboard) == (AUTH.incident_scope(row).startswith(area) and row[2] in AUTH.OPEN_STATUSES)
+    drawn = page.evaluate("""() => { const map = window[document.querySelector('.folium-map').id], ids = [];
+      map.eachLayer((l) => { if (l.options && l.options.markerId) ids.push(l.options.markerId); });
+      return ids.sort(); }""")
+    assert drawn == sorted(r[0] for r in AUTH.INCIDENTS
+                           if AUTH.incident_scope(r).startswith(area) and r[2] in AUTH.OPEN_STATUSES)
+    page.evaluate("""(id) => { const map = window[document.querySelector('.folium-map').id];
+      map.eachLayer((l) => { if (l.options && l.options.markerId === id) l.openPopup(); }); }""", "I-TY-2")
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text(AUTH.HOSTILE_CATEGORY)  # the hostile category, as text
+    expect(popup).to_contain_text("I-TY-2")
+    assert popup.locator("img").count() == 0
     api = page.evaluate(FETCH, "/api/v1/areas?level=grid")
     import json
 

@@ -28,7 +28,7 @@ from gridmap.portal.auth import current_principal, login_required, principal_or_
 from gridmap.portal.home.area_map import area_map
 from gridmap.portal.i18n.translator import Translator, current_language
 from gridmap.portal.maps.assets import fragments_from_map
-from gridmap.portal.maps.hierarchy import escape_text
+from gridmap.portal.maps.markers import CircleMarkers, CircleStyle, PointMarker
 from gridmap.portal.state import csp_nonce, portal_state
 from gridmap.services.analysis import incident_scope_codes
 from gridmap.services.hierarchy_view import hierarchy_attributes, hierarchy_counts
@@ -153,22 +153,20 @@ def area_numbers(store: Store, principal: Principal, *, now: datetime | None = N
 def incident_layer(
     incidents: gpd.GeoDataFrame, tr: Translator, category_names: Mapping[str, str]
 ) -> folium.FeatureGroup:
-    """Open incidents as small circles, popups escaped (descriptions are the public's words)."""
+    """Open incidents as small circles (one :class:`CircleMarkers` element); popups are text nodes only
+    (descriptions and categories are the public's words)."""
     layer = folium.FeatureGroup(name=tr("layer.incidents"), show=True)
+    label = tr("incident.reported_at")
+    points = []
     for row in incidents.itertuples(index=False):
         geom = getattr(row, "geometry", None)
         if geom is None or geom.is_empty:
             continue
-        category = category_names.get(str(row.category), str(row.category))
         reported = tr.datetime(row.reported_at) if pd.notna(row.reported_at) else tr("value.unknown")
-        popup = (f"<b>{escape_text(category)}</b><br>{escape_text(tr('incident.reported_at'))}: "
-                 f"{escape_text(reported)}<br><code>{escape_text(row.incident_id)}</code>")
-        marker = folium.CircleMarker(
-            location=(geom.y, geom.x), radius=6, color="#922b21", weight=2, fill=True, fill_color="#e74c3c",
-            fill_opacity=0.85, popup=folium.Popup(popup, max_width=260), class_name="gm-incident",
-        )
-        marker.options["pane"] = INCIDENT_PANE  # Folium's path options leave ``pane`` out
-        marker.add_to(layer)
+        points.append(PointMarker(lat=float(geom.y), lon=float(geom.x),
+                                  title=category_names.get(str(row.category), str(row.category)),
+                                  lines=(f"{label}: {reported}",), marker_id=str(row.incident_id)))
+    CircleMarkers(points, style=CircleStyle(class_name="gm-incident", pane=INCIDENT_PANE)).add_to(layer)
     return layer
 
 
