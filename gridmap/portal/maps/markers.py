@@ -88,7 +88,6 @@ class CircleMarkers(folium.MacroElement):
                  max_width: int = 260) -> None:  # fmt: skip
         super().__init__()
         self._name = "CircleMarkers"
-        self.count = len(points)
         self.style = script_json((style or CircleStyle()).options())
         self.max_width = int(max_width)
         self.rows = script_json([[round(p.lat, 6), round(p.lon, 6), p.title, list(p.lines), p.marker_id]
